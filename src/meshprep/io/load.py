@@ -1,0 +1,401 @@
+"""Load any common mesh file into one triangle mesh, or fail with a typed, one-line error.
+
+trimesh does the parsing; this module decides what may be parsed, confines every file a model
+references to the model's folder, flattens scene graphs, and checks the result itself (trimesh with
+``process=False`` does not check finiteness or face indices).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from meshprep.errors import (
+    ArchiveError,
+    CorruptFileError,
+    EmptyFileError,
+    InvalidGeometryError,
+    LoadError,
+    MissingCompanionError,
+    NoTrianglesError,
+    SceneGraphError,
+    UnsafePathError,
+    UnsupportedFormatError,
+)
+from meshprep.io import archive, gltf
+from meshprep.io._paths import FolderResolver
+
+#: extensions :func:`load` reads
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (
+    ".glb",
+    ".gltf",
+    ".obj",
+    ".ply",
+    ".stl",
+    ".off",
+    ".dae",
+    ".3mf",
+    ".zip",
+)
+
+# formats Blender could import, if a Blender backend existed in this build
+_NEEDS_BLENDER = {
+    ".fbx": "FBX",
+    ".blend": "BLEND",
+    ".usd": "USD",
+    ".usdz": "USDZ",
+    ".usda": "USD",
+    ".usdc": "USD",
+}
+# proprietary scene files no open-source reader handles
+_PROPRIETARY = {".max": "3ds Max", ".c4d": "Cinema 4D", ".ma": "Maya", ".mb": "Maya"}
+
+# geometry only: materials and textures are never read, which is faster and opens fewer files
+_LOADER_OPTIONS: dict[str, dict[str, Any]] = {
+    ".obj": {"skip_materials": True},
+    ".ply": {"skip_materials": True},
+    ".glb": {"skip_materials": True},
+    ".gltf": {"skip_materials": True},
+}
+
+# a COLLADA float array written with a decimal comma ("21,920870") by a localised exporter
+_DAE_DECIMAL_COMMA = re.compile(rb"<float_array[^>]*>\s*-?\d+,\d")
+
+# a COLLADA prolog (XML declaration, comments) longer than this is not a real file
+_XML_PROLOG_BYTES = 1 << 20
+
+# how many model candidates of one archive are tried before giving up
+_MAX_ARCHIVE_TRIES = 5
+
+
+def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3) -> trimesh.Trimesh:
+    """Load a mesh file (or a zip holding one) into a single triangle mesh.
+
+    Scene graphs are flattened: every instance of every triangle geometry is moved by its node
+    transform and all are concatenated. Point clouds and paths are dropped. Vertices are not
+    merged (``process=False``). Only geometry is kept: materials, textures, UVs and colours are
+    not loaded, so a missing ``.mtl`` or texture never fails a load.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.glb .gltf .obj .ply .stl .off .dae .3mf`` file or a ``.zip`` archive holding one.
+    max_archive_bytes : int
+        Largest total uncompressed size a zip archive (or a 3MF container) may expand to.
+
+    Returns
+    -------
+    trimesh.Trimesh
+        float64 vertices ``(N, 3)`` and int64 faces ``(M, 3)`` with ``M > 0``, all referenced
+        coordinates finite. ``metadata`` holds ``meshprep_source`` (the path given),
+        ``meshprep_format`` (extension of the file parsed, without dot) and, for archives,
+        ``meshprep_container`` (``"zip"``), ``meshprep_member`` (the member loaded) and
+        ``meshprep_skipped_members`` (member names refused as unsafe, never written).
+
+    Raises
+    ------
+    LoadError
+        The file does not exist or cannot be read (base class of everything below).
+    EmptyFileError
+        The file has 0 bytes.
+    UnsupportedFormatError
+        FBX / BLEND / USD (need Blender), proprietary or unknown extensions, undecodable
+        glTF compression.
+    CorruptFileError
+        Truncated or malformed bytes; any parser failure not classified below.
+    NoTrianglesError
+        Parsed, but no triangles (point cloud, lines, empty scene).
+    InvalidGeometryError
+        NaN / inf coordinates on referenced vertices, or face indices out of range.
+    UnsafePathError
+        A glTF buffer or image URI is a URL, absolute, or leaves the file's folder; a COLLADA
+        file declares XML entities.
+    MissingCompanionError
+        A glTF buffer file is missing.
+    SceneGraphError
+        A glTF node cycle, a node with two parents, or an index out of range in the node graph.
+    ArchiveError
+        A zip archive (or 3MF container) is too large or has too many members, or a zip holds
+        no model file.
+    """
+    source = Path(os.fspath(path))
+    ext = _checked_extension(source)
+    _check_file(source)
+    if ext == ".zip":
+        try:
+            mesh = _load_zip(source, max_archive_bytes)
+        except LoadError:
+            raise
+        except Exception as exc:
+            # a failure of the extraction itself (members are loaded with their own mapping)
+            raise _classify(exc, source, "zip") from exc
+    else:
+        mesh = _load_model(source, jail=source.parent, max_bytes=max_archive_bytes)
+    mesh.metadata["meshprep_source"] = str(path)
+    return mesh
+
+
+def _checked_extension(path: Path) -> str:
+    """Return the lower-case extension, or raise UnsupportedFormatError for formats not read."""
+    ext = path.suffix.lower()
+    if ext in _NEEDS_BLENDER:
+        raise UnsupportedFormatError(
+            f"{path.name}: {_NEEDS_BLENDER[ext]} needs the Blender backend "
+            "(not available in this build)"
+        )
+    if ext in _PROPRIETARY:
+        raise UnsupportedFormatError(
+            f"{path.name}: {_PROPRIETARY[ext]} scene files ({ext}) cannot be read "
+            "(proprietary format; export to glTF first)"
+        )
+    if ext not in SUPPORTED_EXTENSIONS:
+        shown = ext or "no extension"
+        raise UnsupportedFormatError(f"{path.name}: unsupported format ({shown})")
+    return ext
+
+
+def _check_file(path: Path) -> None:
+    """Raise LoadError for a missing path or a folder, EmptyFileError for 0 bytes."""
+    try:
+        info = path.stat()
+    except FileNotFoundError as exc:
+        raise LoadError(f"no such file: {path}") from exc
+    except OSError as exc:
+        raise LoadError(f"{path.name}: cannot read: {exc.strerror or exc}") from exc
+    if not path.is_file():
+        raise LoadError(f"{path.name}: not a regular file")
+    if info.st_size == 0:
+        raise EmptyFileError(f"{path.name}: empty file (0 bytes)")
+
+
+def _load_model(path: Path, jail: Path, max_bytes: int) -> trimesh.Trimesh:
+    """Parse one model file (not an archive) confined to ``jail`` and flatten it."""
+    ext = _checked_extension(path)
+    fmt = ext[1:]
+    try:
+        _precheck(path, ext, jail, max_bytes)
+        scene = _parse(path, ext, jail)
+        vertices, faces = _flatten(scene, path.name)
+        if len(faces) == 0:
+            raise _no_triangles(path, ext, scene)
+        vertices, faces = _checked_finite(vertices, faces, path.name)
+    except LoadError:
+        raise
+    except Exception as exc:
+        # anything else trimesh (or numpy under it) raised: one typed, one-line error
+        raise _classify(exc, path, fmt) from exc
+    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    mesh.metadata["meshprep_format"] = fmt
+    return mesh
+
+
+def _precheck(path: Path, ext: str, jail: Path, max_bytes: int) -> None:
+    """Refuse hostile input that trimesh would otherwise act on before we could check it."""
+    if ext in (".gltf", ".glb"):
+        # the JSON is checked before trimesh may follow any URI or walk the node graph
+        gltf.validate_gltf(path, gltf.read_gltf_json(path), jail)
+    elif ext == ".3mf":
+        # a 3MF is a zip that trimesh inflates in memory: bound it like any archive
+        archive.check_zip_limits(path, max_bytes=max_bytes)
+    elif ext == ".dae":
+        _check_xml_prolog(path)
+
+
+def _check_xml_prolog(path: Path) -> None:
+    """Refuse a COLLADA file that declares a DOCTYPE or entities.
+
+    pycollada parses with ``huge_tree=True``, which lifts libxml2's guard against entity
+    expansion ("billion laughs"); COLLADA never needs a DTD, so any declaration is refused.
+    """
+    with open(path, "rb") as f:
+        head = f.read(_XML_PROLOG_BYTES)
+    root = head.find(b"<COLLADA")
+    prolog = head if root < 0 else head[:root]
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+        raise UnsafePathError(f"{path.name}: XML DOCTYPE / entity declarations are refused")
+    if root < 0 and len(head) == _XML_PROLOG_BYTES:
+        raise CorruptFileError(f"{path.name}: no <COLLADA> root element in the first 1 MiB")
+
+
+def _parse(path: Path, ext: str, jail: Path) -> trimesh.Scene:
+    """Run trimesh's loader on an open file with a resolver confined to ``jail``."""
+    resolver = FolderResolver(path.parent, jail)
+    # passing an open file (not a string) keeps trimesh from guessing URLs or JSON from the name
+    with open(path, "rb") as f:
+        return trimesh.load_scene(
+            f, file_type=ext[1:], resolver=resolver, process=False, **_LOADER_OPTIONS.get(ext, {})
+        )
+
+
+def _flatten(scene: trimesh.Scene, file_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate every triangle-geometry instance of a scene, node transforms applied.
+
+    Done here rather than with ``Scene.to_mesh`` so that face indices are checked per geometry
+    (before offsets could hide an out-of-range index) and visuals are never copied or merged.
+    """
+    vertices: list[np.ndarray] = []
+    faces: list[np.ndarray] = []
+    offset = 0
+    for node in scene.graph.nodes_geometry:
+        transform, name = scene.graph[node]
+        geometry = scene.geometry.get(name)
+        if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
+            continue
+        v, f = _checked_indices(geometry, f"{file_name}: geometry '{name}'")
+        v, f = _transformed(v, f, np.asarray(transform, dtype=np.float64))
+        vertices.append(v)
+        faces.append(f + offset)
+        offset += len(v)
+    if not faces:
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    return np.concatenate(vertices), np.concatenate(faces)
+
+
+def _checked_indices(geometry: trimesh.Trimesh, label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return float64 vertices and int64 faces, refusing indices outside the vertex array."""
+    v = np.asarray(geometry.vertices, dtype=np.float64).reshape(-1, 3)
+    f = np.asarray(geometry.faces, dtype=np.int64)
+    if f.ndim != 2 or f.shape[1] != 3:
+        raise InvalidGeometryError(f"{label}: faces have shape {f.shape}, not (M, 3)")
+    low, high = int(f.min()), int(f.max())
+    if low < 0 or high >= len(v):
+        raise InvalidGeometryError(
+            f"{label}: face index out of range [{low}, {high}] for {len(v)} vertices"
+        )
+    return v, f
+
+
+def _transformed(v: np.ndarray, f: np.ndarray, transform: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Apply a 4x4 transform; reverse the winding when it mirrors, as trimesh does."""
+    if np.array_equal(transform, np.eye(4)):
+        return v, f
+    rotation, translation = transform[:3, :3], transform[:3, 3]
+    # inf coordinates times 0 give NaN: that is reported by the finiteness check, not warned
+    with np.errstate(invalid="ignore", over="ignore"):
+        moved = v @ rotation.T + translation
+        mirrored = np.linalg.det(rotation) < 0
+    return moved, (f[:, ::-1] if mirrored else f)
+
+
+def _checked_finite(v: np.ndarray, f: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse NaN / inf on referenced vertices; drop unreferenced non-finite ones."""
+    finite = np.isfinite(v).all(axis=1)
+    if finite.all():
+        return v, f
+    used = np.zeros(len(v), dtype=bool)
+    used[f.ravel()] = True
+    bad = int((used & ~finite).sum())
+    if bad:
+        raise InvalidGeometryError(
+            f"{name}: non-finite vertex coordinates ({bad} referenced vertices are NaN or inf)"
+        )
+    # only unreferenced vertices are non-finite: compact so downstream bounds stay finite
+    remap = np.cumsum(used) - 1
+    return v[used], remap[f]
+
+
+def _classify(exc: Exception, path: Path, fmt: str) -> LoadError:
+    """Turn an exception raised while parsing into the matching one-line LoadError."""
+    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+    # trimesh reports out-of-range indices as IndexError, or ValueError naming the index range
+    lowered = text.lower()
+    index_problem = "index" in lowered and ("range" in lowered or "bounds" in lowered)
+    if isinstance(exc, IndexError) or index_problem:
+        return InvalidGeometryError(f"{path.name}: index out of range: {text}")
+    if isinstance(exc, FileNotFoundError):
+        return MissingCompanionError(f"{path.name}: referenced file not found: {text}")
+    if isinstance(exc, RecursionError):
+        return SceneGraphError(f"{path.name}: scene graph too deep or cyclic")
+    if isinstance(exc, OSError):
+        # permissions, a full disk while extracting: the environment failed, not the bytes
+        return LoadError(f"{path.name}: I/O error: {text}")
+    return CorruptFileError(f"{path.name}: cannot parse {fmt}: {text}")
+
+
+def _no_triangles(path: Path, ext: str, scene: trimesh.Scene) -> LoadError:
+    """Explain an empty result: a corruption we can recognise, or genuinely no triangles."""
+    if ext == ".stl":
+        problem = _binary_stl_problem(path)
+        if problem:
+            return CorruptFileError(f"{path.name}: {problem}")
+    if ext == ".dae" and _DAE_DECIMAL_COMMA.search(path.read_bytes()):
+        return CorruptFileError(
+            f"{path.name}: COLLADA numbers use ',' as decimal separator (locale-broken export); "
+            "no geometry could be parsed"
+        )
+    return NoTrianglesError(f"{path.name}: no triangles: {_describe(scene)}")
+
+
+def _binary_stl_problem(path: Path) -> str | None:
+    """Describe why a non-ASCII STL that yielded nothing is corrupt, or None if it is ASCII."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(84)
+    if head[:5].lower() == b"solid" and b"facet" in path.read_bytes()[:4096]:
+        return None
+    if len(head) < 84:
+        return f"truncated binary STL ({size} bytes, header alone is 84)"
+    count = struct.unpack("<I", head[80:84])[0]
+    expected = 84 + 50 * count
+    if expected != size:
+        return (
+            f"truncated binary STL: header declares {count} triangles ({expected} bytes), "
+            f"file has {size}"
+        )
+    return None
+
+
+def _describe(scene: trimesh.Scene) -> str:
+    """Say briefly what a scene without triangles holds."""
+    if not scene.geometry:
+        return "empty scene"
+    kinds: dict[str, int] = {}
+    for geometry in scene.geometry.values():
+        label = type(geometry).__name__
+        if isinstance(geometry, trimesh.PointCloud):
+            label = f"point cloud ({len(geometry.vertices)} points)"
+        kinds[label] = kinds.get(label, 0) + 1
+    return "only " + ", ".join(f"{n} x {k}" if n > 1 else k for k, n in kinds.items())
+
+
+def _load_zip(path: Path, max_bytes: int) -> trimesh.Trimesh:
+    """Extract an archive into a private folder, load its preferred model, remove the folder."""
+    folder = Path(tempfile.mkdtemp(prefix="meshprep_zip_"))
+    try:
+        extraction = archive.extract_zip(path, folder, max_bytes=max_bytes)
+        candidates = archive.model_candidates(extraction.written)
+        if not candidates:
+            raise ArchiveError(f"{path.name}: no model file in archive")
+        mesh, member = _load_first(candidates, folder, max_bytes)
+    finally:
+        # the mesh holds plain arrays: nothing it needs lives in the folder
+        shutil.rmtree(folder, ignore_errors=True)
+    mesh.metadata["meshprep_container"] = "zip"
+    mesh.metadata["meshprep_member"] = member
+    mesh.metadata["meshprep_skipped_members"] = list(extraction.skipped)
+    return mesh
+
+
+def _load_first(
+    candidates: list[Path], folder: Path, max_bytes: int
+) -> tuple[trimesh.Trimesh, str]:
+    """Load the first candidate that loads; re-raise the most preferred one's error otherwise."""
+    errors: list[LoadError] = []
+    for candidate in candidates[:_MAX_ARCHIVE_TRIES]:
+        # references inside an archive may use sibling folders, but never leave the archive
+        try:
+            _check_file(candidate)
+            mesh = _load_model(candidate, jail=folder, max_bytes=max_bytes)
+        except LoadError as exc:
+            errors.append(exc)
+            continue
+        return mesh, candidate.relative_to(folder).as_posix()
+    raise errors[0]
