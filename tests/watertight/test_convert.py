@@ -117,3 +117,13 @@ def test_reference_method_is_available_for_comparison():
     assert ref.topology.closed_2manifold
     # the reference surface sits about eps outside the input; ours does not
     assert ref.mesh.volume > ours.mesh.volume * 1.05
+
+
+def test_decimating_a_sliver_keeps_it_closed_and_close():
+    sheet = quad(0.6, z=0.1)
+    full = make_watertight(sheet, 64)
+    small = make_watertight(sheet, 64, target_faces=500)
+    assert small.stats["decimated"] and len(small.mesh.faces) <= 600
+    assert small.topology.closed_2manifold
+    d = _distances(small.mesh.sample(2000, seed=0), full.mesh) / _voxel(64)
+    assert d.max() < 1.0

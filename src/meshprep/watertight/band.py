@@ -75,19 +75,25 @@ def from_grid(points: np.ndarray, res: int) -> np.ndarray:
     return np.asarray(points, dtype=np.float64) / (res - 1) * 2.0 - 1.0
 
 
-def split_long_triangles(triangles: np.ndarray, max_edge: float = MAX_EDGE) -> np.ndarray:
-    """Bisect triangles on their longest edge until no edge exceeds ``max_edge``.
+def split_long_triangles(
+    triangles: np.ndarray, max_edge: float = MAX_EDGE, band: float = 0.0
+) -> np.ndarray:
+    """Bisect triangles on their longest edge where their grown bounding box is mostly empty.
 
     The pieces cover the original triangle exactly, so distances and crossings are unchanged;
-    what changes is that each piece has a small bounding box, so a huge slanted quad does not
-    touch every block of its bounding box.
+    what changes is that a huge slanted triangle no longer touches every block of its bounding
+    box. A triangle is split while its longest edge exceeds ``max_edge`` and its bounding box
+    grown by ``band`` holds more than four times the volume of its own band (an axis-aligned
+    triangle is never split: its box is already tight).
 
     Parameters
     ----------
     triangles : (T, 3, 3) float64
         Corner coordinates.
     max_edge : float
-        Longest edge allowed.
+        Triangles with no edge longer than this are kept as they are.
+    band : float
+        Half-width of the band the boxes are grown by.
 
     Returns
     -------
@@ -97,7 +103,11 @@ def split_long_triangles(triangles: np.ndarray, max_edge: float = MAX_EDGE) -> n
     while len(todo):
         lengths = np.linalg.norm(todo - np.roll(todo, -1, axis=1), axis=2)  # edge i: corner i->i+1
         longest = lengths.argmax(axis=1)
-        small = lengths[np.arange(len(todo)), longest] <= max_edge
+        box = np.prod(np.ptp(todo, axis=1) + 2 * band + 1.0, axis=1)
+        area = 0.5 * np.linalg.norm(np.cross(todo[:, 1] - todo[:, 0], todo[:, 2] - todo[:, 0]),
+                                    axis=1)
+        tight = box <= 4.0 * (area + 1.0) * (2 * band + 1.0)
+        small = (lengths[np.arange(len(todo)), longest] <= max_edge) | tight
         done.append(todo[small])
         big, k = todo[~small], longest[~small]
         if not len(big):
@@ -244,27 +254,27 @@ def point_triangle_distance2(px, py, pz, tri):
 @nb.njit(cache=True, error_model="numpy")
 def _block_distances(tri, origin, band, res, out):
     """Lower ``out`` (squared distances of one block) with one triangle, inside its grown box."""
-    lo = np.empty(3, np.int64)
-    hi = np.empty(3, np.int64)
-    for a in range(3):
-        tmin = min(tri[0, a], tri[1, a], tri[2, a]) - band
-        tmax = max(tri[0, a], tri[1, a], tri[2, a]) + band
-        lo[a] = max(origin[a], int(math.ceil(tmin)))
-        hi[a] = min(origin[a] + BLOCK - 1, res - 1, int(math.floor(tmax)))
+    top = res - 1
+    ilo = max(origin[0], int(math.ceil(min(tri[0, 0], tri[1, 0], tri[2, 0]) - band)))
+    ihi = min(origin[0] + MASK, top, int(math.floor(max(tri[0, 0], tri[1, 0], tri[2, 0]) + band)))
+    jlo = max(origin[1], int(math.ceil(min(tri[0, 1], tri[1, 1], tri[2, 1]) - band)))
+    jhi = min(origin[1] + MASK, top, int(math.floor(max(tri[0, 1], tri[1, 1], tri[2, 1]) + band)))
+    klo = max(origin[2], int(math.ceil(min(tri[0, 2], tri[1, 2], tri[2, 2]) - band)))
+    khi = min(origin[2] + MASK, top, int(math.floor(max(tri[0, 2], tri[1, 2], tri[2, 2]) + band)))
     band2 = band * band
     # the plane's distance bounds the triangle's from below: skip most of a slanted box cheaply
-    e1 = tri[1] - tri[0]
-    e2 = tri[2] - tri[0]
-    nx, ny, nz = e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], \
-        e1[0] * e2[1] - e1[1] * e2[0]
+    e1x, e1y, e1z = tri[1, 0] - tri[0, 0], tri[1, 1] - tri[0, 1], tri[1, 2] - tri[0, 2]
+    e2x, e2y, e2z = tri[2, 0] - tri[0, 0], tri[2, 1] - tri[0, 1], tri[2, 2] - tri[0, 2]
+    nx, ny, nz = e1y * e2z - e1z * e2y, e1z * e2x - e1x * e2z, e1x * e2y - e1y * e2x
     norm = math.sqrt(nx * nx + ny * ny + nz * nz)
     if norm > 0.0:
         nx, ny, nz = nx / norm, ny / norm, nz / norm
     offset = nx * tri[0, 0] + ny * tri[0, 1] + nz * tri[0, 2]
-    for i in range(lo[0], hi[0] + 1):
-        for j in range(lo[1], hi[1] + 1):
-            for k in range(lo[2], hi[2] + 1):
-                plane = nx * i + ny * j + nz * k - offset
+    for i in range(ilo, ihi + 1):
+        for j in range(jlo, jhi + 1):
+            row = nx * i + ny * j - offset
+            for k in range(klo, khi + 1):
+                plane = row + nz * k
                 if plane * plane >= band2:
                     continue
                 d2 = point_triangle_distance2(float(i), float(j), float(k), tri)
@@ -355,7 +365,7 @@ def build_band(vertices: np.ndarray, faces: np.ndarray, res: int, band: float) -
     SparseBand
     """
     triangles = to_grid(vertices, res)[np.asarray(faces)]
-    triangles = np.ascontiguousarray(split_long_triangles(triangles))
+    triangles = np.ascontiguousarray(split_long_triangles(triangles, band=band))
     ranges = _triangle_block_ranges(triangles, band, res)
     n_per_axis = (res + BLOCK - 1) // BLOCK
     index, origins, offsets, members = _mark_blocks(ranges, n_per_axis)

@@ -1,0 +1,382 @@
+"""A bounding volume hierarchy over triangles for exact closest-point queries, in numba.
+
+The tree is implicit: triangles are sorted along a Morton (Z-order) curve of their centroids and
+a complete binary tree of ``2**depth`` leaves is laid over them (node ``k`` has children
+``2k + 1`` and ``2k + 2``; leaf ``j`` holds triangles ``[j * M >> depth, (j + 1) * M >> depth)``,
+two or three of them). No child pointers and no surface-area heuristic: building is one sort
+and two linear passes.
+
+Each node is bounded twice: by its axis-aligned box and by an oriented cylinder whose axis is
+the mean normal of its triangles. On a smooth patch the cylinder is a thin disk, so for a point
+at distance ``d`` it excludes the patch unless the patch lies within about its own radius of
+the foot point; the box of a tilted patch is as thick as the patch is wide and excludes far less.
+
+Queries run point by point, depth first, nearer child first, pruning nodes whose lower bound
+is not below the best distance so far. Points are sorted along the same Morton curve and each
+query starts from the triangle that was closest to the previous point, which makes the first
+bound tight.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+# average triangles per leaf (leaves hold floor or ceil of it)
+LEAF_TRIANGLES = 2.5
+# points per parallel work item; warm starts run along a chunk
+CHUNK = 256
+# nodes over at most this many triangles get an oriented box (larger ones are too curved)
+ORIENTED_MAX_TRIANGLES = 4096
+# per node, float32: box lo xyz, hi xyz; oriented box normal xyz, in-plane axis u xyz,
+# half-extents along n, u, v = n x u (centre = box centre)
+NODE_WIDTH = 15
+# absolute widening of the float32 cylinder bounds: far above the rounding of coordinates in
+# the canonical cube (~1e-7), far below any distance that matters
+_MARGIN = 1e-6
+
+# closest-feature codes returned by the point-triangle kernel
+FACE = 0
+EDGE01, EDGE12, EDGE20 = 1, 2, 3
+VERT0, VERT1, VERT2 = 4, 5, 6
+
+
+class Bvh(NamedTuple):
+    """Arrays of the implicit tree (see the module docstring)."""
+
+    triangles: np.ndarray  # (M, 9) float64 corners in tree order
+    order: np.ndarray  # (M,) int64: tree position -> original face index
+    nodes: np.ndarray  # (2**(depth + 1) - 1, NODE_WIDTH) float32 bounds
+    depth: int  # levels below the root; leaves start at node 2**depth - 1
+
+
+@nb.njit(cache=True, inline="always")
+def _spread10(x):
+    # insert two zero bits between each of the 10 low bits (x in [0, 1023])
+    x = (x | (x << 16)) & 0x030000FF
+    x = (x | (x << 8)) & 0x0300F00F
+    x = (x | (x << 4)) & 0x030C30C3
+    x = (x | (x << 2)) & 0x09249249
+    return x
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _morton(x, y, z, lo, scale):
+    qx = min(max(int((x - lo[0]) * scale), 0), 1023)
+    qy = min(max(int((y - lo[1]) * scale), 0), 1023)
+    qz = min(max(int((z - lo[2]) * scale), 0), 1023)
+    return (_spread10(qx) << 2) | (_spread10(qy) << 1) | _spread10(qz)
+
+
+@nb.njit(cache=True, parallel=True, error_model="numpy")
+def _point_codes(points, lo, scale):
+    out = np.empty(points.shape[0], np.int64)
+    for i in nb.prange(points.shape[0]):
+        out[i] = _morton(points[i, 0], points[i, 1], points[i, 2], lo, scale)
+    return out
+
+
+@nb.njit(cache=True, parallel=True, error_model="numpy")
+def _triangle_codes(vertices, faces, lo, scale):
+    out = np.empty(faces.shape[0], np.int64)
+    for f in nb.prange(faces.shape[0]):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        x = (vertices[a, 0] + vertices[b, 0] + vertices[c, 0]) / 3.0
+        y = (vertices[a, 1] + vertices[b, 1] + vertices[c, 1]) / 3.0
+        z = (vertices[a, 2] + vertices[b, 2] + vertices[c, 2]) / 3.0
+        out[f] = _morton(x, y, z, lo, scale)
+    return out
+
+
+def _grid(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, float]:
+    extent = float((hi - lo).max())
+    return lo, (1023.999 / extent if extent > 0 else 0.0)
+
+
+def morton_order(points: np.ndarray) -> np.ndarray:
+    """Indices that sort ``points`` (N, 3) along a Z-order curve over their bounding box."""
+    if len(points) == 0:
+        return np.zeros(0, np.int64)
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    lo, scale = _grid(points.min(axis=0), points.max(axis=0))
+    return np.argsort(_point_codes(points, lo, scale), kind="stable")
+
+
+@nb.njit(cache=True, parallel=True)
+def _gather_triangles(vertices, faces, order):
+    out = np.empty((order.shape[0], 9))
+    for t in nb.prange(order.shape[0]):
+        f = order[t]
+        for c in range(3):
+            for a in range(3):
+                out[t, 3 * c + a] = vertices[faces[f, c], a]
+    return out
+
+
+@nb.njit(cache=True, inline="always")
+def _leaf_range(j, depth, n_tri):
+    return (j * n_tri) >> depth, ((j + 1) * n_tri) >> depth
+
+
+@nb.njit(cache=True, parallel=True, error_model="numpy")
+def _leaf_boxes(triangles, depth, boxes):
+    first = (1 << depth) - 1
+    for j in nb.prange(1 << depth):
+        start, stop = _leaf_range(j, depth, triangles.shape[0])
+        node = first + j
+        for a in range(3):
+            boxes[node, a] = np.inf
+            boxes[node, 3 + a] = -np.inf
+        for t in range(start, stop):
+            for c in range(3):
+                for a in range(3):
+                    x = triangles[t, 3 * c + a]
+                    boxes[node, a] = min(boxes[node, a], x)
+                    boxes[node, 3 + a] = max(boxes[node, 3 + a], x)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _inner_boxes(depth, boxes):
+    # the union of the children, bottom-up
+    for node in range((1 << depth) - 2, -1, -1):
+        left, right = 2 * node + 1, 2 * node + 2
+        for a in range(3):
+            boxes[node, a] = min(boxes[left, a], boxes[right, a])
+            boxes[node, 3 + a] = max(boxes[left, 3 + a], boxes[right, 3 + a])
+
+
+@nb.njit(cache=True, inline="always")
+def _frame(nodes, k):
+    # the slab's axes as the query reads them: normal n and in-plane u stored (float32),
+    # v = n x u recomputed
+    nx, ny, nz = np.float64(nodes[k, 6]), np.float64(nodes[k, 7]), np.float64(nodes[k, 8])
+    ux, uy, uz = np.float64(nodes[k, 9]), np.float64(nodes[k, 10]), np.float64(nodes[k, 11])
+    vx, vy, vz = ny * uz - nz * uy, nz * ux - nx * uz, nx * uy - ny * ux
+    return nx, ny, nz, ux, uy, uz, vx, vy, vz
+
+
+@nb.njit(cache=True, parallel=True, error_model="numpy")
+def _oriented_boxes(triangles, depth, max_triangles, nodes):
+    # for every node over few enough triangles, a box oriented along the area-weighted mean
+    # normal n, centred on the axis-aligned box: on a smooth patch it is a thin slab whose
+    # in-plane sides follow the (roughly square) Morton cell of the patch
+    n_tri = triangles.shape[0]
+    for node in nb.prange(nodes.shape[0]):
+        level = 0
+        while (1 << (level + 1)) - 1 <= node:
+            level += 1
+        j = node - ((1 << level) - 1)
+        shift = depth - level
+        start, _ = _leaf_range(j << shift, depth, n_tri)
+        _, stop = _leaf_range(((j + 1) << shift) - 1, depth, n_tri)
+        nodes[node, 6:12] = 0.0
+        nodes[node, 12:15] = np.inf
+        if stop - start > max_triangles or stop <= start:
+            continue
+        sx = sy = sz = 0.0
+        for t in range(start, stop):
+            e1x = triangles[t, 3] - triangles[t, 0]
+            e1y = triangles[t, 4] - triangles[t, 1]
+            e1z = triangles[t, 5] - triangles[t, 2]
+            e2x = triangles[t, 6] - triangles[t, 0]
+            e2y = triangles[t, 7] - triangles[t, 1]
+            e2z = triangles[t, 8] - triangles[t, 2]
+            sx += e1y * e2z - e1z * e2y
+            sy += e1z * e2x - e1x * e2z
+            sz += e1x * e2y - e1y * e2x
+        norm = math.sqrt(sx * sx + sy * sy + sz * sz)
+        if norm == 0.0:
+            continue
+        sx, sy, sz = sx / norm, sy / norm, sz / norm
+        # u: the coordinate axis most perpendicular to n, made perpendicular to it
+        ax, ay, az = abs(sx), abs(sy), abs(sz)
+        if ax <= ay and ax <= az:
+            ux, uy, uz = 1.0 - sx * sx, -sx * sy, -sx * sz
+        elif ay <= az:
+            ux, uy, uz = -sy * sx, 1.0 - sy * sy, -sy * sz
+        else:
+            ux, uy, uz = -sz * sx, -sz * sy, 1.0 - sz * sz
+        norm = math.sqrt(ux * ux + uy * uy + uz * uz)
+        nodes[node, 6], nodes[node, 7], nodes[node, 8] = sx, sy, sz
+        nodes[node, 9], nodes[node, 10], nodes[node, 11] = ux / norm, uy / norm, uz / norm
+        # measure the extents against the frame and centre exactly as the query reads them
+        nx, ny, nz, ux, uy, uz, vx, vy, vz = _frame(nodes, node)
+        cx = 0.5 * (np.float64(nodes[node, 0]) + np.float64(nodes[node, 3]))
+        cy = 0.5 * (np.float64(nodes[node, 1]) + np.float64(nodes[node, 4]))
+        cz = 0.5 * (np.float64(nodes[node, 2]) + np.float64(nodes[node, 5]))
+        eh = eu = ev = 0.0
+        for t in range(start, stop):
+            for c in range(3):
+                rx = triangles[t, 3 * c] - cx
+                ry = triangles[t, 3 * c + 1] - cy
+                rz = triangles[t, 3 * c + 2] - cz
+                eh = max(eh, abs(rx * nx + ry * ny + rz * nz))
+                eu = max(eu, abs(rx * ux + ry * uy + rz * uz))
+                ev = max(ev, abs(rx * vx + ry * vy + rz * vz))
+        nodes[node, 12] = eh + _MARGIN
+        nodes[node, 13] = eu + _MARGIN
+        nodes[node, 14] = ev + _MARGIN
+
+
+def build_bvh(vertices: np.ndarray, faces: np.ndarray) -> Bvh:
+    """Build the implicit BVH of a triangle mesh (float64 vertices, int64 faces, M > 0)."""
+    n_tri = len(faces)
+    used = vertices[np.unique(faces)] if len(vertices) > 4 * n_tri else vertices
+    lo, scale = _grid(used.min(axis=0), used.max(axis=0))
+    order = np.argsort(_triangle_codes(vertices, faces, lo, scale), kind="stable")
+    triangles = _gather_triangles(vertices, faces, order)
+    depth = max(0, math.ceil(math.log2(max(1.0, n_tri / LEAF_TRIANGLES))))
+    boxes = np.empty(((1 << (depth + 1)) - 1, 6))
+    _leaf_boxes(triangles, depth, boxes)
+    _inner_boxes(depth, boxes)
+    nodes = np.empty((len(boxes), NODE_WIDTH), np.float32)
+    # round the boxes outwards so that float32 storage never shrinks them
+    nodes[:, 0:3] = np.nextafter(boxes[:, 0:3].astype(np.float32), np.float32(-np.inf))
+    nodes[:, 3:6] = np.nextafter(boxes[:, 3:6].astype(np.float32), np.float32(np.inf))
+    _oriented_boxes(triangles, depth, ORIENTED_MAX_TRIANGLES, nodes)
+    return Bvh(triangles, order, nodes, depth)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _lower_bound(nodes, k, px, py, pz, limit):
+    """Squared distance from p to node ``k``: its box, or its oriented box if that is farther."""
+    lox, loy, loz = np.float64(nodes[k, 0]), np.float64(nodes[k, 1]), np.float64(nodes[k, 2])
+    hix, hiy, hiz = np.float64(nodes[k, 3]), np.float64(nodes[k, 4]), np.float64(nodes[k, 5])
+    dx = max(lox - px, 0.0, px - hix)
+    dy = max(loy - py, 0.0, py - hiy)
+    dz = max(loz - pz, 0.0, pz - hiz)
+    box = dx * dx + dy * dy + dz * dz
+    eh = np.float64(nodes[k, 12])
+    if box >= limit or eh == np.inf:
+        return box
+    nx, ny, nz, ux, uy, uz, vx, vy, vz = _frame(nodes, k)
+    rx, ry, rz = px - 0.5 * (lox + hix), py - 0.5 * (loy + hiy), pz - 0.5 * (loz + hiz)
+    dh = max(abs(rx * nx + ry * ny + rz * nz) - eh, 0.0)
+    du = max(abs(rx * ux + ry * uy + rz * uz) - np.float64(nodes[k, 13]), 0.0)
+    dv = max(abs(rx * vx + ry * vy + rz * vz) - np.float64(nodes[k, 14]), 0.0)
+    return max(box, dh * dh + du * du + dv * dv)
+
+
+@nb.njit(cache=True, inline="always")
+def _d2(x, y, z):
+    return x * x + y * y + z * z
+
+
+@nb.njit(cache=True, error_model="numpy")
+def closest_on_triangle(px, py, pz, tri, t):
+    """Closest point of triangle ``t`` (a row of ``tri``) to ``p``, and its feature code.
+
+    The Voronoi-region walk of Ericson, *Real-Time Collision Detection* 5.1.5: the point is
+    tested against the regions of the three corners, then the three edges, then the face, so
+    the returned feature is exact up to rounding. A zero-area triangle resolves to a corner or
+    an edge. Returns ``(d2, code, cx, cy, cz)``.
+    """
+    ax, ay, az = tri[t, 0], tri[t, 1], tri[t, 2]
+    bx, by, bz = tri[t, 3], tri[t, 4], tri[t, 5]
+    cx, cy, cz = tri[t, 6], tri[t, 7], tri[t, 8]
+    abx, aby, abz = bx - ax, by - ay, bz - az
+    acx, acy, acz = cx - ax, cy - ay, cz - az
+    apx, apy, apz = px - ax, py - ay, pz - az
+    d1 = abx * apx + aby * apy + abz * apz
+    d2 = acx * apx + acy * apy + acz * apz
+    if d1 <= 0.0 and d2 <= 0.0:
+        return _d2(apx, apy, apz), VERT0, ax, ay, az
+    bpx, bpy, bpz = px - bx, py - by, pz - bz
+    d3 = abx * bpx + aby * bpy + abz * bpz
+    d4 = acx * bpx + acy * bpy + acz * bpz
+    if d3 >= 0.0 and d4 <= d3:
+        return _d2(bpx, bpy, bpz), VERT1, bx, by, bz
+    vc = d1 * d4 - d3 * d2
+    if vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
+        v = d1 / (d1 - d3) if d1 != d3 else 0.0
+        qx, qy, qz = ax + v * abx, ay + v * aby, az + v * abz
+        return _d2(px - qx, py - qy, pz - qz), EDGE01, qx, qy, qz
+    cpx, cpy, cpz = px - cx, py - cy, pz - cz
+    d5 = abx * cpx + aby * cpy + abz * cpz
+    d6 = acx * cpx + acy * cpy + acz * cpz
+    if d6 >= 0.0 and d5 <= d6:
+        return _d2(cpx, cpy, cpz), VERT2, cx, cy, cz
+    vb = d5 * d2 - d1 * d6
+    if vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
+        w = d2 / (d2 - d6) if d2 != d6 else 0.0
+        qx, qy, qz = ax + w * acx, ay + w * acy, az + w * acz
+        return _d2(px - qx, py - qy, pz - qz), EDGE20, qx, qy, qz
+    va = d3 * d6 - d5 * d4
+    if va <= 0.0 and (d4 - d3) >= 0.0 and (d5 - d6) >= 0.0:
+        span = (d4 - d3) + (d5 - d6)
+        w = (d4 - d3) / span if span != 0.0 else 0.0
+        qx, qy, qz = bx + w * (cx - bx), by + w * (cy - by), bz + w * (cz - bz)
+        return _d2(px - qx, py - qy, pz - qz), EDGE12, qx, qy, qz
+    denom = va + vb + vc
+    if denom <= 0.0:
+        # rounding on a needle triangle: its corners and edges were all tested above
+        return _d2(apx, apy, apz), VERT0, ax, ay, az
+    v = vb / denom
+    w = vc / denom
+    qx, qy, qz = ax + abx * v + acx * w, ay + aby * v + acy * w, az + abz * v + acz * w
+    return _d2(px - qx, py - qy, pz - qz), FACE, qx, qy, qz
+
+
+@nb.njit(cache=True, parallel=True, error_model="numpy")
+def closest_points(points, triangles, nodes, depth, chunk):
+    """Exact closest triangle for every point (points already in Morton order).
+
+    Returns ``(d2, tri, code, closest)``: squared distance, tree position of the triangle, its
+    feature code and the closest point.
+    """
+    n = points.shape[0]
+    out_d2 = np.empty(n)
+    out_t = np.empty(n, np.int64)
+    out_code = np.empty(n, np.int8)
+    out_c = np.empty((n, 3))
+    first_leaf = (1 << depth) - 1
+    n_tri = triangles.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for c in nb.prange(n_chunks):
+        stack = np.empty(depth + 2, np.int64)
+        stack_d2 = np.empty(depth + 2)
+        prev = 0
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            px, py, pz = points[i, 0], points[i, 1], points[i, 2]
+            # warm start: the previous point's triangle bounds this point's distance
+            best, bcode, bx, by, bz = closest_on_triangle(px, py, pz, triangles, prev)
+            bt = prev
+            stack[0] = 0
+            stack_d2[0] = 0.0
+            top = 1
+            while top > 0:
+                top -= 1
+                node = stack[top]
+                if stack_d2[top] >= best:
+                    continue
+                if node >= first_leaf:
+                    start, stop = _leaf_range(node - first_leaf, depth, n_tri)
+                    for t in range(start, stop):
+                        d2, code, qx, qy, qz = closest_on_triangle(px, py, pz, triangles, t)
+                        if d2 < best:
+                            best, bt, bcode, bx, by, bz = d2, t, code, qx, qy, qz
+                    continue
+                left = 2 * node + 1
+                dl = _lower_bound(nodes, left, px, py, pz, best)
+                dr = _lower_bound(nodes, left + 1, px, py, pz, best)
+                # push the farther child first so that the nearer one is opened next
+                near, far, dn, df = left, left + 1, dl, dr
+                if dr < dl:
+                    near, far, dn, df = left + 1, left, dr, dl
+                if df < best:
+                    stack[top] = far
+                    stack_d2[top] = df
+                    top += 1
+                if dn < best:
+                    stack[top] = near
+                    stack_d2[top] = dn
+                    top += 1
+            out_d2[i] = best
+            out_t[i] = bt
+            out_code[i] = bcode
+            out_c[i, 0], out_c[i, 1], out_c[i, 2] = bx, by, bz
+            prev = bt
+    return out_d2, out_t, out_code, out_c
