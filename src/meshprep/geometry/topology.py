@@ -42,27 +42,45 @@ class TopologyReport:
         return asdict(self)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
+def _fill_outgoing(faces, starts):
+    """Scatter the directed edges ``a -> b`` of every face ``(a, b, c)`` into CSR rows.
+
+    Faces are cut into ``len(starts)`` chunks written in parallel; ``starts[t, v]`` is where
+    chunk ``t`` writes its first edge leaving vertex ``v``, so the chunks never collide.
+    """
+    n_chunks = starts.shape[0]
+    ends = np.empty(3 * faces.shape[0], np.int64)
+    thirds = np.empty(3 * faces.shape[0], np.int64)
+    size = (faces.shape[0] + n_chunks - 1) // n_chunks
+    for t in nb.prange(n_chunks):
+        fill = starts[t]
+        for f in range(t * size, min(faces.shape[0], (t + 1) * size)):
+            a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+            ends[fill[a]], thirds[fill[a]] = b, c
+            fill[a] += 1
+            ends[fill[b]], thirds[fill[b]] = c, a
+            fill[b] += 1
+            ends[fill[c]], thirds[fill[c]] = a, b
+            fill[c] += 1
+    return ends, thirds
+
+
 def _outgoing_edges(faces: np.ndarray, n_vertices: int):
     """CSR table of directed edges grouped by their start vertex.
 
     Returns offsets (n_vertices + 1), the end vertex and the opposite (third) vertex of the face
     for each directed edge ``a -> b`` of every face ``(a, b, c)``.
     """
-    counts = np.zeros(n_vertices + 1, np.int64)
-    for f in range(faces.shape[0]):
-        for k in range(3):
-            counts[faces[f, k] + 1] += 1
-    offsets = np.cumsum(counts)
-    fill = offsets[:-1].copy()
-    ends = np.empty(3 * faces.shape[0], np.int64)
-    thirds = np.empty(3 * faces.shape[0], np.int64)
-    for f in range(faces.shape[0]):
-        for k in range(3):
-            a, b, c = faces[f, k], faces[f, (k + 1) % 3], faces[f, (k + 2) % 3]
-            ends[fill[a]] = b
-            thirds[fill[a]] = c
-            fill[a] += 1
+    n_chunks = max(1, min(nb.get_num_threads(), len(faces) // 100_000))
+    size = -(-len(faces) // n_chunks)
+    counts = np.stack([np.bincount(faces[t * size:(t + 1) * size].ravel(), minlength=n_vertices)
+                       for t in range(n_chunks)])
+    offsets = np.zeros(n_vertices + 1, np.int64)
+    offsets[1:] = np.cumsum(counts.sum(axis=0))
+    # chunk t starts each row after the edges that chunks 0..t-1 put there
+    starts = offsets[:-1] + np.cumsum(counts, axis=0) - counts
+    ends, thirds = _fill_outgoing(faces, np.ascontiguousarray(starts))
     return offsets, ends, thirds
 
 
@@ -187,8 +205,8 @@ def check_topology(vertices: np.ndarray, faces: np.ndarray) -> TopologyReport:
     >>> check_topology(box.vertices, box.faces).closed_2manifold
     True
     """
-    faces = np.ascontiguousarray(faces, dtype=np.int64)
     n_vertices = len(vertices)
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
     if len(faces) == 0:
         return TopologyReport(n_vertices, 0, 0, 0, 0, 0, 0, 0, 0, n_vertices, None, False)
     degenerate = (
@@ -201,7 +219,7 @@ def check_topology(vertices: np.ndarray, faces: np.ndarray) -> TopologyReport:
     # the fan test assumes manifold, oriented edges; without them the vertex count is moot
     bad_vertices = int(_nonmanifold_vertices(offsets, ends, thirds, n_vertices)) if edges_ok else -1
     n_edges = 3 * len(faces) // 2 if edges_ok else _count_undirected_edges(faces)
-    n_used = int(np.count_nonzero(np.bincount(faces.ravel(), minlength=n_vertices)))
+    n_used = int(np.count_nonzero(np.diff(offsets)))  # vertices with at least one face
     components = int(_components(faces, n_vertices))
     euler = n_used - n_edges + len(faces)
     closed = bool(edges_ok and bad_vertices == 0)

@@ -30,7 +30,7 @@ LEAF_TRIANGLES = 2.5
 # points per parallel work item; warm starts run along a chunk
 CHUNK = 256
 # nodes over at most this many triangles get an oriented box (larger ones are too curved)
-ORIENTED_MAX_TRIANGLES = 4096
+ORIENTED_MAX_TRIANGLES = 256
 # per node, float32: box lo xyz, hi xyz; oriented box normal xyz, in-plane axis u xyz,
 # half-extents along n, u, v = n x u (centre = box centre)
 NODE_WIDTH = 15
@@ -121,31 +121,66 @@ def _leaf_range(j, depth, n_tri):
     return (j * n_tri) >> depth, ((j + 1) * n_tri) >> depth
 
 
+@nb.njit(cache=True, inline="always")
+def _down(x):
+    # the largest float32 not above x
+    y = np.float32(x)
+    return np.nextafter(y, np.float32(-np.inf)) if np.float64(y) > x else y
+
+
+@nb.njit(cache=True, inline="always")
+def _up(x):
+    # the smallest float32 not below x
+    y = np.float32(x)
+    return np.nextafter(y, np.float32(np.inf)) if np.float64(y) < x else y
+
+
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def _leaf_boxes(triangles, depth, boxes):
+def _leaf_boxes(triangles, depth, nodes):
+    # float32 boxes rounded outwards, so that storage never shrinks them
     first = (1 << depth) - 1
     for j in nb.prange(1 << depth):
         start, stop = _leaf_range(j, depth, triangles.shape[0])
         node = first + j
         for a in range(3):
-            boxes[node, a] = np.inf
-            boxes[node, 3 + a] = -np.inf
-        for t in range(start, stop):
-            for c in range(3):
-                for a in range(3):
+            lo, hi = np.inf, -np.inf
+            for t in range(start, stop):
+                for c in range(3):
                     x = triangles[t, 3 * c + a]
-                    boxes[node, a] = min(boxes[node, a], x)
-                    boxes[node, 3 + a] = max(boxes[node, 3 + a], x)
+                    lo = min(lo, x)
+                    hi = max(hi, x)
+            nodes[node, a] = _down(lo)
+            nodes[node, 3 + a] = _up(hi)
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _inner_boxes(depth, boxes):
+def _inner_boxes(depth, nodes):
     # the union of the children, bottom-up
     for node in range((1 << depth) - 2, -1, -1):
         left, right = 2 * node + 1, 2 * node + 2
         for a in range(3):
-            boxes[node, a] = min(boxes[left, a], boxes[right, a])
-            boxes[node, 3 + a] = max(boxes[left, 3 + a], boxes[right, 3 + a])
+            nodes[node, a] = min(nodes[left, a], nodes[right, a])
+            nodes[node, 3 + a] = max(nodes[left, 3 + a], nodes[right, 3 + a])
+
+
+@nb.njit(cache=True, parallel=True, error_model="numpy")
+def _leaf_normals(triangles, depth, sums):
+    # area-weighted normal sums (cross products) of each leaf's triangles
+    first = (1 << depth) - 1
+    for j in nb.prange(1 << depth):
+        start, stop = _leaf_range(j, depth, triangles.shape[0])
+        sx = sy = sz = 0.0
+        for t in range(start, stop):
+            e1x = triangles[t, 3] - triangles[t, 0]
+            e1y = triangles[t, 4] - triangles[t, 1]
+            e1z = triangles[t, 5] - triangles[t, 2]
+            e2x = triangles[t, 6] - triangles[t, 0]
+            e2y = triangles[t, 7] - triangles[t, 1]
+            e2z = triangles[t, 8] - triangles[t, 2]
+            sx += e1y * e2z - e1z * e2y
+            sy += e1z * e2x - e1x * e2z
+            sz += e1x * e2y - e1y * e2x
+        sums[first + j, 0], sums[first + j, 1], sums[first + j, 2] = sx, sy, sz
 
 
 @nb.njit(cache=True, inline="always")
@@ -159,36 +194,25 @@ def _frame(nodes, k):
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def _oriented_boxes(triangles, depth, max_triangles, nodes):
-    # for every node over few enough triangles, a box oriented along the area-weighted mean
-    # normal n, centred on the axis-aligned box: on a smooth patch it is a thin slab whose
-    # in-plane sides follow the (roughly square) Morton cell of the patch
+def _oriented_boxes(triangles, depth, max_level, sums, nodes):
+    # for every node at level >= max_level, a box oriented along the area-weighted mean normal
+    # n, centred on the axis-aligned box: on a smooth patch it is a thin slab whose in-plane
+    # sides follow the (roughly square) Morton cell of the patch
     n_tri = triangles.shape[0]
-    for node in nb.prange(nodes.shape[0]):
-        level = 0
+    nodes[:, 6:12] = 0.0
+    nodes[:, 12:15] = np.inf
+    first = (1 << max_level) - 1
+    for node in nb.prange(first, nodes.shape[0]):
+        level = max_level
         while (1 << (level + 1)) - 1 <= node:
             level += 1
         j = node - ((1 << level) - 1)
         shift = depth - level
         start, _ = _leaf_range(j << shift, depth, n_tri)
         _, stop = _leaf_range(((j + 1) << shift) - 1, depth, n_tri)
-        nodes[node, 6:12] = 0.0
-        nodes[node, 12:15] = np.inf
-        if stop - start > max_triangles or stop <= start:
-            continue
-        sx = sy = sz = 0.0
-        for t in range(start, stop):
-            e1x = triangles[t, 3] - triangles[t, 0]
-            e1y = triangles[t, 4] - triangles[t, 1]
-            e1z = triangles[t, 5] - triangles[t, 2]
-            e2x = triangles[t, 6] - triangles[t, 0]
-            e2y = triangles[t, 7] - triangles[t, 1]
-            e2z = triangles[t, 8] - triangles[t, 2]
-            sx += e1y * e2z - e1z * e2y
-            sy += e1z * e2x - e1x * e2z
-            sz += e1x * e2y - e1y * e2x
+        sx, sy, sz = sums[node, 0], sums[node, 1], sums[node, 2]
         norm = math.sqrt(sx * sx + sy * sy + sz * sz)
-        if norm == 0.0:
+        if norm == 0.0 or stop <= start:
             continue
         sx, sy, sz = sx / norm, sy / norm, sz / norm
         # u: the coordinate axis most perpendicular to n, made perpendicular to it
@@ -221,22 +245,40 @@ def _oriented_boxes(triangles, depth, max_triangles, nodes):
         nodes[node, 14] = ev + _MARGIN
 
 
+@nb.njit(cache=True, error_model="numpy")
+def _inner_sums(depth, sums):
+    for node in range((1 << depth) - 2, -1, -1):
+        for a in range(3):
+            sums[node, a] = sums[2 * node + 1, a] + sums[2 * node + 2, a]
+
+
+@nb.njit(cache=True)
+def _bounds(vertices):
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for i in range(vertices.shape[0]):
+        for a in range(3):
+            lo[a] = min(lo[a], vertices[i, a])
+            hi[a] = max(hi[a], vertices[i, a])
+    return lo, hi
+
+
 def build_bvh(vertices: np.ndarray, faces: np.ndarray) -> Bvh:
     """Build the implicit BVH of a triangle mesh (float64 vertices, int64 faces, M > 0)."""
     n_tri = len(faces)
-    used = vertices[np.unique(faces)] if len(vertices) > 4 * n_tri else vertices
-    lo, scale = _grid(used.min(axis=0), used.max(axis=0))
+    lo, scale = _grid(*_bounds(vertices))
     order = np.argsort(_triangle_codes(vertices, faces, lo, scale), kind="stable")
     triangles = _gather_triangles(vertices, faces, order)
     depth = max(0, math.ceil(math.log2(max(1.0, n_tri / LEAF_TRIANGLES))))
-    boxes = np.empty(((1 << (depth + 1)) - 1, 6))
-    _leaf_boxes(triangles, depth, boxes)
-    _inner_boxes(depth, boxes)
-    nodes = np.empty((len(boxes), NODE_WIDTH), np.float32)
-    # round the boxes outwards so that float32 storage never shrinks them
-    nodes[:, 0:3] = np.nextafter(boxes[:, 0:3].astype(np.float32), np.float32(-np.inf))
-    nodes[:, 3:6] = np.nextafter(boxes[:, 3:6].astype(np.float32), np.float32(np.inf))
-    _oriented_boxes(triangles, depth, ORIENTED_MAX_TRIANGLES, nodes)
+    nodes = np.empty(((1 << (depth + 1)) - 1, NODE_WIDTH), np.float32)
+    _leaf_boxes(triangles, depth, nodes)
+    _inner_boxes(depth, nodes)
+    sums = np.empty((len(nodes), 3))
+    _leaf_normals(triangles, depth, sums)
+    _inner_sums(depth, sums)
+    # oriented boxes on the levels whose nodes hold at most ORIENTED_MAX_TRIANGLES
+    levels = int(math.floor(math.log2(max(1.0, ORIENTED_MAX_TRIANGLES / LEAF_TRIANGLES))))
+    _oriented_boxes(triangles, depth, max(0, depth - levels), sums, nodes)
     return Bvh(triangles, order, nodes, depth)
 
 
@@ -324,6 +366,8 @@ def closest_on_triangle(px, py, pz, tri, t):
 def closest_points(points, triangles, nodes, depth, chunk):
     """Exact closest triangle for every point (points already in Morton order).
 
+    The binary tree is walked two levels at a time: a visited node's four grandchildren (four
+    consecutive rows) are bounded at once, which skips bounding the children in between.
     Returns ``(d2, tri, code, closest)``: squared distance, tree position of the triangle, its
     feature code and the closest point.
     """
@@ -336,8 +380,9 @@ def closest_points(points, triangles, nodes, depth, chunk):
     n_tri = triangles.shape[0]
     n_chunks = (n + chunk - 1) // chunk
     for c in nb.prange(n_chunks):
-        stack = np.empty(depth + 2, np.int64)
-        stack_d2 = np.empty(depth + 2)
+        stack = np.empty(2 * depth + 8, np.int64)
+        stack_d2 = np.empty(2 * depth + 8)
+        bound = np.empty(4)
         prev = 0
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             px, py, pz = points[i, 0], points[i, 1], points[i, 2]
@@ -359,20 +404,26 @@ def closest_points(points, triangles, nodes, depth, chunk):
                         if d2 < best:
                             best, bt, bcode, bx, by, bz = d2, t, code, qx, qy, qz
                     continue
-                left = 2 * node + 1
-                dl = _lower_bound(nodes, left, px, py, pz, best)
-                dr = _lower_bound(nodes, left + 1, px, py, pz, best)
-                # push the farther child first so that the nearer one is opened next
-                near, far, dn, df = left, left + 1, dl, dr
-                if dr < dl:
-                    near, far, dn, df = left + 1, left, dr, dl
-                if df < best:
-                    stack[top] = far
-                    stack_d2[top] = df
-                    top += 1
-                if dn < best:
-                    stack[top] = near
-                    stack_d2[top] = dn
+                # grandchildren if there are two levels below, else the two leaf children
+                if 4 * node + 3 < nodes.shape[0]:
+                    base, width = 4 * node + 3, 4
+                else:
+                    base, width = 2 * node + 1, 2
+                for j in range(width):
+                    bound[j] = _lower_bound(nodes, base + j, px, py, pz, best)
+                # push survivors sorted by decreasing bound: the nearest is popped first
+                low = top
+                for j in range(width):
+                    d = bound[j]
+                    if d >= best:
+                        continue
+                    k = top
+                    while k > low and stack_d2[k - 1] < d:
+                        stack[k] = stack[k - 1]
+                        stack_d2[k] = stack_d2[k - 1]
+                        k -= 1
+                    stack[k] = base + j
+                    stack_d2[k] = d
                     top += 1
             out_d2[i] = best
             out_t[i] = bt

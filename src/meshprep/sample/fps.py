@@ -24,38 +24,47 @@ def farthest_point_sampling(
     start: int | None = None,
     seed: int | np.random.Generator | None = 0,
     height: int | None = None,
+    exact_start: bool = False,
 ) -> np.ndarray:
     """Indices of ``count`` points chosen by farthest point sampling.
 
     Uses ``fpsample.bucket_fps_kdline_sampling`` (QuickFPS with a kd-line tree), the fastest
-    exact FPS available on the CPU. The result is deterministic: the start point is ``start``
+    exact FPS available on the CPU. The result is deterministic: the start index is ``start``
     if given, else drawn from ``seed``.
+
+    fpsample 1.0.2's kd-line sampler reads its ``start_idx`` as a position in its internal
+    (kd-tree) order, so the first index it returns is a fixed function of ``start`` but not
+    ``start`` itself; every later point is the exact farthest point from those before it.
+    With ``exact_start=True`` the sequence starts at ``start`` exactly, through fpsample's plain
+    O(N * count) sampler: fine for small clouds, far slower for large ones.
 
     Parameters
     ----------
     points : (N, D) array_like
         The cloud (converted to float32, as fpsample requires).
     count : int
-        Number of indices, ``0 <= count <= N``. ``count == N`` returns every index, in FPS
-        order.
+        Number of indices, ``0 <= count <= N``.
     start : int, optional
-        Index of the first point. Default: drawn uniformly with ``seed``.
+        Start index. Default: drawn uniformly with ``seed``.
     seed : int, numpy.random.Generator or None
-        Seed for the start point when ``start`` is None.
+        Seed for the start index when ``start`` is None.
     height : int, optional
         kd-tree height (buckets of ``N / 2**height`` points); default :func:`default_height`.
+    exact_start : bool
+        Make ``indices[0] == start`` (slow plain FPS, see above).
 
     Returns
     -------
     (count,) int64
-        Indices into ``points``; ``indices[0] == start``.
+        Distinct indices into ``points``, in sampling order.
 
     Examples
     --------
     >>> pts = np.random.default_rng(0).random((10_000, 3))
-    >>> idx = farthest_point_sampling(pts, 512, start=0)
-    >>> idx.shape, int(idx[0])
-    ((512,), 0)
+    >>> farthest_point_sampling(pts, 512, seed=0).shape
+    (512,)
+    >>> int(farthest_point_sampling(pts, 16, start=7, exact_start=True)[0])
+    7
     """
     cloud = np.ascontiguousarray(points, dtype=np.float32)
     if cloud.ndim != 2:
@@ -69,9 +78,14 @@ def farthest_point_sampling(
         raise ValueError(f"start must be in [0, {n}), got {start}")
     if count == 0:
         return np.zeros(0, np.int64)
-    if count == 1:
-        return np.array([start], np.int64)
+    if exact_start or count == 1 or n < 8:
+        # fpsample's plain sampler honours the start index; one point needs no search at all
+        if count == 1:
+            return np.array([start], np.int64)
+        return np.asarray(fpsample.fps_sampling(cloud, count, start_idx=start), dtype=np.int64)
     h = default_height(n) if height is None else int(height)
+    # fpsample requires 2**h <= N
+    h = max(1, min(h, int(math.log2(n))))
     return np.asarray(
         fpsample.bucket_fps_kdline_sampling(cloud, count, h, start_idx=start), dtype=np.int64
     )

@@ -34,7 +34,6 @@ def _interpolate_normals(vertex_normals, faces, face, r1, r2, out):
         a = 1.0 - s
         b = s * (1.0 - r2[i])
         c = s * r2[i]
-        nx = ny = nz = 0.0
         nx = (a * vertex_normals[faces[f, 0], 0] + b * vertex_normals[faces[f, 1], 0]
               + c * vertex_normals[faces[f, 2], 0])
         ny = (a * vertex_normals[faces[f, 0], 1] + b * vertex_normals[faces[f, 1], 1]

@@ -24,7 +24,7 @@ SHIFT = 3
 MASK = BLOCK - 1
 BLOCK_POINTS = BLOCK**3
 #: triangles longer than this (in voxels) are split so their bounding boxes stay tight
-MAX_EDGE = float(BLOCK)
+MAX_EDGE = 2.0 * BLOCK
 
 
 @dataclass
@@ -75,25 +75,19 @@ def from_grid(points: np.ndarray, res: int) -> np.ndarray:
     return np.asarray(points, dtype=np.float64) / (res - 1) * 2.0 - 1.0
 
 
-def split_long_triangles(
-    triangles: np.ndarray, max_edge: float = MAX_EDGE, band: float = 0.0
-) -> np.ndarray:
-    """Bisect triangles on their longest edge where their grown bounding box is mostly empty.
+def split_long_triangles(triangles: np.ndarray, max_edge: float = MAX_EDGE) -> np.ndarray:
+    """Bisect triangles on their longest edge until no edge exceeds ``max_edge``.
 
     The pieces cover the original triangle exactly, so distances and crossings are unchanged;
-    what changes is that a huge slanted triangle no longer touches every block of its bounding
-    box. A triangle is split while its longest edge exceeds ``max_edge`` and its bounding box
-    grown by ``band`` holds more than four times the volume of its own band (an axis-aligned
-    triangle is never split: its box is already tight).
+    what changes is that each piece meets only a few blocks, which bounds the work per triangle
+    and per block.
 
     Parameters
     ----------
     triangles : (T, 3, 3) float64
         Corner coordinates.
     max_edge : float
-        Triangles with no edge longer than this are kept as they are.
-    band : float
-        Half-width of the band the boxes are grown by.
+        Longest edge allowed.
 
     Returns
     -------
@@ -103,11 +97,7 @@ def split_long_triangles(
     while len(todo):
         lengths = np.linalg.norm(todo - np.roll(todo, -1, axis=1), axis=2)  # edge i: corner i->i+1
         longest = lengths.argmax(axis=1)
-        box = np.prod(np.ptp(todo, axis=1) + 2 * band + 1.0, axis=1)
-        area = 0.5 * np.linalg.norm(np.cross(todo[:, 1] - todo[:, 0], todo[:, 2] - todo[:, 0]),
-                                    axis=1)
-        tight = box <= 4.0 * (area + 1.0) * (2 * band + 1.0)
-        small = (lengths[np.arange(len(todo)), longest] <= max_edge) | tight
+        small = lengths[np.arange(len(todo)), longest] <= max_edge
         done.append(todo[small])
         big, k = todo[~small], longest[~small]
         if not len(big):
@@ -121,60 +111,127 @@ def split_long_triangles(
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _triangle_block_ranges(triangles, band, res):
-    """Inclusive block-coordinate range of each triangle's bounding box grown by ``band``."""
+def _triangle_frames(triangles, band, res):
+    """Per triangle: unit normal and plane offset, dominant normal axis, grown integer box.
+
+    Returns ``planes`` (T, 4) = (nx, ny, nz, d) with ``n . p = d`` on the plane (n = 0 for a
+    triangle without area), ``axis`` (T,), and ``boxes`` (T, 6) = inclusive grid index ranges
+    of the bounding box grown by ``band``, clipped to the grid.
+    """
     n = triangles.shape[0]
-    ranges = np.empty((n, 6), np.int64)
+    planes = np.zeros((n, 4))
+    axis = np.zeros(n, np.int64)
+    boxes = np.empty((n, 6), np.int64)
     top = res - 1
     for t in range(n):
+        e1x, e1y, e1z = (triangles[t, 1, 0] - triangles[t, 0, 0],
+                         triangles[t, 1, 1] - triangles[t, 0, 1],
+                         triangles[t, 1, 2] - triangles[t, 0, 2])
+        e2x, e2y, e2z = (triangles[t, 2, 0] - triangles[t, 0, 0],
+                         triangles[t, 2, 1] - triangles[t, 0, 1],
+                         triangles[t, 2, 2] - triangles[t, 0, 2])
+        nx, ny, nz = e1y * e2z - e1z * e2y, e1z * e2x - e1x * e2z, e1x * e2y - e1y * e2x
+        norm = math.sqrt(nx * nx + ny * ny + nz * nz)
+        if norm > 0.0:
+            nx, ny, nz = nx / norm, ny / norm, nz / norm
+            planes[t, 0], planes[t, 1], planes[t, 2] = nx, ny, nz
+            planes[t, 3] = nx * triangles[t, 0, 0] + ny * triangles[t, 0, 1] \
+                + nz * triangles[t, 0, 2]
+            ax, ay, az = abs(nx), abs(ny), abs(nz)
+            axis[t] = 0 if ax >= ay and ax >= az else (1 if ay >= az else 2)
         for a in range(3):
             lo = min(triangles[t, 0, a], triangles[t, 1, a], triangles[t, 2, a]) - band
             hi = max(triangles[t, 0, a], triangles[t, 1, a], triangles[t, 2, a]) + band
-            ilo = max(0, min(top, int(math.ceil(lo))))
-            ihi = max(0, min(top, int(math.floor(hi))))
-            ranges[t, a] = ilo >> SHIFT
-            ranges[t, 3 + a] = ihi >> SHIFT
-    return ranges
+            boxes[t, a] = max(0, min(top, int(math.ceil(lo))))
+            boxes[t, 3 + a] = max(0, min(top, int(math.floor(hi))))
+    return planes, axis, boxes
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _slab_range(plane, a, band, u0, u1, v0, v1, lo, hi):
+    """Integer range along axis ``a`` where the slab ``|n . p - d| <= band`` meets the column
+    over the rectangle ``[u0, u1] x [v0, v1]`` (the other two axes), within ``[lo, hi]``.
+
+    Along the dominant normal axis the slab is at most ``2 * band * sqrt(3)`` thick, so a
+    column visits a handful of points however the triangle is slanted.
+    """
+    na = plane[a]
+    if na == 0.0:  # no area: fall back to the whole box
+        return lo, hi
+    u, v = (a + 1) % 3, (a + 2) % 3
+    nu, nv = plane[u], plane[v]
+    t0 = min(nu * u0, nu * u1) + min(nv * v0, nv * v1)
+    t1 = max(nu * u0, nu * u1) + max(nv * v0, nv * v1)
+    x0 = (plane[3] - band - t1) / na
+    x1 = (plane[3] + band - t0) / na
+    if na < 0.0:
+        x0 = (plane[3] + band - t0) / na
+        x1 = (plane[3] - band - t1) / na
+    return max(lo, int(math.ceil(x0))), min(hi, int(math.floor(x1)))
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _mark_blocks(ranges, n_per_axis):
+def _triangle_blocks(plane, a, box, band, out):
+    """Block coordinates the slab of one triangle meets inside its box, written to ``out``
+    (rows of 3); returns how many."""
+    u, v = (a + 1) % 3, (a + 2) % 3
+    n = 0
+    for bu in range(box[u] >> SHIFT, (box[3 + u] >> SHIFT) + 1):
+        for bv in range(box[v] >> SHIFT, (box[3 + v] >> SHIFT) + 1):
+            u0, u1 = max(box[u], bu << SHIFT), min(box[3 + u], (bu << SHIFT) + MASK)
+            v0, v1 = max(box[v], bv << SHIFT), min(box[3 + v], (bv << SHIFT) + MASK)
+            lo, hi = _slab_range(plane, a, band, u0, u1, v0, v1, box[a], box[3 + a])
+            if hi < lo:
+                continue
+            for ba in range(lo >> SHIFT, (hi >> SHIFT) + 1):
+                out[n, a], out[n, u], out[n, v] = ba, bu, bv
+                n += 1
+    return n
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _mark_blocks(planes, axis, boxes, band, n_per_axis):
     """Block index grid (-1 = empty), block origins, and per-block triangle lists (CSR)."""
     index = np.full((n_per_axis, n_per_axis, n_per_axis), -1, np.int32)
+    # a triangle's box spans at most (MAX_EDGE + 2 band) / BLOCK + 2 blocks per axis
+    span = int((MAX_EDGE + 2 * band) / BLOCK) + 2
+    scratch = np.empty((span**3, 3), np.int64)
     count = 0
     origins = np.empty((1024, 3), np.int64)
-    for t in range(ranges.shape[0]):
-        for bx in range(ranges[t, 0], ranges[t, 3] + 1):
-            for by in range(ranges[t, 1], ranges[t, 4] + 1):
-                for bz in range(ranges[t, 2], ranges[t, 5] + 1):
-                    if index[bx, by, bz] < 0:
-                        if count == origins.shape[0]:
-                            grown = np.empty((2 * count, 3), np.int64)
-                            grown[:count] = origins
-                            origins = grown
-                        index[bx, by, bz] = count
-                        origins[count, 0] = bx << SHIFT
-                        origins[count, 1] = by << SHIFT
-                        origins[count, 2] = bz << SHIFT
-                        count += 1
-    # triangles of each block, as CSR
+    n_pairs = 0
+    for t in range(planes.shape[0]):
+        n = _triangle_blocks(planes[t], axis[t], boxes[t], band, scratch)
+        n_pairs += n
+        for m in range(n):
+            bx, by, bz = scratch[m, 0], scratch[m, 1], scratch[m, 2]
+            if index[bx, by, bz] < 0:
+                if count == origins.shape[0]:
+                    grown = np.empty((2 * count, 3), np.int64)
+                    grown[:count] = origins
+                    origins = grown
+                index[bx, by, bz] = count
+                origins[count, 0], origins[count, 1], origins[count, 2] = \
+                    bx << SHIFT, by << SHIFT, bz << SHIFT
+                count += 1
+    # triangles of each block, as CSR (the same enumeration again: cheaper than storing it)
     offsets = np.zeros(count + 1, np.int64)
-    for t in range(ranges.shape[0]):
-        for bx in range(ranges[t, 0], ranges[t, 3] + 1):
-            for by in range(ranges[t, 1], ranges[t, 4] + 1):
-                for bz in range(ranges[t, 2], ranges[t, 5] + 1):
-                    offsets[index[bx, by, bz] + 1] += 1
+    pairs = np.empty(n_pairs, np.int64)
+    owners = np.empty(n_pairs, np.int64)
+    p = 0
+    for t in range(planes.shape[0]):
+        n = _triangle_blocks(planes[t], axis[t], boxes[t], band, scratch)
+        for m in range(n):
+            b = index[scratch[m, 0], scratch[m, 1], scratch[m, 2]]
+            offsets[b + 1] += 1
+            pairs[p], owners[p] = b, t
+            p += 1
     for b in range(count):
         offsets[b + 1] += offsets[b]
     fill = offsets[:-1].copy()
-    members = np.empty(offsets[count], np.int64)
-    for t in range(ranges.shape[0]):
-        for bx in range(ranges[t, 0], ranges[t, 3] + 1):
-            for by in range(ranges[t, 1], ranges[t, 4] + 1):
-                for bz in range(ranges[t, 2], ranges[t, 5] + 1):
-                    b = index[bx, by, bz]
-                    members[fill[b]] = t
-                    fill[b] += 1
+    members = np.empty(n_pairs, np.int64)
+    for p in range(n_pairs):
+        members[fill[pairs[p]]] = owners[p]
+        fill[pairs[p]] += 1
     return index, origins[:count].copy(), offsets, members
 
 
@@ -252,36 +309,28 @@ def point_triangle_distance2(px, py, pz, tri):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _block_distances(tri, origin, band, res, out):
-    """Lower ``out`` (squared distances of one block) with one triangle, inside its grown box."""
-    top = res - 1
-    ilo = max(origin[0], int(math.ceil(min(tri[0, 0], tri[1, 0], tri[2, 0]) - band)))
-    ihi = min(origin[0] + MASK, top, int(math.floor(max(tri[0, 0], tri[1, 0], tri[2, 0]) + band)))
-    jlo = max(origin[1], int(math.ceil(min(tri[0, 1], tri[1, 1], tri[2, 1]) - band)))
-    jhi = min(origin[1] + MASK, top, int(math.floor(max(tri[0, 1], tri[1, 1], tri[2, 1]) + band)))
-    klo = max(origin[2], int(math.ceil(min(tri[0, 2], tri[1, 2], tri[2, 2]) - band)))
-    khi = min(origin[2] + MASK, top, int(math.floor(max(tri[0, 2], tri[1, 2], tri[2, 2]) + band)))
+def _block_distances(tri, plane, a, box, origin, band, out):
+    """Lower ``out`` (squared distances of one block) with one triangle, on the grid points of
+    the block that lie in the triangle's slab and grown box."""
+    u, v = (a + 1) % 3, (a + 2) % 3
     band2 = band * band
-    # the plane's distance bounds the triangle's from below: skip most of a slanted box cheaply
-    e1x, e1y, e1z = tri[1, 0] - tri[0, 0], tri[1, 1] - tri[0, 1], tri[1, 2] - tri[0, 2]
-    e2x, e2y, e2z = tri[2, 0] - tri[0, 0], tri[2, 1] - tri[0, 1], tri[2, 2] - tri[0, 2]
-    nx, ny, nz = e1y * e2z - e1z * e2y, e1z * e2x - e1x * e2z, e1x * e2y - e1y * e2x
-    norm = math.sqrt(nx * nx + ny * ny + nz * nz)
-    if norm > 0.0:
-        nx, ny, nz = nx / norm, ny / norm, nz / norm
-    offset = nx * tri[0, 0] + ny * tri[0, 1] + nz * tri[0, 2]
-    for i in range(ilo, ihi + 1):
-        for j in range(jlo, jhi + 1):
-            row = nx * i + ny * j - offset
-            for k in range(klo, khi + 1):
-                plane = row + nz * k
-                if plane * plane >= band2:
-                    continue
-                d2 = point_triangle_distance2(float(i), float(j), float(k), tri)
-                if d2 < band2:
-                    local = ((i & MASK) << 6) | ((j & MASK) << 3) | (k & MASK)
-                    if d2 < out[local]:
-                        out[local] = d2
+    # local index strides of the three roles (a, u, v) in the block's (x, y, z) layout
+    stride_a, stride_u, stride_v = 1 << (6 - 3 * a), 1 << (6 - 3 * u), 1 << (6 - 3 * v)
+    for gu in range(max(box[u], origin[u]), min(box[3 + u], origin[u] + MASK) + 1):
+        for gv in range(max(box[v], origin[v]), min(box[3 + v], origin[v] + MASK) + 1):
+            lo, hi = _slab_range(plane, a, band, gu, gu, gv, gv, max(box[a], origin[a]),
+                                 min(box[3 + a], origin[a] + MASK))
+            column = (gu & MASK) * stride_u + (gv & MASK) * stride_v
+            for ga in range(lo, hi + 1):
+                if a == 0:
+                    d2 = point_triangle_distance2(float(ga), float(gu), float(gv), tri)
+                elif a == 1:
+                    d2 = point_triangle_distance2(float(gv), float(ga), float(gu), tri)
+                else:
+                    d2 = point_triangle_distance2(float(gu), float(gv), float(ga), tri)
+                local = column + (ga & MASK) * stride_a
+                if d2 < band2 and d2 < out[local]:
+                    out[local] = d2
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -332,16 +381,16 @@ def _block_crossings(tri, origin, res, out):
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def _fill_blocks(triangles, origins, offsets, members, band, res):
+def _fill_blocks(triangles, planes, axis, boxes, origins, offsets, members, band, res):
     n_blocks = origins.shape[0]
     udf = np.empty((n_blocks, BLOCK_POINTS), np.float32)
     crossed = np.zeros((n_blocks, BLOCK_POINTS), np.uint8)
     for b in nb.prange(n_blocks):
         d2 = np.full(BLOCK_POINTS, np.inf)
         for m in range(offsets[b], offsets[b + 1]):
-            tri = triangles[members[m]]
-            _block_distances(tri, origins[b], band, res, d2)
-            _block_crossings(tri, origins[b], res, crossed[b])
+            t = members[m]
+            _block_distances(triangles[t], planes[t], axis[t], boxes[t], origins[b], band, d2)
+            _block_crossings(triangles[t], origins[b], res, crossed[b])
         for p in range(BLOCK_POINTS):
             udf[b, p] = math.sqrt(d2[p])
     return udf, crossed
@@ -365,11 +414,12 @@ def build_band(vertices: np.ndarray, faces: np.ndarray, res: int, band: float) -
     SparseBand
     """
     triangles = to_grid(vertices, res)[np.asarray(faces)]
-    triangles = np.ascontiguousarray(split_long_triangles(triangles, band=band))
-    ranges = _triangle_block_ranges(triangles, band, res)
+    triangles = np.ascontiguousarray(split_long_triangles(triangles))
+    planes, axis, boxes = _triangle_frames(triangles, band, res)
     n_per_axis = (res + BLOCK - 1) // BLOCK
-    index, origins, offsets, members = _mark_blocks(ranges, n_per_axis)
-    udf, crossed = _fill_blocks(triangles, origins, offsets, members, band, res)
+    index, origins, offsets, members = _mark_blocks(planes, axis, boxes, band, n_per_axis)
+    udf, crossed = _fill_blocks(triangles, planes, axis, boxes, origins, offsets, members, band,
+                                res)
     # a block whose points are all beyond the band is free space throughout: store it as empty
     keep = np.isfinite(udf).any(axis=1)
     if not keep.all():

@@ -29,6 +29,9 @@ def _value(index, field, empty_outside, i, j, k):
 
 @nb.njit(cache=True, parallel=True)
 def _count_edge_vertices(index, origins, field, empty_outside, res):
+    """Per stored point, bit ``a`` set when its edge to the ``+a`` neighbour changes sign; and
+    the prefix sum of those counts per block (where each block's vertices start)."""
+    crossing = np.zeros((origins.shape[0], BLOCK_POINTS), np.uint8)
     counts = np.zeros(origins.shape[0] + 1, np.int64)
     for b in nb.prange(origins.shape[0]):
         n = 0
@@ -38,35 +41,37 @@ def _count_edge_vertices(index, origins, field, empty_outside, res):
             if i >= res or j >= res or k >= res:
                 continue
             inside = field[b, p] < 0
+            bits = 0
             for axis in range(3):
                 ni, nj, nk = i + (axis == 0), j + (axis == 1), k + (axis == 2)
                 if ni < res and nj < res and nk < res:
                     if (_value(index, field, empty_outside, ni, nj, nk) < 0) != inside:
+                        bits |= 1 << axis
                         n += 1
+            crossing[b, p] = bits
         counts[b + 1] = n
-    return np.cumsum(counts)
+    return crossing, np.cumsum(counts)
 
 
 @nb.njit(cache=True, parallel=True)
-def _place_edge_vertices(index, origins, field, empty_outside, res, offsets):
+def _place_edge_vertices(index, origins, field, empty_outside, res, crossing, offsets):
     """One vertex per sign-changing edge, where the linear interpolant crosses zero."""
     vertices = np.empty((offsets[-1], 3), np.float64)
-    vertex_id = np.full((origins.shape[0], BLOCK_POINTS, 3), -1, np.int32)
+    vertex_id = np.empty((origins.shape[0], BLOCK_POINTS, 3), np.int32)
     for b in nb.prange(origins.shape[0]):
         n = offsets[b]
         for p in range(BLOCK_POINTS):
+            bits = crossing[b, p]
+            if bits == 0:
+                continue
             i, j, k = origins[b, 0] + (p >> 6), origins[b, 1] + ((p >> 3) & MASK), \
                 origins[b, 2] + (p & MASK)
-            if i >= res or j >= res or k >= res:
-                continue
             v0 = field[b, p]
             for axis in range(3):
-                ni, nj, nk = i + (axis == 0), j + (axis == 1), k + (axis == 2)
-                if ni >= res or nj >= res or nk >= res:
+                if (bits >> axis) & 1 == 0:
                     continue
-                v1 = _value(index, field, empty_outside, ni, nj, nk)
-                if (v1 < 0) == (v0 < 0):
-                    continue
+                v1 = _value(index, field, empty_outside, i + (axis == 0), j + (axis == 1),
+                            k + (axis == 2))
                 t = v0 / (v0 - v1)
                 # keep vertices strictly inside their edge so no two coincide
                 t = min(max(t, 0.01), 0.99)
@@ -142,6 +147,8 @@ def _position(index, code):
 
 @nb.njit(cache=True, parallel=True)
 def _count_triangles(index, origins, field, empty_outside, res, active, n_triangles):
+    """Case of every cell of the active blocks, and where each block's triangles start."""
+    cases = np.zeros((active.shape[0], BLOCK_POINTS), np.uint8)
     counts = np.zeros(active.shape[0] + 1, np.int64)
     for a in nb.prange(active.shape[0]):
         b, oi, oj, ok = _position(index, active[a])
@@ -150,23 +157,25 @@ def _count_triangles(index, origins, field, empty_outside, res, active, n_triang
             i, j, k = oi + (p >> 6), oj + ((p >> 3) & MASK), ok + (p & MASK)
             if i + 1 >= res or j + 1 >= res or k + 1 >= res:
                 continue
-            n += n_triangles[_cell_case(index, field, empty_outside, b, p, i, j, k)]
+            case = _cell_case(index, field, empty_outside, b, p, i, j, k)
+            cases[a, p] = case
+            n += n_triangles[case]
         counts[a + 1] = n
-    return np.cumsum(counts)
+    return cases, np.cumsum(counts)
 
 
 @nb.njit(cache=True, parallel=True)
-def _emit_triangles(index, origins, field, empty_outside, res, active, offsets, vertex_id,
-                    triangles, n_triangles, corners, edges, edge_axis):
+def _emit_triangles(index, active, cases, offsets, vertex_id, triangles, n_triangles, corners,
+                    edges, edge_axis):
     faces = np.empty((offsets[-1], 3), np.int64)
     for a in nb.prange(active.shape[0]):
-        b, oi, oj, ok = _position(index, active[a])
+        _, oi, oj, ok = _position(index, active[a])
         n = offsets[a]
         for p in range(BLOCK_POINTS):
-            i, j, k = oi + (p >> 6), oj + ((p >> 3) & MASK), ok + (p & MASK)
-            if i + 1 >= res or j + 1 >= res or k + 1 >= res:
+            case = cases[a, p]
+            if n_triangles[case] == 0:
                 continue
-            case = _cell_case(index, field, empty_outside, b, p, i, j, k)
+            i, j, k = oi + (p >> 6), oj + ((p >> 3) & MASK), ok + (p & MASK)
             for t in range(n_triangles[case]):
                 for m in range(3):
                     e = triangles[case, t, m]
@@ -203,10 +212,11 @@ def contour_band(
     assert BLOCK == 8, "local indices assume 8^3 blocks"
     triangles, n_triangles = marching_cubes_tables()
     args = (band.block_index, band.block_origin, field, empty_outside, band.res)
-    vertex_offsets = _count_edge_vertices(*args)
-    vertices, vertex_id = _place_edge_vertices(*args, vertex_offsets)
+    crossing, vertex_offsets = _count_edge_vertices(*args)
+    vertices, vertex_id = _place_edge_vertices(*args, crossing, vertex_offsets)
+    del crossing
     active = _active_blocks(*args)
-    face_offsets = _count_triangles(*args, active, n_triangles)
-    faces = _emit_triangles(*args, active, face_offsets, vertex_id, triangles, n_triangles,
-                            CORNERS, EDGES, EDGE_AXIS)
+    cases, face_offsets = _count_triangles(*args, active, n_triangles)
+    faces = _emit_triangles(band.block_index, active, cases, face_offsets, vertex_id, triangles,
+                            n_triangles, CORNERS, EDGES, EDGE_AXIS)
     return vertices, faces

@@ -1,0 +1,214 @@
+"""Write (and read back) training samples in the layouts trainers read.
+
+``meshprep``: our own ``surface.npz`` and ``sdf.npz`` (DESIGN.md section 2), float32 or float16,
+signed distances negative inside::
+
+    surface.npz  surface_points (N, 3), surface_normals (N, 3),
+                 salient_points (S, 3), salient_normals (S, 3)
+    sdf.npz      volume_points (V, 3), volume_sdf (V,), near_points (M, 3), near_sdf (M,),
+                 near_salient_count () int64  (the last rows of near_* around salient samples),
+                 optional: volume_occupancy, near_occupancy (uint8, inside = 1),
+                 truncation () float64
+
+``hunyuan3d``: Hunyuan3D-2.1's files, float16, label = -sdf (inside positive), coordinates in
+``[-1, 1]`` (what its loader expects)::
+
+    <id>_surface.npz    random_surface (N, 6), sharp_surface (S, 6)   xyz + normal
+    <id>_sdf.npz        vol_points, vol_label, random_near_points, random_near_label,
+                        sharp_near_points, sharp_near_label
+    <id>_watertight.obj
+
+Every file is written atomically (:func:`meshprep.io.atomic_write`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from meshprep.io import atomic_write, write_mesh
+
+from .salient import SalientStats
+from .sdf import SDFSamples
+from .step import TrainingSamples
+
+_FLOATS = (np.float32, np.float16)
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """``np.savez`` (uncompressed: float noise does not compress) into place, atomically."""
+    with atomic_write(path) as tmp, open(tmp, "wb") as stream:
+        np.savez(stream, **arrays)
+    return path
+
+
+def _check_dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.type not in _FLOATS:
+        raise ValueError(f"dtype must be float32 or float16, got {dtype}")
+    return dtype
+
+
+def write_meshprep(
+    samples: TrainingSamples,
+    folder: str | os.PathLike[str],
+    *,
+    dtype=np.float32,
+    occupancy: bool = False,
+) -> tuple[Path, Path]:
+    """Write ``surface.npz`` and ``sdf.npz`` (our keys) into ``folder``.
+
+    Parameters
+    ----------
+    samples : TrainingSamples
+    folder : str or os.PathLike
+        Created if missing.
+    dtype : {numpy.float32, numpy.float16}
+        Storage type of points, normals and distances.
+    occupancy : bool
+        Also store ``volume_occupancy`` and ``near_occupancy`` (uint8, inside = 1).
+
+    Returns
+    -------
+    (Path, Path)
+        The two files written.
+    """
+    dtype = _check_dtype(dtype)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    surface = {
+        "surface_points": samples.surface_points.astype(dtype),
+        "surface_normals": samples.surface_normals.astype(dtype),
+        "salient_points": samples.salient_points.astype(dtype),
+        "salient_normals": samples.salient_normals.astype(dtype),
+    }
+    sdf = samples.sdf
+    volumetric = {
+        "volume_points": sdf.volume_points.astype(dtype),
+        "volume_sdf": sdf.volume_sdf.astype(dtype),
+        "near_points": sdf.near_points.astype(dtype),
+        "near_sdf": sdf.near_sdf.astype(dtype),
+        "near_salient_count": np.int64(sdf.salient_count),
+    }
+    if occupancy:
+        volumetric["volume_occupancy"] = sdf.volume_occupancy
+        volumetric["near_occupancy"] = sdf.near_occupancy
+    if sdf.truncation is not None:
+        volumetric["truncation"] = np.float64(sdf.truncation)
+    return (_save_npz(folder / "surface.npz", surface), _save_npz(folder / "sdf.npz", volumetric))
+
+
+def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
+    """Read ``surface.npz`` and ``sdf.npz`` written by :func:`write_meshprep` (as float32).
+
+    ``salient_stats`` and ``stats`` are not stored; they come back empty.
+    """
+    folder = Path(folder)
+    with np.load(folder / "surface.npz") as surface, np.load(folder / "sdf.npz") as sdf:
+        loaded = SDFSamples(
+            volume_points=sdf["volume_points"].astype(np.float32),
+            volume_sdf=sdf["volume_sdf"].astype(np.float32),
+            near_points=sdf["near_points"].astype(np.float32),
+            near_sdf=sdf["near_sdf"].astype(np.float32),
+            salient_count=int(sdf["near_salient_count"]),
+            truncation=float(sdf["truncation"]) if "truncation" in sdf else None,
+        )
+        return TrainingSamples(
+            surface_points=surface["surface_points"].astype(np.float32),
+            surface_normals=surface["surface_normals"].astype(np.float32),
+            salient_points=surface["salient_points"].astype(np.float32),
+            salient_normals=surface["salient_normals"].astype(np.float32),
+            sdf=loaded,
+            salient_stats=SalientStats(0, 0, 0, 0, False),
+        )
+
+
+def write_hunyuan3d(
+    samples: TrainingSamples,
+    watertight: trimesh.Trimesh,
+    folder: str | os.PathLike[str],
+    asset_id: str,
+) -> tuple[Path, Path, Path]:
+    """Write Hunyuan3D-2.1's ``<id>_surface.npz``, ``<id>_sdf.npz`` and ``<id>_watertight.obj``.
+
+    Parameters
+    ----------
+    samples : TrainingSamples
+    watertight : trimesh.Trimesh
+        The closed mesh the distances were computed against.
+    folder : str or os.PathLike
+        Created if missing.
+    asset_id : str
+        File name prefix; must be a plain name (no path separators).
+
+    Returns
+    -------
+    (Path, Path, Path)
+        Surface, SDF and mesh files.
+    """
+    if not asset_id or Path(asset_id).name != asset_id or asset_id in (".", ".."):
+        raise ValueError(f"asset_id must be a plain file name, got {asset_id!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    f16 = np.float16
+    surface = {
+        "random_surface": np.hstack([samples.surface_points, samples.surface_normals]).astype(f16),
+        "sharp_surface": np.hstack([samples.salient_points, samples.salient_normals]).astype(f16),
+    }
+    sdf = samples.sdf
+    # Hunyuan3D labels are -sdf: positive inside
+    volumetric = {
+        "vol_points": sdf.volume_points.astype(f16),
+        "vol_label": (-sdf.volume_sdf).astype(f16),
+        "random_near_points": sdf.surface_near_points.astype(f16),
+        "random_near_label": (-sdf.surface_near_sdf).astype(f16),
+        "sharp_near_points": sdf.salient_near_points.astype(f16),
+        "sharp_near_label": (-sdf.salient_near_sdf).astype(f16),
+    }
+    surface_path = _save_npz(folder / f"{asset_id}_surface.npz", surface)
+    sdf_path = _save_npz(folder / f"{asset_id}_sdf.npz", volumetric)
+    mesh_path = write_mesh(watertight, folder / f"{asset_id}_watertight.obj")
+    return surface_path, sdf_path, mesh_path
+
+
+def read_hunyuan3d(folder: str | os.PathLike[str], asset_id: str) -> dict[str, np.ndarray]:
+    """Read the two ``.npz`` files of :func:`write_hunyuan3d` into one dict of arrays."""
+    folder = Path(folder)
+    out: dict[str, np.ndarray] = {}
+    for suffix in ("surface", "sdf"):
+        with np.load(folder / f"{asset_id}_{suffix}.npz") as data:
+            out.update({key: data[key] for key in data.files})
+    return out
+
+
+LAYOUTS = ("meshprep", "hunyuan3d")
+
+
+def write_layout(
+    layout: str,
+    samples: TrainingSamples,
+    folder: str | os.PathLike[str],
+    *,
+    watertight: trimesh.Trimesh | None = None,
+    asset_id: str | None = None,
+    dtype=np.float32,
+) -> tuple[Path, ...]:
+    """Write ``samples`` in the named layout (``"meshprep"`` or ``"hunyuan3d"``).
+
+    ``hunyuan3d`` needs ``watertight`` and ``asset_id``; ``dtype`` applies to ``meshprep``
+    (Hunyuan3D's files are float16 by definition).
+
+    Examples
+    --------
+    >>> write_layout("meshprep", samples, "out/objects/ab/abcd")  # doctest: +SKIP
+    """
+    if layout == "meshprep":
+        return write_meshprep(samples, folder, dtype=dtype)
+    if layout == "hunyuan3d":
+        if watertight is None or asset_id is None:
+            raise ValueError("the hunyuan3d layout needs watertight= and asset_id=")
+        return write_hunyuan3d(samples, watertight, folder, asset_id)
+    raise ValueError(f"unknown layout {layout!r}: use one of {LAYOUTS}")
