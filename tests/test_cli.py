@@ -43,3 +43,32 @@ def test_check_reports_an_open_mesh(capsys):
     assert main(["check", str(DATA / "plane.ply")]) == 0
     text = capsys.readouterr().out
     assert "NOT a closed 2-manifold" in text and "boundary_edges" in text
+
+
+def test_sample_makes_watertight_then_writes_our_layout(tmp_path):
+    import numpy as np
+
+    out = tmp_path / "flag"
+    args = ["sample", str(DATA / "kenney_flag.glb"), "-o", str(out), "-r", "64", "--surface",
+            "3000", "--salient", "2000", "--volume", "1000", "--near", "2000"]
+    assert main(args) == 0
+    surface, sdf = np.load(out / "surface.npz"), np.load(out / "sdf.npz")
+    assert surface["surface_points"].shape == (3000, 3)
+    assert surface["salient_points"].shape == (2000, 3)
+    assert sdf["volume_points"].shape == (1000, 3) and sdf["near_sdf"].shape == (2000,)
+    assert np.abs(sdf["volume_points"]).max() <= 1.05 + 1e-6
+
+
+def test_sample_hunyuan3d_layout(tmp_path):
+    import numpy as np
+
+    args = ["sample", str(DATA / "wallhole.obj"), "-o", str(tmp_path), "-r", "64", "--layout",
+            "hunyuan3d", "--id", "wall", "--surface", "2000", "--salient", "2000", "--volume",
+            "1000", "--near", "1500"]
+    assert main(args) == 0
+    surface = np.load(tmp_path / "wall_surface.npz")
+    assert surface["random_surface"].shape == (2000, 6)
+    assert surface["random_surface"].dtype == np.float16
+    sdf = np.load(tmp_path / "wall_sdf.npz")
+    assert sdf["vol_label"].shape == (1000,)
+    assert (tmp_path / "wall_watertight.obj").is_file()

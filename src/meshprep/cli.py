@@ -46,6 +46,65 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_check)
 
 
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sample", help="surface, salient-edge and SDF training samples",
+        description="Sample a watertight mesh (used as it is when it is a closed 2-manifold and "
+                    "no --resolution is given), or load, normalize and make any mesh watertight "
+                    "first. Samples are in the canonical cube [-1, 1], signed distances negative "
+                    "inside.")
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    p.add_argument("-r", "--resolution", type=int, default=None,
+                   help="make watertight at this resolution first (default 512 when the input "
+                        "is not closed)")
+    p.add_argument("--surface", type=int, default=250_000)
+    p.add_argument("--salient", type=int, default=250_000)
+    p.add_argument("--volume", type=int, default=250_000)
+    p.add_argument("--near", type=int, default=500_000)
+    p.add_argument("--angle", type=float, default=30.0, help="salient dihedral angle, degrees")
+    p.add_argument("--salient-from", choices=("original", "watertight"), default="original")
+    p.add_argument("--layout", choices=("meshprep", "hunyuan3d"), default="meshprep")
+    p.add_argument("--float16", action="store_true", help="store meshprep-layout arrays as f16")
+    p.add_argument("--id", default=None, help="asset id for file names (default: input stem)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_sample)
+
+
+def _watertight_for_sampling(args: argparse.Namespace):
+    """(watertight mesh, original mesh) in the canonical cube."""
+    from .geometry import check_topology, normalize, weld_exact
+    from .io import load
+    from .watertight import make_watertight
+
+    mesh = load(args.input)
+    canonical, _ = normalize(mesh)
+    if args.resolution is None:
+        vertices, faces = weld_exact(canonical.vertices, canonical.faces)
+        if check_topology(vertices, faces).closed_2manifold:
+            return canonical, canonical
+    result = make_watertight(canonical, args.resolution or 512)
+    return result.mesh, canonical
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .sample import sample_asset, write_layout
+
+    watertight, original = _watertight_for_sampling(args)
+    samples = sample_asset(watertight, original, surface=args.surface, salient=args.salient,
+                           volume=args.volume, near=args.near, angle=args.angle,
+                           salient_from=args.salient_from, seed=args.seed)
+    asset_id = args.id or args.input.stem
+    paths = write_layout(args.layout, samples, args.output, watertight=watertight,
+                         asset_id=asset_id, dtype=np.float16 if args.float16 else np.float32)
+    fallback = " (salient filled with uniform samples)" if samples.salient_stats.fallback else ""
+    print(f"{args.output}: {', '.join(p.name for p in paths)}; "
+          f"{samples.stats['time_total']:.2f} s{fallback}")
+    return 0
+
+
 def _run_watertight(args: argparse.Namespace) -> int:
     from .geometry import denormalize, normalize
     from .io import load, write_mesh
@@ -98,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_watertight, _add_check]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_watertight, _add_sample, _add_check,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

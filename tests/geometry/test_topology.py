@@ -1,9 +1,9 @@
 import numpy as np
+import pytest
 import trimesh
 
-from meshprep.geometry import check_topology, require_closed_manifold, weld_exact
 from meshprep.errors import TopologyError
-import pytest
+from meshprep.geometry import check_topology, require_closed_manifold, weld_exact
 
 
 def test_closed_sphere_and_torus_genus():

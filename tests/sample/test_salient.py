@@ -66,6 +66,15 @@ def test_count_is_exact_in_every_regime(fandisk):
         assert not stats.fallback
 
 
+def test_fandisk_points_lie_on_salient_edges(fandisk):
+    found = salient_edges(fandisk)
+    ends = found.vertices[found.edges]
+    for count in (300, 20_000):  # farthest point sampled vertices; vertices + edge points
+        points, normals = sample_salient(fandisk, count, seed=1)
+        assert _distance_to_segments(points, ends[:, 0], ends[:, 1]).max() < 1e-6
+        assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-6)
+
+
 def test_vertices_first_then_edge_points_in_proportion(cube):
     points, _ = sample_salient(cube, 8 + 12 * 9, seed=0, shuffle=False)
     corners = np.abs(np.abs(points[:8]) - 0.5).max(axis=1)

@@ -10,7 +10,6 @@ MeshLike = trimesh.Trimesh | tuple[np.ndarray, np.ndarray]
 
 # trimesh's zero tolerance for unit vectors (util.TOL_ZERO)
 _TOL_ZERO = np.finfo(np.float64).resolution * 100
-_ONES3 = np.ones(3)
 
 
 def mesh_arrays(mesh: MeshLike) -> tuple[np.ndarray, np.ndarray]:
@@ -34,57 +33,74 @@ def mesh_arrays(mesh: MeshLike) -> tuple[np.ndarray, np.ndarray]:
     return vertices, faces
 
 
+@nb.njit(cache=True, error_model="numpy")
+def _face_normals(vertices, faces, normals, areas):
+    for f in range(faces.shape[0]):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        # trimesh's operations, in its order: (b - a) x (c - b), norm of the squares' sum
+        ux = vertices[b, 0] - vertices[a, 0]
+        uy = vertices[b, 1] - vertices[a, 1]
+        uz = vertices[b, 2] - vertices[a, 2]
+        vx = vertices[c, 0] - vertices[b, 0]
+        vy = vertices[c, 1] - vertices[b, 1]
+        vz = vertices[c, 2] - vertices[b, 2]
+        nx = uy * vz - uz * vy
+        ny = uz * vx - ux * vz
+        nz = ux * vy - uy * vx
+        norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+        areas[f] = norm / 2.0
+        if norm > _TOL_ZERO:
+            scale = norm ** -1.0
+            normals[f, 0], normals[f, 1], normals[f, 2] = nx * scale, ny * scale, nz * scale
+        else:
+            normals[f, 0] = normals[f, 1] = normals[f, 2] = 0.0
+
+
 def face_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit face normals (zero rows for zero-area faces) and face areas.
 
-    Computed with the same operations as trimesh (``(b - a) x (c - b)``, multiplied by the
-    reciprocal norm, faces with a cross product norm below 1e-13 get a zero normal), so that angle
-    thresholds agree with trimesh-based references bit for bit.
+    Computed with trimesh's operations (``(b - a) x (c - b)``, multiplied by the reciprocal
+    norm, faces with a cross product norm below 1e-13 get a zero normal), so that angle
+    thresholds agree with trimesh-based references.
     """
-    tri = vertices[faces]
-    edges = tri[:, 1:, :] - tri[:, :2, :]
-    cross = np.cross(edges[:, 0], edges[:, 1])
-    norm = np.sqrt(np.dot(cross * cross, _ONES3))
-    valid = norm > _TOL_ZERO
-    scale = np.zeros_like(norm)
-    scale[valid] = norm[valid] ** -1
-    return cross * scale[:, None], norm / 2.0
+    normals = np.empty((len(faces), 3))
+    areas = np.empty(len(faces))
+    _face_normals(vertices, faces, normals, areas)
+    return normals, areas
 
 
 @nb.njit(cache=True)
-def _hash_rows(bits: np.ndarray) -> np.ndarray:
-    # mix the three 64-bit coordinate patterns into one key (splitmix-style multipliers)
-    out = np.empty(bits.shape[0], np.uint64)
-    for i in range(bits.shape[0]):
+def _first_occurrences(bits: np.ndarray) -> np.ndarray:
+    """For each row, the index of the first row with the same three 64-bit patterns.
+
+    One pass in row order over an open-addressing hash table (linear probing), so the first
+    occurrence is found without sorting; a hash collision between different rows is resolved
+    by comparing the bits exactly.
+    """
+    n = bits.shape[0]
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, np.int64)
+    remap = np.empty(n, np.int64)
+    for i in range(n):
+        # splitmix-style mixing of the three coordinates
         h = np.uint64(0x9E3779B97F4A7C15)
         for a in range(3):
             h = (h ^ bits[i, a]) * np.uint64(0xBF58476D1CE4E5B9)
             h ^= h >> np.uint64(31)
-        out[i] = h
-    return out
-
-
-@nb.njit(cache=True)
-def _weld_groups(bits: np.ndarray, order: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    # walk runs of equal hash keys; inside a run, compare coordinates exactly (a hash collision
-    # between different points must not merge them)
-    n = order.shape[0]
-    remap = np.empty(n, np.int64)
-    start = 0
-    while start < n:
-        stop = start + 1
-        while stop < n and keys[order[stop]] == keys[order[start]]:
-            stop += 1
-        for s in range(start, stop):
-            i = order[s]
-            remap[i] = i
-            for r in range(start, s):
-                j = order[r]
-                if remap[j] == j and bits[i, 0] == bits[j, 0] and bits[i, 1] == bits[j, 1] \
-                        and bits[i, 2] == bits[j, 2]:
-                    remap[i] = j
-                    break
-        start = stop
+        slot = h & mask
+        while True:
+            j = table[slot]
+            if j < 0:
+                table[slot] = i
+                remap[i] = i
+                break
+            if bits[j, 0] == bits[i, 0] and bits[j, 1] == bits[i, 1] and bits[j, 2] == bits[i, 2]:
+                remap[i] = j
+                break
+            slot = (slot + np.uint64(1)) & mask
     return remap
 
 
@@ -99,9 +115,7 @@ def weld(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarra
         return vertices, faces
     # +0.0 turns -0.0 into 0.0 so both spellings of zero weld
     bits = np.ascontiguousarray(vertices + 0.0).view(np.uint64)
-    keys = _hash_rows(bits)
-    order = np.argsort(keys, kind="stable")
-    remap = _weld_groups(bits, order, keys)
+    remap = _first_occurrences(bits)
     keep = remap == np.arange(len(vertices))
     if keep.all():
         return vertices, faces

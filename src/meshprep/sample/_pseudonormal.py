@@ -69,7 +69,7 @@ def face_neighbours(faces: np.ndarray, offsets: np.ndarray, members: np.ndarray)
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def unit_face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Unit normals ``(b - a) x (c - a)`` normalized; zero for zero-area faces."""
     out = np.zeros((faces.shape[0], 3))
     for f in nb.prange(faces.shape[0]):
@@ -124,12 +124,17 @@ def vertex_pseudonormals(vertices, faces, normals, offsets, members):
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
-def pseudonormal_dots(points, closest, face, code, faces, normals, vertex_normals, neighbours):
-    """``(p - c) . n`` with ``n`` the pseudonormal of each point's closest feature."""
+def signed_distances(points, d2, closest, tree_face, code, face_of, faces, normals,
+                     vertex_normals, neighbours, order):
+    """Signed distances, scattered back to the caller's order.
+
+    Row ``i`` (sorted order) answers point ``order[i]``: ``sqrt(d2)`` with the sign of
+    ``(p - c) . n``, ``n`` the pseudonormal of the closest feature (face ``face_of[tree_face]``).
+    """
     n = points.shape[0]
     out = np.empty(n)
     for i in nb.prange(n):
-        f = face[i]
+        f = face_of[tree_face[i]]
         k = code[i]
         if k == FACE:
             nx, ny, nz = normals[f, 0], normals[f, 1], normals[f, 2]
@@ -143,6 +148,8 @@ def pseudonormal_dots(points, closest, face, code, faces, normals, vertex_normal
         else:
             v = faces[f, k - VERT0]
             nx, ny, nz = vertex_normals[v, 0], vertex_normals[v, 1], vertex_normals[v, 2]
-        out[i] = ((points[i, 0] - closest[i, 0]) * nx + (points[i, 1] - closest[i, 1]) * ny
-                  + (points[i, 2] - closest[i, 2]) * nz)
+        dot = ((points[i, 0] - closest[i, 0]) * nx + (points[i, 1] - closest[i, 1]) * ny
+               + (points[i, 2] - closest[i, 2]) * nz)
+        distance = math.sqrt(d2[i])
+        out[order[i]] = -distance if dot < 0.0 else distance
     return out

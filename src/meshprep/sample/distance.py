@@ -14,8 +14,8 @@ from ._bvh import CHUNK, build_bvh, closest_points, morton_order
 from ._mesh import MeshLike, mesh_arrays
 from ._pseudonormal import (
     face_neighbours,
-    face_normals,
-    pseudonormal_dots,
+    signed_distances,
+    unit_face_normals,
     vertex_faces,
     vertex_pseudonormals,
 )
@@ -45,23 +45,29 @@ class MeshDistance:
         self.faces = faces
         self._bvh = build_bvh(vertices, faces)
         self._sign_data: tuple[np.ndarray, ...] | None = None
+        self._position: np.ndarray | None = None
 
     def _signing(self) -> tuple[np.ndarray, ...]:
         # built on first use: unsigned queries never pay for it
         if self._sign_data is None:
-            normals = face_normals(self.vertices, self.faces)
+            normals = unit_face_normals(self.vertices, self.faces)
             offsets, members = vertex_faces(self.faces, len(self.vertices))
             neighbours = face_neighbours(self.faces, offsets, members)
             pseudo = vertex_pseudonormals(self.vertices, self.faces, normals, offsets, members)
             self._sign_data = (normals, pseudo, neighbours)
         return self._sign_data
 
-    def closest(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def closest(
+        self, points: np.ndarray, hint_faces: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact closest surface points.
 
         Parameters
         ----------
         points : (N, 3) array_like
+        hint_faces : (N,) int array_like, optional
+            A face known to be near each point (-1 for none), e.g. the face a near-surface
+            point was offset from. Only speeds the search up; the answer is exact either way.
 
         Returns
         -------
@@ -72,23 +78,43 @@ class MeshDistance:
         face : (N,) int64
             Index of the face the closest point lies on.
         """
-        distance, closest, face, _, _ = self._query(points)
+        distance, closest, face, _ = self._query(points, hint_faces)
         return distance, closest, face
 
-    def signed_distance(self, points: np.ndarray) -> np.ndarray:
+    def signed_distance(
+        self, points: np.ndarray, hint_faces: np.ndarray | None = None
+    ) -> np.ndarray:
         """Signed distance, negative inside.
 
         Parameters
         ----------
         points : (N, 3) array_like
+        hint_faces : (N,) int array_like, optional
+            See :meth:`closest`.
 
         Returns
         -------
         (N,) float64
         """
-        return self._query(points, signed=True)[0]
+        return self._query(points, hint_faces, signed=True)[0]
 
-    def _query(self, points, signed=False):
+    def _tree_hints(self, hint_faces, order):
+        # faces -> positions in the tree, in the queries' sorted order
+        n = len(order)
+        if hint_faces is None:
+            return np.full(n, -1, np.int64)
+        hint_faces = np.asarray(hint_faces, dtype=np.int64).reshape(-1)
+        if len(hint_faces) != n:
+            raise ValueError(f"{len(hint_faces)} hint faces for {n} points")
+        if len(hint_faces) and hint_faces.max() >= len(self.faces):
+            raise ValueError("hint face index out of range")
+        if self._position is None:
+            self._position = np.empty(len(self.faces), np.int64)
+            self._position[self._bvh.order] = np.arange(len(self.faces))
+        hints = hint_faces[order]
+        return np.where(hints >= 0, self._position[np.maximum(hints, 0)], -1)
+
+    def _query(self, points, hint_faces=None, signed=False):
         points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
         if not np.isfinite(points).all():
             raise ValueError("points must be finite")
@@ -96,25 +122,21 @@ class MeshDistance:
         order = morton_order(points)
         sorted_points = np.ascontiguousarray(points[order])
         d2, tri, code, closest = closest_points(
-            sorted_points, self._bvh.triangles, self._bvh.nodes, self._bvh.depth, CHUNK
+            sorted_points, self._bvh.triangles, self._bvh.nodes, self._bvh.depth, CHUNK,
+            self._tree_hints(hint_faces, order),
         )
-        face = self._bvh.order[tri]
-        distance = np.sqrt(d2)
         if signed:
             normals, pseudo, neighbours = self._signing()
-            dots = pseudonormal_dots(
-                sorted_points, closest, face, code, self.faces, normals, pseudo, neighbours
-            )
-            distance = np.where(dots < 0.0, -distance, distance)
-        out_distance = np.empty_like(distance)
-        out_distance[order] = distance
+            out = signed_distances(sorted_points, d2, closest, tri, code, self._bvh.order,
+                                   self.faces, normals, pseudo, neighbours, order)
+            return out, None, None, order
+        out_distance = np.empty(len(order))
+        out_distance[order] = np.sqrt(d2)
         out_closest = np.empty_like(closest)
         out_closest[order] = closest
-        out_face = np.empty_like(face)
-        out_face[order] = face
-        out_code = np.empty_like(code)
-        out_code[order] = code
-        return out_distance, out_closest, out_face, out_code, order
+        out_face = np.empty(len(order), np.int64)
+        out_face[order] = self._bvh.order[tri]
+        return out_distance, out_closest, out_face, order
 
 
 def signed_distance(mesh: MeshLike, points: np.ndarray) -> np.ndarray:

@@ -6,7 +6,12 @@ proportion to its length at ``t = (j + 1) / (k + 1)``, then farthest point sampl
 exactly ``N``. The published form rounds every edge's share up and lets farthest point sampling
 trim the excess; here the shares are apportioned exactly (largest remainders), so the candidates
 number exactly ``N`` and the sampling step is needed only when the salient vertices alone exceed
-``N``. Everything is vectorized or compiled; the edge set is the reference's.
+``N``. Everything is compiled (numba) and linear in the mesh size.
+
+The edge set is the reference's (trimesh's face adjacency, angle between face normals), with
+one deliberate difference: the reference gives a zero-area face a zero normal, so every edge it
+shares measures 90 degrees and counts as salient; here such edges are not salient (they are an
+artefact of the triangulation, not a crease).
 """
 
 from __future__ import annotations
@@ -77,15 +82,20 @@ class SalientStats:
         return self.uniform_points > 0
 
 
-@nb.njit(cache=True)
-def _edge_table(faces: np.ndarray, n_vertices: int):
-    """Group the face edges by undirected edge, without a global sort.
+@nb.njit(cache=True, error_model="numpy")
+def _salient_table(vertices, faces, normals, threshold, boundary):
+    """Group the face edges by undirected edge and keep the salient ones, in one pass.
 
-    Edges are bucketed by their smaller vertex (counting sort), each small bucket sorted by the
-    larger vertex. Returns ``(edges (E, 2), count (E,), face0 (E,), face1 (E,))`` in
-    lexicographic edge order; ``face1`` is -1 on boundary edges.
+    Face edges are bucketed by their smaller vertex (a counting sort, no global sort) and each
+    small bucket is sorted by (larger vertex, face), so edges come out in lexicographic order.
+    An edge is salient when exactly two distinct faces with normals meet on it at an angle
+    (between normals: ``arccos`` of their dot product clipped to [-1, 1]) above ``threshold``,
+    or, with ``boundary``, when it has one face with a normal; and it is longer than
+    ``MIN_EDGE_LENGTH``. Returns ``(edges (E, 2), mean normals (E, 3), is_boundary (E,))``.
     """
     n_faces = faces.shape[0]
+    n_vertices = vertices.shape[0]
+    cos_threshold = math.cos(threshold)
     offsets = np.zeros(n_vertices + 1, np.int64)
     for f in range(n_faces):
         for k in range(3):
@@ -103,11 +113,10 @@ def _edge_table(faces: np.ndarray, n_vertices: int):
             other[fill[lo]] = max(a, b)
             owner[fill[lo]] = f
             fill[lo] += 1
-    edges = np.empty((3 * n_faces, 2), np.int64)
-    count = np.empty(3 * n_faces, np.int64)
-    face0 = np.empty(3 * n_faces, np.int64)
-    face1 = np.empty(3 * n_faces, np.int64)
-    n_edges = 0
+    edges = np.empty((16, 2), np.int64)
+    mean = np.empty((16, 3))
+    is_boundary = np.empty(16, np.bool_)
+    n_out = 0
     for v in range(n_vertices):
         start, stop = offsets[v], offsets[v + 1]
         # insertion sort of the bucket by (other vertex, face): buckets hold a handful of entries
@@ -125,14 +134,76 @@ def _edge_table(faces: np.ndarray, n_vertices: int):
             j = i + 1
             while j < stop and other[j] == other[i]:
                 j += 1
-            edges[n_edges, 0] = v
-            edges[n_edges, 1] = other[i]
-            count[n_edges] = j - i
-            face0[n_edges] = owner[i]
-            face1[n_edges] = owner[i + 1] if j - i >= 2 else -1
-            n_edges += 1
+            count, u = j - i, other[i]
+            f = owner[i]
+            g = owner[i + 1] if count >= 2 else f
             i = j
-    return edges[:n_edges], count[:n_edges], face0[:n_edges], face1[:n_edges]
+            if count > 2 or (count == 2 and f == g) or (count == 1 and not boundary):
+                continue  # non-manifold, folded inside one degenerate face, or not wanted
+            n0x, n0y, n0z = normals[f, 0], normals[f, 1], normals[f, 2]
+            n1x, n1y, n1z = normals[g, 0], normals[g, 1], normals[g, 2]
+            if (n0x == 0.0 and n0y == 0.0 and n0z == 0.0) or \
+                    (n1x == 0.0 and n1y == 0.0 and n1z == 0.0):
+                continue  # a zero-area face has no normal, hence no angle
+            if count == 2:
+                dot = min(max(n0x * n1x + n0y * n1y + n0z * n1z, -1.0), 1.0)
+                # acos only near or past the threshold: far above its cosine it is flat for sure
+                if not (dot < cos_threshold + 1e-6 and math.acos(dot) > threshold):
+                    continue
+            dx = vertices[u, 0] - vertices[v, 0]
+            dy = vertices[u, 1] - vertices[v, 1]
+            dz = vertices[u, 2] - vertices[v, 2]
+            if not math.sqrt(dx * dx + dy * dy + dz * dz) > MIN_EDGE_LENGTH:
+                continue
+            if n_out == edges.shape[0]:
+                edges = _grow_int(edges)
+                mean = _grow_float(mean)
+                is_boundary = _grow_bool(is_boundary)
+            edges[n_out, 0], edges[n_out, 1] = v, u
+            is_boundary[n_out] = count == 1
+            mx, my, mz = n0x, n0y, n0z
+            if count == 2:
+                mx, my, mz = n0x + n1x, n0y + n1y, n0z + n1z
+            norm = math.sqrt(mx * mx + my * my + mz * mz)
+            if norm > 1e-12:
+                mean[n_out, 0], mean[n_out, 1], mean[n_out, 2] = mx / norm, my / norm, mz / norm
+            else:
+                # opposite normals (a folded sheet) have no mean: keep the first face's
+                mean[n_out, 0], mean[n_out, 1], mean[n_out, 2] = n0x, n0y, n0z
+            n_out += 1
+    return edges[:n_out].copy(), mean[:n_out].copy(), is_boundary[:n_out].copy()
+
+
+@nb.njit(cache=True)
+def _grow_int(array):
+    # double the rows of an output buffer
+    out = np.empty((2 * array.shape[0], array.shape[1]), array.dtype)
+    out[: array.shape[0]] = array
+    return out
+
+
+@nb.njit(cache=True)
+def _grow_float(array):
+    out = np.empty((2 * array.shape[0], array.shape[1]), array.dtype)
+    out[: array.shape[0]] = array
+    return out
+
+
+@nb.njit(cache=True)
+def _grow_bool(array):
+    out = np.empty(2 * array.shape[0], array.dtype)
+    out[: array.shape[0]] = array
+    return out
+
+
+@nb.njit(cache=True)
+def _used_vertices(edges, n_vertices):
+    # the distinct end vertices, ascending (np.unique without the sort)
+    seen = np.zeros(n_vertices, np.bool_)
+    for e in range(edges.shape[0]):
+        seen[edges[e, 0]] = True
+        seen[edges[e, 1]] = True
+    return np.flatnonzero(seen)
 
 
 def salient_edges(
@@ -177,22 +248,9 @@ def salient_edges(
         empty = np.zeros((0, 2), np.int64)
         return SalientEdges(vertices, empty, np.zeros((0, 3)), np.zeros(0, bool))
     normals, _ = face_normals(vertices, faces)
-    edges, count, face0, face1 = _edge_table(faces, len(vertices))
-    length = np.linalg.norm(vertices[edges[:, 1]] - vertices[edges[:, 0]], axis=1)
-    # two distinct faces on one edge: measure the angle between their normals as trimesh does
-    pair = (count == 2) & (face0 != face1)
-    n0 = normals[face0]
-    n1 = normals[np.where(pair, face1, face0)]
-    dots = np.clip(np.dot(n0 * n1, np.ones(3)), -1.0, 1.0)
-    has_normals = (np.abs(n0).sum(axis=1) > 0) & (np.abs(n1).sum(axis=1) > 0)
-    sharp = pair & has_normals & (np.arccos(dots) > math.radians(angle))
-    is_boundary = (count == 1) if boundary else np.zeros(len(edges), bool)
-    keep = (sharp | (is_boundary & has_normals)) & (length > MIN_EDGE_LENGTH)
-    mean = n0[keep] + np.where(is_boundary[keep, None], 0.0, n1[keep])
-    norm = np.linalg.norm(mean, axis=1, keepdims=True)
-    # opposite normals (a folded sheet) have no mean: keep the first face's
-    mean = np.where(norm > 1e-12, mean / np.maximum(norm, 1e-300), n0[keep])
-    return SalientEdges(vertices, edges[keep], mean, is_boundary[keep])
+    edges, mean, is_boundary = _salient_table(vertices, faces, normals, math.radians(angle),
+                                              boundary)
+    return SalientEdges(vertices, edges, mean, is_boundary)
 
 
 def _apportion(lengths: np.ndarray, total: int) -> np.ndarray:
@@ -210,32 +268,50 @@ def _apportion(lengths: np.ndarray, total: int) -> np.ndarray:
     return counts
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
-def _points_on_edges(vertices, edges, counts, offsets, out):
-    # k points strictly inside an edge at t = (j + 1) / (k + 1), as in the reference
-    for e in nb.prange(edges.shape[0]):
+@nb.njit(cache=True, error_model="numpy")
+def _assemble(vertices, ids, id_normals, edges, edge_normals, counts, offsets, slot,
+              points, normals):
+    # write every candidate straight to its (shuffled) row, as float32: vertices first, then
+    # k points strictly inside each edge at t = (j + 1) / (k + 1), as in the reference
+    n_ids = ids.shape[0]
+    for i in range(n_ids):
+        row = slot[i]
+        for c in range(3):
+            points[row, c] = vertices[ids[i], c]
+            normals[row, c] = id_normals[i, c]
+    for e in range(edges.shape[0]):
         k = counts[e]
         a, b = edges[e, 0], edges[e, 1]
         for j in range(k):
             t = (j + 1.0) / (k + 1.0)
+            row = slot[n_ids + offsets[e] + j]
             for c in range(3):
-                out[offsets[e] + j, c] = vertices[a, c] + t * (vertices[b, c] - vertices[a, c])
+                points[row, c] = vertices[a, c] + t * (vertices[b, c] - vertices[a, c])
+                normals[row, c] = edge_normals[e, c]
 
 
-def _vertex_normals(found: SalientEdges, ids: np.ndarray) -> np.ndarray:
-    """Unit sum of the normals of the salient edges meeting at each vertex in ``ids``."""
-    summed = np.zeros((len(found.vertices), 3))
-    for k in range(3):
+@nb.njit(cache=True, error_model="numpy")
+def _vertex_normals(n_vertices, edges, edge_normals, ids):
+    """Unit sum of the normals of the salient edges meeting at each vertex in ``ids``.
+
+    Where they cancel (a vertex between opposite creases), the normal of its first edge.
+    """
+    summed = np.zeros((n_vertices, 3))
+    first = np.full(n_vertices, -1, np.int64)
+    for e in range(edges.shape[0]):
         for end in range(2):
-            summed[:, k] += np.bincount(found.edges[:, end], weights=found.normals[:, k],
-                                        minlength=len(found.vertices))
-    out = summed[ids]
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    first = np.zeros(len(found.vertices), np.int64)
-    # a vertex where the edge normals cancel takes the normal of one of its edges
-    first[found.edges[::-1, 0]] = np.arange(len(found.edges))[::-1]
-    first[found.edges[::-1, 1]] = np.arange(len(found.edges))[::-1]
-    return np.where(norm > 1e-12, out / np.maximum(norm, 1e-300), found.normals[first[ids]])
+            v = edges[e, end]
+            if first[v] < 0:
+                first[v] = e
+            for c in range(3):
+                summed[v, c] += edge_normals[e, c]
+    out = np.empty((ids.shape[0], 3))
+    for i in range(ids.shape[0]):
+        v = ids[i]
+        norm = np.sqrt(summed[v, 0] ** 2 + summed[v, 1] ** 2 + summed[v, 2] ** 2)
+        for c in range(3):
+            out[i, c] = summed[v, c] / norm if norm > 1e-12 else edge_normals[first[v], c]
+    return out
 
 
 def sample_salient(
@@ -306,29 +382,24 @@ def sample_salient(
         points, normals = sample_surface(mesh, count, seed=rng)
         stats = SalientStats(0, 0, 0, count, False)
         return (points, normals, stats) if return_stats else (points, normals)
-    ids = np.unique(found.edges)
-    fps = len(ids) > count
+    ids = _used_vertices(found.edges, len(found.vertices))
+    n_vertices = len(ids)
+    fps = n_vertices > count
     if fps:
         # more salient vertices than points: spread the count over them by farthest points
-        keep = farthest_point_sampling(found.vertices[ids], count, seed=rng)
-        ids = ids[keep]
-        points = found.vertices[ids]
-        normals = _vertex_normals(found, ids)
+        ids = ids[farthest_point_sampling(found.vertices[ids], count, seed=rng)]
+        per_edge = np.zeros(len(found.edges), np.int64)
     else:
         lengths = np.linalg.norm(
             found.vertices[found.edges[:, 1]] - found.vertices[found.edges[:, 0]], axis=1
         )
-        per_edge = _apportion(lengths, count - len(ids))
-        offsets = np.concatenate([[0], np.cumsum(per_edge)[:-1]]).astype(np.int64)
-        along = np.empty((int(per_edge.sum()), 3))
-        _points_on_edges(found.vertices, found.edges, per_edge, offsets, along)
-        points = np.concatenate([found.vertices[ids], along])
-        normals = np.concatenate(
-            [_vertex_normals(found, ids), np.repeat(found.normals, per_edge, axis=0)]
-        )
-    if shuffle:
-        order = rng.permutation(len(points))
-        points, normals = points[order], normals[order]
-    stats = SalientStats(len(found.edges), len(np.unique(found.edges)), len(points), 0, fps)
-    result = (points.astype(np.float32), normals.astype(np.float32))
-    return (*result, stats) if return_stats else result
+        per_edge = _apportion(lengths, count - n_vertices)
+    offsets = np.cumsum(per_edge) - per_edge
+    slot = rng.permutation(count) if shuffle else np.arange(count)
+    points = np.empty((count, 3), np.float32)
+    normals = np.empty((count, 3), np.float32)
+    id_normals = _vertex_normals(len(found.vertices), found.edges, found.normals, ids)
+    _assemble(found.vertices, ids, id_normals, found.edges, found.normals, per_edge, offsets,
+              slot, points, normals)
+    stats = SalientStats(len(found.edges), n_vertices, count, 0, fps)
+    return (points, normals, stats) if return_stats else (points, normals)

@@ -105,14 +105,16 @@ def _split(total: int, parts: int) -> list[int]:
     return [base] * (parts - 1) + [total - base * (parts - 1)]
 
 
-def _surface_near(mesh, count, sigmas, rng) -> np.ndarray:
-    base, _ = sample_surface(mesh, count, seed=rng)
+def _surface_near(mesh, count, sigmas, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Offset surface samples, and the face each was offset from (a hint for the search)."""
+    base, _, faces = sample_surface(mesh, count, seed=rng, return_faces=True)
     base = base.astype(np.float64)
     start = 0
     for size, sigma in zip(_split(count, len(sigmas)), sigmas, strict=True):
         base[start:start + size] += truncated_normal(rng, sigma, (size, 3), OFFSET_TRUNCATION)
         start += size
-    return base[rng.permutation(count)]
+    order = rng.permutation(count)
+    return base[order], faces[order]
 
 
 def _salient_near(salient, count, sigmas, rng) -> np.ndarray:
@@ -192,14 +194,17 @@ def sample_sdf(
     rng = np.random.default_rng(seed)
     n_salient = int(round(near * salient_fraction)) if salient is not None else 0
     volume_points = rng.uniform(-bound, bound, (volume, 3))
-    surface_near = _surface_near((field.vertices, field.faces), near - n_salient,
-                                 tuple(surface_sigmas), rng)
+    surface_near, source = _surface_near((field.vertices, field.faces), near - n_salient,
+                                         tuple(surface_sigmas), rng)
     parts = [volume_points, surface_near]
     if n_salient:
         parts.append(_salient_near(salient, n_salient, tuple(salient_sigmas), rng))
-    # distances of the points as stored (float32), in one query: one sort, one traversal
+    # distances of the points as stored (float32), in one query: one sort, one traversal; the
+    # face a near point was offset from starts its search
     points = np.concatenate(parts).astype(np.float32)
-    sdf = field.signed_distance(points)
+    hints = np.full(len(points), -1, np.int64)
+    hints[volume:volume + len(source)] = source
+    sdf = field.signed_distance(points, hint_faces=hints)
     if truncation is not None:
         np.clip(sdf, -truncation, truncation, out=sdf)
     sdf = sdf.astype(np.float32)

@@ -121,10 +121,13 @@ def sample_surface(
     if not total > 0.0:
         raise ValueError("the mesh has no surface area to sample")
     rng = np.random.default_rng(seed)
-    # inverse-CDF draw of faces by area; the last bin is closed so 1.0 - ulp never overflows
+    # inverse-CDF draw of faces by area. Sorted draws make the binary searches walk the table
+    # in order (several times faster on large meshes); a permutation then restores a random
+    # order, so that any prefix of the output is itself a uniform sample
     cdf = np.cumsum(areas)
-    face = np.searchsorted(cdf, rng.random(count) * cdf[-1], side="right")
+    face = np.searchsorted(cdf, np.sort(rng.random(count)) * cdf[-1], side="right")
     np.minimum(face, len(faces) - 1, out=face)
+    face = face[rng.permutation(count)]
     r1 = rng.random(count)
     r2 = rng.random(count)
     points = np.empty((count, 3))
