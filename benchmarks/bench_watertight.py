@@ -115,6 +115,10 @@ def _fmt(value, spec=".2f", missing="—"):
     return missing if value is None else format(value, spec)
 
 
+def _yes_no(flag) -> str:
+    return "—" if flag is None else ("yes" if flag else "NO")
+
+
 def report(rows: list[dict], res_list: list[int], ref_res: int) -> str:
     """The markdown tables of a run."""
     by = {(r["asset"], r["method"], r["res"]): r for r in rows}
@@ -158,7 +162,7 @@ def report(rows: list[dict], res_list: list[int], ref_res: int) -> str:
                  _fmt(speed, ".0f")]
         cells += [_fmt(get(a, "band", r, "warm_s")) for r in res_list if r != ref_res]
         cells += [_fmt(ratio, ".1f"), _fmt(get(a, "band", 1024, "peak_rss_gb")),
-                  f"{'yes' if ref_closed else 'NO'}/{'yes' if ours_closed else 'NO'}",
+                  f"{_yes_no(ref_closed)}/{'yes' if ours_closed else 'NO'}",
                   f"{_fmt(get(a, 'reference', ref_res, 'meshcheck', 'out_to_in_mean_vox'))}/"
                   f"{_fmt(get(a, 'band', ref_res, 'meshcheck', 'out_to_in_mean_vox'))}",
                   f"{_fmt(get(a, 'reference', ref_res, 'meshcheck', 'in_to_out_mean_vox'))}/"
