@@ -72,3 +72,9 @@ def test_sample_hunyuan3d_layout(tmp_path):
     sdf = np.load(tmp_path / "wall_sdf.npz")
     assert sdf["vol_label"].shape == (1000,)
     assert (tmp_path / "wall_watertight.obj").is_file()
+
+
+def test_watertight_creates_the_output_folder(tmp_path):
+    out = tmp_path / "new" / "folder" / "plane.ply"
+    assert main(["watertight", str(DATA / "plane.ply"), "-o", str(out), "-r", "32"]) == 0
+    assert out.is_file()

@@ -115,6 +115,7 @@ def _run_watertight(args: argparse.Namespace) -> int:
     result = make_watertight(canonical, args.resolution, method=args.method, eps=args.eps,
                              target_faces=args.target_faces)
     out = result.mesh if args.normalized else denormalize(result.mesh, transform)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     write_mesh(out, args.output)
     stats = result.stats
     print(f"{args.output}: {len(out.faces)} faces, {len(out.vertices)} vertices, closed "
