@@ -149,10 +149,11 @@ def report(rows: list[dict], res_list: list[int], ref_res: int) -> str:
         if ratio:
             ratios.append(ratio)
         outs = [get(a, "band", r, "meshcheck", "closed_2manifold") for r in res_list]
+        outs = [c for c in outs if c is not None]  # resolutions not run for this asset
         closed += sum(bool(c) for c in outs)
         total += len(outs)
         ref_closed = get(a, "reference", ref_res, "meshcheck", "closed_2manifold")
-        ours_closed = all(bool(c) for c in outs)
+        ours_closed = bool(outs) and all(bool(c) for c in outs)
         o2i = get(a, "band", 512, "meshcheck", "out_to_in_mean_vox")
         if o2i is not None:
             o2i_512.append(o2i)
@@ -189,10 +190,12 @@ def report(rows: list[dict], res_list: list[int], ref_res: int) -> str:
                        f"(min {min(speedups):.0f}×) |")
     if ratios:
         summary.append(f"| median time(1024)/time(512) | {statistics.median(ratios):.1f} |")
-    rss = [get(a, "band", 1024, "peak_rss_gb") for a in assets]
-    rss = [x for x in rss if x]
+    rss = {a: get(a, "band", 1024, "peak_rss_gb") for a in assets}
+    rss = {a: x for a, x in rss.items() if x}
     if rss:
-        summary.append(f"| peak RSS at 1024³ (max over assets) | {max(rss):.2f} GB |")
+        worst = max(rss, key=rss.get)
+        summary.append(f"| peak RSS at 1024³ (median; max) | {statistics.median(rss.values()):.2f}"
+                       f" GB; {rss[worst]:.2f} GB ({worst}) |")
     summary.append(f"| closed 2-manifold outputs (ours, all resolutions) | {closed}/{total} |")
     if o2i_512:
         summary.append(f"| median mean distance out→in at 512³ (ours) | "
