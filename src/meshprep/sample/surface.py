@@ -12,15 +12,21 @@ from ._mesh import MeshLike, face_normals, mesh_arrays
 NormalMode = Literal["face", "vertex"]
 
 
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _warp(r1, r2):
+    """Barycentric weights of a uniform point in a triangle from two uniform numbers.
+
+    The square-root warp maps a uniform square onto a uniform triangle (Osada et al. 2002).
+    """
+    s = np.sqrt(r1)
+    return 1.0 - s, s * (1.0 - r2), s * r2
+
+
 @nb.njit(cache=True, parallel=True, error_model="numpy")
 def _place(vertices, faces, face, r1, r2, out):
-    # the square-root warp maps a uniform square onto a uniform triangle (Osada et al. 2002)
     for i in nb.prange(face.shape[0]):
         f = face[i]
-        s = np.sqrt(r1[i])
-        a = 1.0 - s
-        b = s * (1.0 - r2[i])
-        c = s * r2[i]
+        a, b, c = _warp(r1[i], r2[i])
         for k in range(3):
             out[i, k] = (a * vertices[faces[f, 0], k] + b * vertices[faces[f, 1], k]
                          + c * vertices[faces[f, 2], k])
@@ -30,10 +36,7 @@ def _place(vertices, faces, face, r1, r2, out):
 def _interpolate_normals(vertex_normals, faces, face, r1, r2, out):
     for i in nb.prange(face.shape[0]):
         f = face[i]
-        s = np.sqrt(r1[i])
-        a = 1.0 - s
-        b = s * (1.0 - r2[i])
-        c = s * r2[i]
+        a, b, c = _warp(r1[i], r2[i])
         nx = (a * vertex_normals[faces[f, 0], 0] + b * vertex_normals[faces[f, 1], 0]
               + c * vertex_normals[faces[f, 2], 0])
         ny = (a * vertex_normals[faces[f, 0], 1] + b * vertex_normals[faces[f, 1], 1]
