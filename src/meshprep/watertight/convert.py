@@ -147,7 +147,6 @@ def make_watertight(
     report = require_closed_manifold(out_vertices, out_faces)
     stats["time_check"] = time.perf_counter() - start
     stats["time_total"] = time.perf_counter() - total
+    # decimate_closed already drops the vertices its collapses left unused
     out = trimesh.Trimesh(out_vertices, out_faces, process=False)
-    if target_faces:
-        out.remove_unreferenced_vertices()
     return WatertightResult(out, report, stats)
