@@ -146,6 +146,83 @@ def _run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="the whole pipeline over a dataset (resumable)",
+        description="Load, normalize, make watertight, sample and write every asset of a folder "
+                    "or CSV list into OUTPUT, recording each asset in OUTPUT/ledger.sqlite and "
+                    "OUTPUT/manifest.parquet. Rerun the same command to resume.")
+    p.add_argument("source", help="a folder of models, a CSV list (path/uri, uid, sha256 "
+                                  "columns) or one model file")
+    p.add_argument("-o", "--output", required=True, help="output folder or fsspec URL")
+    p.add_argument("--config", type=Path, default=None, help="TOML configuration")
+    p.add_argument("-r", "--resolution", type=int, default=None, help="watertight grid")
+    p.add_argument("--layout", choices=("meshprep", "hunyuan3d"), default=None)
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    p.add_argument("--timeout", type=float, default=None, help="seconds per asset")
+    p.add_argument("--memory-mb", type=int, default=None, help="memory per worker")
+    p.add_argument("-j", "--workers", type=int, default=None,
+                   help="local worker processes (default: one per core)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local")
+    p.add_argument("--ray-address", default=None, help="'auto' or ray://host:port")
+    p.add_argument("--retry-failed", action="store_true", help="also retry earlier failures")
+    p.add_argument("--ledger", type=Path, default=None,
+                   help="ledger file (default OUTPUT/ledger.sqlite)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(run=_run_run)
+
+
+def _add_status(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="what a run did: counts, slowest assets, top errors",
+                       description="Summarize OUTPUT/ledger.sqlite.")
+    p.add_argument("output", help="output folder of `meshprep run`")
+    p.add_argument("--ledger", type=Path, default=None)
+    p.add_argument("--export", action="store_true", help="write OUTPUT/manifest.parquet again")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=_run_status)
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from .pipeline import LocalExecutor, RayExecutor, default_workers, resolve_config, run_dataset
+
+    config = resolve_config(args.config, {
+        "watertight": {"resolution": args.resolution, "device": args.device},
+        "sample": {"layout": args.layout},
+        "limits": {"timeout_s": args.timeout, "memory_mb": args.memory_mb},
+    })
+    if args.executor == "ray":
+        executor = RayExecutor(args.ray_address,
+                               num_gpus=1.0 if config["watertight"]["device"] == "cuda" else 0)
+    else:
+        executor = LocalExecutor(args.workers or default_workers())
+    summary = run_dataset(args.source, args.output, config, executor=executor,
+                          retry_failed=args.retry_failed, ledger_path=args.ledger,
+                          progress=not args.quiet)
+    counts = summary.counts
+    print(f"{args.output}: {summary.processed} processed this run "
+          f"({summary.adopted} adopted from an interrupted run); dataset: {counts['ok']} ok, "
+          f"{counts['failed']} failed, {counts['skipped']} skipped; manifest {summary.manifest}")
+    return 0
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    from .pipeline import Ledger, OutputStore, default_ledger_path, format_summary, summarize
+    from .pipeline.run import write_manifest
+
+    store = OutputStore(args.output)
+    path = args.ledger or default_ledger_path(store)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no ledger at {path}: is {args.output} a `meshprep run` output?")
+    with Ledger(path) as ledger:
+        summary = summarize(ledger)
+        if args.export:
+            summary["manifest"] = write_manifest(ledger, store)
+    print(json.dumps(summary) if args.json else format_summary(summary))
+    if args.export and not args.json:
+        print(f"manifest: {summary['manifest']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``meshprep`` command."""
     from . import __version__
@@ -159,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_watertight, _add_sample, _add_check,
+    _add_run, _add_status, _add_watertight, _add_sample, _add_check,
 ]
 
 

@@ -1,0 +1,192 @@
+"""The run configuration: a TOML file with documented defaults, resolved, hashed and saved.
+
+Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides some of them::
+
+    [run]
+    steps = ["load", "normalize", "watertight", "sample", "write"]   # "module:function" adds a step
+    seed = 0
+
+    [limits]                     # per asset, enforced by the executor
+    timeout_s = 600.0            # wall clock
+    memory_mb = 8000             # resident memory of the worker process
+
+    [normalize]
+    bound = 0.95
+
+    [watertight]
+    resolution = 512
+    method = "band"              # or "reference"
+    target_faces = 0             # 0: no decimation
+    device = "cpu"
+
+    [sample]
+    surface = 250000
+    salient = 250000
+    volume = 250000
+    near = 500000
+    angle = 30.0
+    salient_from = "original"    # or "watertight"
+    layout = "meshprep"          # or "hunyuan3d"
+    float16 = false
+
+The *hash* covers every section that changes what is written (all but ``[limits]``), so an output
+folder made with one configuration is never silently extended with another.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tomllib
+from typing import Any
+
+from meshprep.errors import MeshprepError
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "run": {
+        "steps": ["load", "normalize", "watertight", "sample", "write"],
+        "seed": 0,
+    },
+    "limits": {"timeout_s": 600.0, "memory_mb": 8000},
+    "normalize": {"bound": 0.95},
+    "watertight": {"resolution": 512, "method": "band", "target_faces": 0, "device": "cpu"},
+    "sample": {
+        "surface": 250_000,
+        "salient": 250_000,
+        "volume": 250_000,
+        "near": 500_000,
+        "angle": 30.0,
+        "salient_from": "original",
+        "layout": "meshprep",
+        "float16": False,
+    },
+}
+
+#: sections that do not change the files an asset produces, left out of the hash
+UNHASHED_SECTIONS = ("limits",)
+
+_CHOICES = {
+    ("watertight", "method"): ("band", "reference"),
+    ("watertight", "device"): ("cpu", "cuda"),
+    ("sample", "salient_from"): ("original", "watertight"),
+    ("sample", "layout"): ("meshprep", "hunyuan3d"),
+}
+
+
+class ConfigError(MeshprepError):
+    """The configuration has an unknown key, a value of the wrong type, or a bad choice."""
+
+
+def default_config() -> dict[str, dict[str, Any]]:
+    """A fresh copy of ``DEFAULTS``."""
+    return copy.deepcopy(DEFAULTS)
+
+
+def resolve_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Defaults, then the TOML file at ``path``, then ``overrides`` (from the command line).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A TOML file; sections and keys must be among ``DEFAULTS``, except that ``[steps.NAME]``
+        tables hold free parameters for user steps.
+    overrides : dict, optional
+        ``{"section": {"key": value}}``; ``None`` values are ignored.
+
+    Returns
+    -------
+    dict
+        The full configuration, every key present and validated.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable TOML, unknown section or key, wrong type or a value outside its choices.
+    """
+    config = default_config()
+    if path is not None:
+        try:
+            with open(path, "rb") as stream:
+                _merge(config, tomllib.load(stream), source=os.fspath(path))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config {os.fspath(path)}: {exc}") from exc
+    if overrides:
+        cleaned = {s: {k: v for k, v in kv.items() if v is not None} for s, kv in overrides.items()}
+        _merge(config, cleaned, source="command line")
+    _validate(config)
+    return config
+
+
+def _merge(config: dict, update: dict, *, source: str) -> None:
+    for section, values in update.items():
+        if section == "steps":  # free parameters of user steps
+            config.setdefault("steps", {}).update(copy.deepcopy(values))
+            continue
+        if section not in DEFAULTS or not isinstance(values, dict):
+            raise ConfigError(f"{source}: unknown section [{section}]; known: "
+                              f"{', '.join(DEFAULTS)}, steps")
+        for key, value in values.items():
+            if key not in DEFAULTS[section]:
+                raise ConfigError(f"{source}: unknown key {section}.{key}; known: "
+                                  f"{', '.join(DEFAULTS[section])}")
+            config[section][key] = value
+
+
+def _validate(config: dict) -> None:
+    for section, defaults in DEFAULTS.items():
+        for key, default in defaults.items():
+            value = config[section][key]
+            expected = float if isinstance(default, float) else type(default)
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = config[section][key] = float(value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ConfigError(f"{section}.{key} must be {expected.__name__}, "
+                                  f"got {value!r}")
+            choices = _CHOICES.get((section, key))
+            if choices and value not in choices:
+                raise ConfigError(f"{section}.{key} must be one of {choices}, got {value!r}")
+    steps = config["run"]["steps"]
+    if not steps or not all(isinstance(s, str) for s in steps):
+        raise ConfigError("run.steps must be a non-empty list of step names")
+    for key in ("timeout_s", "memory_mb"):
+        if config["limits"][key] <= 0:
+            raise ConfigError(f"limits.{key} must be positive")
+
+
+def config_hash(config: dict) -> str:
+    """SHA-256 (first 16 hex digits) of the sections that change outputs."""
+    hashed = {k: v for k, v in config.items() if k not in UNHASHED_SECTIONS}
+    text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def dump_toml(config: dict) -> str:
+    """Write the configuration as TOML (scalars, lists and one level of sub-tables)."""
+    lines = [f"# meshprep run configuration, hash {config_hash(config)}"]
+    for section, values in config.items():
+        scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
+        tables = {k: v for k, v in values.items() if isinstance(v, dict)}
+        if scalars or not tables:
+            lines += ["", f"[{section}]"]
+            lines += [f"{key} = {_toml_value(value)}" for key, value in scalars.items()]
+        for name, table in tables.items():
+            lines += ["", f"[{section}.{json.dumps(name)}]"]
+            lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {value!r} to TOML")

@@ -1,0 +1,321 @@
+"""Executors: who runs :func:`~meshprep.pipeline.steps.process_asset` for each asset.
+
+One interface (:class:`Executor`), two implementations:
+
+* :class:`LocalExecutor` (default): a pool of long-lived worker processes on this machine, one
+  asset at a time each, with a wall-clock limit and a memory limit per asset. A worker that
+  segfaults, is killed for memory, or runs past its time is replaced and the asset is recorded
+  as failed; the run goes on.
+* :class:`RayExecutor`: each asset is a Ray task with resource requests (CPU, memory, GPU),
+  results stream back to the runner, which keeps the same ledger.
+
+Both yield one :class:`~meshprep.pipeline.steps.AssetOutcome` per asset, in completion order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+from meshprep.errors import MeshprepError
+
+from .limits import die_with_parent, memory_cap, resident_mb, signal_name
+from .sources import AssetTask
+from .steps import AssetOutcome, failure, process_asset
+from .store import OutputStore
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs besides the asset: configuration, output root, config hash."""
+
+    config: dict
+    output: str
+    config_hash: str
+
+    @property
+    def timeout_s(self) -> float:
+        return float(self.config["limits"]["timeout_s"])
+
+    @property
+    def memory_mb(self) -> float:
+        return float(self.config["limits"]["memory_mb"])
+
+
+OnStart = Callable[[AssetTask], None]
+
+
+class Executor(ABC):
+    """Runs assets and yields their outcomes as they finish."""
+
+    name: str = "executor"
+    workers: int = 1
+
+    @abstractmethod
+    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart
+            ) -> Iterator[AssetOutcome]:
+        """Process ``tasks`` (pulled lazily), calling ``on_start(task)`` as each is dispatched."""
+
+
+def run_one(task: AssetTask, job: Job) -> AssetOutcome:
+    """One asset under the memory cap, with a memory failure explained (both executors)."""
+    with memory_cap(job.memory_mb):
+        outcome = process_asset(task, job.config, OutputStore(job.output), job.config_hash)
+    if outcome.error_class == "MemoryError":
+        outcome.error_message = (f"exceeded the memory limit of {job.memory_mb:.0f} MB: "
+                                 f"{outcome.error_message}")
+    return outcome
+
+
+# --- local processes ------------------------------------------------------------------------
+
+def _worker_main(conn, job: Job) -> None:
+    """A local worker: receive tasks, send outcomes, until told to stop or the runner is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    die_with_parent()
+    import meshprep.sample  # noqa: F401  (import the heavy modules once, not per asset)
+    import meshprep.watertight  # noqa: F401
+
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        outcome = run_one(task, job)
+        try:
+            conn.send(outcome)
+        except (BrokenPipeError, OSError):
+            return
+
+
+@dataclass
+class _Slot:
+    process: multiprocessing.Process
+    conn: object
+    task: AssetTask | None = None
+    started: float = 0.0
+
+
+class LocalExecutor(Executor):
+    """Worker processes on this machine.
+
+    Parameters
+    ----------
+    workers : int
+        Processes, each working on one asset at a time.
+    poll_s : float
+        How often the runner checks time and memory limits while workers are busy.
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int = 2, poll_s: float = 0.1):
+        self.workers = max(1, int(workers))
+        self.poll_s = poll_s
+        self._context = multiprocessing.get_context("spawn")
+
+    def _spawn(self, job: Job) -> _Slot:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(child, job), daemon=True,
+                                        name="meshprep-worker")
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart
+            ) -> Iterator[AssetOutcome]:
+        tasks = iter(tasks)
+        slots = [self._spawn(job) for _ in range(self.workers)]
+        exhausted = False
+        try:
+            while True:
+                for index, slot in enumerate(slots):
+                    if slot.task is None and not exhausted:
+                        task = next(tasks, None)
+                        if task is None:
+                            exhausted = True
+                        else:
+                            slots[index] = slot = self._dispatch(slot, task, job, on_start)
+                busy = [slot for slot in slots if slot.task is not None]
+                if not busy:
+                    return
+                wait([s.conn for s in busy] + [s.process.sentinel for s in busy], self.poll_s)
+                for index, slot in enumerate(slots):
+                    if slot.task is not None:
+                        outcome, replace = self._check(slot, job)
+                        if outcome is not None:
+                            slot.task = None
+                            if replace:
+                                slots[index] = self._replace(slot, job)
+                            yield outcome
+        finally:
+            self._shutdown(slots)
+
+    def _dispatch(self, slot: _Slot, task: AssetTask, job: Job, on_start: OnStart) -> _Slot:
+        on_start(task)
+        try:
+            slot.conn.send(task)
+        except (BrokenPipeError, OSError):  # the idle worker is gone: start another, send again
+            slot = self._replace(slot, job)
+            slot.conn.send(task)
+        slot.task, slot.started = task, time.monotonic()
+        return slot
+
+    def _check(self, slot: _Slot, job: Job) -> tuple[AssetOutcome | None, bool]:
+        """(outcome or None while still working, whether the worker must be replaced)."""
+        task, elapsed = slot.task, time.monotonic() - slot.started
+        if slot.conn.poll():
+            try:
+                return slot.conn.recv(), False
+            except (EOFError, OSError):
+                pass
+        if not slot.process.is_alive():
+            slot.process.join()
+            cause = signal_name(slot.process.exitcode)
+            return failure(task, "WorkerCrash", f"the worker died ({cause}) on this asset",
+                           elapsed), True
+        if elapsed > job.timeout_s:
+            return failure(task, "Timeout", f"still running after the limit of "
+                           f"{job.timeout_s:g} s", elapsed), True
+        resident = resident_mb(slot.process.pid)
+        if resident is not None and resident > job.memory_mb:
+            return failure(task, "MemoryLimit", f"resident memory {resident:.0f} MB passed the "
+                           f"limit of {job.memory_mb:.0f} MB", elapsed), True
+        return None, False
+
+    def _replace(self, slot: _Slot, job: Job) -> _Slot:
+        _kill(slot)
+        return self._spawn(job)
+
+    def _shutdown(self, slots: list[_Slot]) -> None:
+        for slot in slots:
+            if slot.task is None:
+                try:
+                    slot.conn.send(None)
+                except (BrokenPipeError, OSError):
+                    pass
+        deadline = time.monotonic() + 5
+        for slot in slots:
+            if slot.task is None:
+                slot.process.join(max(0.0, deadline - time.monotonic()))
+            _kill(slot)
+
+
+def _kill(slot: _Slot) -> None:
+    if slot.process.is_alive():
+        slot.process.kill()
+    slot.process.join()
+    slot.conn.close()
+
+
+# --- Ray ------------------------------------------------------------------------------------
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise MeshprepError("the Ray executor needs Ray: pip install 'meshprep[ray]'") from exc
+    return ray
+
+
+class RayExecutor(Executor):
+    """Each asset a Ray task, on the cluster at ``address`` (or a local Ray instance).
+
+    Parameters
+    ----------
+    address : str, optional
+        ``"auto"`` for the cluster this machine belongs to, ``"ray://head:10001"``, or None to
+        use an already initialised Ray (or start a local one).
+    max_in_flight : int, optional
+        Tasks submitted at once; default twice the cluster's CPUs (bounded memory in the runner
+        however long the list).
+    num_gpus : float
+        GPUs requested per asset (the GPU path).
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, max_in_flight: int | None = None,
+                 num_gpus: float = 0.0, poll_s: float = 0.1):
+        self.address = address
+        self.max_in_flight = max_in_flight
+        self.num_gpus = num_gpus
+        self.poll_s = poll_s
+        self.workers = max_in_flight or 0
+
+    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart
+            ) -> Iterator[AssetOutcome]:
+        ray = _import_ray()
+        if not ray.is_initialized():
+            ray.init(address=self.address, log_to_driver=False)
+        limit = self.max_in_flight or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.workers = limit
+        remote = ray.remote(run_one).options(
+            num_cpus=1, num_gpus=self.num_gpus, memory=int(job.memory_mb * 2**20), max_retries=0)
+        job_ref = ray.put(job)
+        tasks = iter(tasks)
+        in_flight: dict = {}
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(in_flight) < limit:
+                    task = next(tasks, None)
+                    if task is None:
+                        exhausted = True
+                        break
+                    on_start(task)
+                    in_flight[remote.remote(task, job_ref)] = (task, time.monotonic())
+                if not in_flight:
+                    return
+                ready, _ = ray.wait(list(in_flight), num_returns=len(in_flight),
+                                    timeout=self.poll_s)
+                for ref in ready:
+                    task, started = in_flight.pop(ref)
+                    yield _ray_result(ray, ref, task, time.monotonic() - started)
+                yield from self._expire(ray, in_flight, job)
+        finally:
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
+
+    def _expire(self, ray, in_flight: dict, job: Job) -> Iterator[AssetOutcome]:
+        now = time.monotonic()
+        for ref, (task, started) in list(in_flight.items()):
+            if now - started > job.timeout_s:
+                ray.cancel(ref, force=True)
+                del in_flight[ref]
+                yield failure(task, "Timeout", f"still running after the limit of "
+                              f"{job.timeout_s:g} s", now - started)
+
+
+def _ray_result(ray, ref, task: AssetTask, elapsed: float) -> AssetOutcome:
+    """The task's outcome, or its Ray error as the asset's failure."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.OutOfMemoryError as exc:
+        return failure(task, "MemoryLimit", _first_line(exc), elapsed)
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayActorError) as exc:
+        return failure(task, "WorkerCrash", f"the Ray worker died on this asset: "
+                       f"{_first_line(exc)}", elapsed)
+    except ray.exceptions.RayError as exc:
+        return failure(task, type(exc).__name__, _first_line(exc), elapsed)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:500] if text else type(exc).__name__
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

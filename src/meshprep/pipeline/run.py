@@ -1,0 +1,212 @@
+"""``meshprep run``: every asset of a dataset through the configured steps, resumably.
+
+The runner lists the assets into the ledger, hands the unfinished ones to an executor, and
+records each outcome as it arrives. Rerunning the same command after any interruption processes
+only what is missing; a finished dataset is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import ConfigError, config_hash, dump_toml
+from .executors import Executor, Job, LocalExecutor, default_workers
+from .ledger import Ledger
+from .manifest import export_manifest
+from .progress import Progress
+from .sources import AssetTask, iter_tasks
+from .steps import AssetOutcome, resolve_step
+from .store import OutputStore
+
+LEDGER = "ledger.sqlite"
+MANIFEST = "manifest.parquet"
+CONFIG = "config.toml"
+
+
+@dataclass
+class RunSummary:
+    """What a call of :func:`run_dataset` did."""
+
+    listed: int = 0
+    new: int = 0
+    processed: int = 0
+    adopted: int = 0
+    counts: dict = field(default_factory=dict)
+    ledger: str = ""
+    manifest: str = ""
+
+
+def default_ledger_path(store: OutputStore) -> Path:
+    """``OUT/ledger.sqlite`` for a local output; a local cache file for a remote one."""
+    if store.is_local:
+        return Path(store.root, LEDGER)
+    key = hashlib.sha256(store.root.encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "meshprep" / "ledgers" / f"{key}.sqlite"
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """One run per output at a time (released by the OS if the run is killed)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another meshprep run is using {lock_path.parent}") from None
+        yield
+
+
+def _check_config(config: dict) -> None:
+    """Refuse, before any work, what would fail every asset."""
+    if config["watertight"]["device"] == "cuda":
+        raise ConfigError("watertight.device = 'cuda': the GPU path is not available yet; "
+                          "use 'cpu'")
+    for name in config["run"]["steps"]:
+        resolve_step(name)
+
+
+def _adopt_published(ledger: Ledger, store: OutputStore, digest: str) -> int:
+    """Mark ``ok`` the interrupted assets whose files were completely published.
+
+    A runner killed after a worker published an asset but before it recorded it leaves the asset
+    ``running``; its ``meta.json`` proves it finished, so it is not processed a second time.
+    """
+    adopted = 0
+    for task in ledger.iter_tasks(["running"]):
+        meta = store.read_meta(task.asset_id)
+        if meta is None or meta.get("config_hash") != digest:
+            continue
+        stages = [(s["name"], s["status"], s["seconds"]) for s in meta.get("stages", [])]
+        outcome = AssetOutcome(task.asset_id, "ok", sum(s[2] for s in stages), None, None, None,
+                               stages, meta.get("metrics", {}), meta.get("files", []))
+        ledger.record(outcome, run_id=None)
+        adopted += 1
+    return adopted
+
+
+def run_dataset(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    config: dict,
+    *,
+    executor: Executor | None = None,
+    retry_failed: bool = False,
+    ledger_path: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    log=None,
+) -> RunSummary:
+    """Process every asset of ``source`` into ``output``; resume whatever is unfinished.
+
+    Parameters
+    ----------
+    source : path-like
+        A folder of models, a CSV list, or one model file (see :func:`iter_tasks`).
+    output : str or path-like
+        Output folder or fsspec URL.
+    config : dict
+        Resolved configuration (:func:`resolve_config`).
+    executor : Executor, optional
+        Default: :class:`LocalExecutor` with one worker per core.
+    retry_failed : bool
+        Also process the assets that failed in earlier runs.
+    ledger_path : path-like, optional
+        Default ``OUT/ledger.sqlite`` (a cache file for remote outputs, copied to ``OUT``).
+    progress : bool
+        Show progress on stderr.
+    log : text stream, optional
+        Where progress and messages go (default stderr).
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    ConfigError
+        The configuration cannot run, differs from the one the output was made with, or another
+        run holds the output.
+    SourceError
+        The source cannot be read.
+    """
+    log = log or sys.stderr
+    _check_config(config)
+    executor = executor or LocalExecutor(default_workers())
+    store = OutputStore(output)
+    digest, text = config_hash(config), dump_toml(config)
+    ledger_file = Path(ledger_path) if ledger_path else default_ledger_path(store)
+    summary = RunSummary(ledger=str(ledger_file))
+    lock = ledger_file.with_name(f".{ledger_file.name}.lock")
+    with _exclusive(lock), Ledger(ledger_file) as ledger:
+        ledger.bind_config(digest, text)
+        _put_text(store, CONFIG, text)
+        store.clear_staging()
+        summary.listed, summary.new = ledger.add_tasks(iter_tasks(source, ledger.file_hash))
+        summary.adopted = _adopt_published(ledger, store, digest)
+        statuses = ["pending", "running"] + (["failed"] if retry_failed else [])
+        todo = ledger.count(statuses)
+        if todo == 0:
+            counts = ledger.counts()
+            hint = " (--retry-failed retries the failures)" if counts["failed"] else ""
+            print(f"nothing to do: all {summary.listed} listed assets are done, {counts['ok']} "
+                  f"ok, {counts['failed']} failed, {counts['skipped']} skipped{hint}", file=log)
+        else:
+            summary.processed = _process(ledger, executor, Job(config, store.root, digest),
+                                         statuses, todo, Progress(todo, log, progress), source)
+        store.clear_staging()
+        summary.counts = ledger.counts()
+        summary.manifest = write_manifest(ledger, store)
+        if not store.is_local:
+            store.put_file(ledger_file, LEDGER)
+    return summary
+
+
+def _process(ledger: Ledger, executor: Executor, job: Job, statuses: list[str], todo: int,
+             progress: Progress, source) -> int:
+    run_id = ledger.start_run(executor.name, executor.workers, os.fspath(source))
+    sources: dict[str, str] = {}
+
+    def on_start(task: AssetTask) -> None:
+        sources[task.asset_id] = task.source
+        ledger.mark_running(task.asset_id, run_id)
+
+    processed = 0
+    try:
+        for outcome in executor.map(ledger.iter_tasks(statuses), job, on_start):
+            ledger.record(outcome, run_id)
+            progress.update(outcome, os.path.basename(sources.pop(outcome.asset_id, "")))
+            processed += 1
+    finally:
+        progress.close()
+        ledger.finish_run(run_id)
+    return processed
+
+
+def _put_text(store: OutputStore, name: str, text: str) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as stream:
+        stream.write(text)
+    try:
+        if store.is_local:
+            os.makedirs(store.root, exist_ok=True)
+        store.put_file(stream.name, name)
+    finally:
+        os.unlink(stream.name)
+
+
+def write_manifest(ledger: Ledger, store: OutputStore) -> str:
+    """Export the manifest next to the outputs, atomically."""
+    fd, temporary = tempfile.mkstemp(suffix=".parquet")
+    os.close(fd)
+    try:
+        export_manifest(ledger, temporary, asset_root=store.root)
+        return store.put_file(temporary, MANIFEST)
+    finally:
+        os.unlink(temporary)

@@ -1,0 +1,309 @@
+"""The steps a run applies to each asset, and :func:`process_asset`, which runs them.
+
+A step is a function ``step(ctx: AssetContext) -> None`` that reads what earlier steps left on
+the context and adds its own results, metrics and files. The built-in steps are::
+
+    load → normalize → watertight → sample → write
+
+and a configuration may insert user steps by import path (``"mypackage.filters:drop_planes"``)
+anywhere in ``run.steps``: that is how curation filters and render hooks plug in. A step that
+decides an asset should not go on raises :class:`SkipAsset`; any other exception fails the asset
+with its class and message recorded, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from meshprep.errors import MeshprepError
+
+from .sources import AssetTask, file_sha256, is_uri
+from .store import META, OutputStore
+
+
+class SkipAsset(Exception):  # noqa: N818  (a signal, not an error)
+    """Raised by a step to stop an asset on purpose (a curation filter); recorded as skipped."""
+
+
+class PipelineError(MeshprepError):
+    """A step cannot run: a step it needs did not run before it, or it cannot be imported."""
+
+
+class ChecksumError(MeshprepError):
+    """The source's bytes do not match the SHA-256 the list gave for it."""
+
+
+@dataclass
+class AssetContext:
+    """What the steps of one asset share.
+
+    Attributes
+    ----------
+    task : AssetTask
+    config : dict
+        The resolved run configuration.
+    staging : Path
+        Private folder the steps write files into; published when every step succeeded.
+    path : Path or None
+        Local path of the source file (downloaded first when the source is a URI).
+    mesh, canonical, transform, watertight, samples
+        The products of ``load``, ``normalize``, ``watertight`` and ``sample``.
+    metrics : dict
+        Numbers worth keeping per asset (flattened into the manifest).
+    """
+
+    task: AssetTask
+    config: dict
+    staging: Path
+    path: Path | None = None
+    mesh: Any = None
+    canonical: Any = None
+    transform: np.ndarray | None = None
+    watertight: Any = None
+    samples: Any = None
+    metrics: dict = field(default_factory=dict)
+    scratch: Path | None = None
+
+    def require(self, attribute: str, step: str, producer: str) -> Any:
+        """``getattr(self, attribute)``, or a clear error naming the step that should run first."""
+        value = getattr(self, attribute)
+        if value is None:
+            raise PipelineError(f"step {step!r} needs {producer!r} to run before it")
+        return value
+
+
+def step_load(ctx: AssetContext) -> None:
+    """Fetch the source if it is remote, check its checksum, load one triangle mesh."""
+    from meshprep.io import load
+
+    ctx.path = _local_source(ctx)
+    if ctx.task.sha256 is not None:
+        actual = file_sha256(ctx.path)
+        if actual != ctx.task.sha256:
+            raise ChecksumError(f"sha256 of the source is {actual[:12]}..., the list says "
+                                f"{ctx.task.sha256[:12]}...")
+    ctx.mesh = load(ctx.path)
+    ctx.metrics.update(input_vertices=len(ctx.mesh.vertices), input_faces=len(ctx.mesh.faces))
+
+
+def _local_source(ctx: AssetContext) -> Path:
+    if not is_uri(ctx.task.source):
+        return Path(ctx.task.source)
+    import fsspec
+
+    ctx.scratch = Path(tempfile.mkdtemp(prefix="meshprep-src-"))
+    target = ctx.scratch / os.path.basename(ctx.task.source.split("?")[0].rstrip("/"))
+    with fsspec.open(ctx.task.source, "rb") as remote, open(target, "wb") as local:
+        shutil.copyfileobj(remote, local, 1 << 20)
+    return target
+
+
+def step_normalize(ctx: AssetContext) -> None:
+    """Move and scale into the canonical cube; keep the transform (saved in meta.json)."""
+    from meshprep.geometry import normalize
+
+    mesh = ctx.require("mesh", "normalize", "load")
+    ctx.canonical, ctx.transform = normalize(mesh, bound=ctx.config["normalize"]["bound"])
+
+
+def step_watertight(ctx: AssetContext) -> None:
+    """Make the canonical mesh a closed 2-manifold at the configured resolution."""
+    from meshprep.watertight import make_watertight
+
+    canonical = ctx.require("canonical", "watertight", "normalize")
+    params = ctx.config["watertight"]
+    result = make_watertight(canonical, params["resolution"], method=params["method"],
+                             target_faces=params["target_faces"] or None)
+    ctx.watertight = result.mesh
+    topology = result.topology
+    ctx.metrics.update(
+        watertight_faces=len(result.mesh.faces), watertight_vertices=len(result.mesh.vertices),
+        watertight_components=topology.components, watertight_genus=topology.genus,
+        watertight_seconds=result.stats["time_total"],
+    )
+
+
+def step_sample(ctx: AssetContext) -> None:
+    """Surface, salient-edge and SDF samples of the watertight mesh."""
+    from meshprep.sample import sample_asset
+
+    watertight = ctx.require("watertight", "sample", "watertight")
+    params = ctx.config["sample"]
+    ctx.samples = sample_asset(
+        watertight, ctx.canonical, surface=params["surface"], salient=params["salient"],
+        volume=params["volume"], near=params["near"], angle=params["angle"],
+        salient_from=params["salient_from"], seed=ctx.config["run"]["seed"],
+    )
+    ctx.metrics.update(salient_edges=int(ctx.samples.salient_stats.salient_edges),
+                       salient_fallback=bool(ctx.samples.salient_stats.fallback))
+
+
+def step_write(ctx: AssetContext) -> None:
+    """Write the watertight mesh and the samples into the staging folder."""
+    from meshprep.io import write_mesh
+    from meshprep.sample import write_layout
+
+    layout = ctx.config["sample"]["layout"]
+    if ctx.watertight is not None and layout == "meshprep":
+        write_mesh(ctx.watertight, ctx.staging / "watertight.ply")
+    if ctx.samples is not None:
+        dtype = np.float16 if ctx.config["sample"]["float16"] else np.float32
+        write_layout(layout, ctx.samples, ctx.staging, watertight=ctx.watertight,
+                     asset_id=ctx.task.asset_id, dtype=dtype)
+
+
+BUILTIN_STEPS: dict[str, Callable[[AssetContext], None]] = {
+    "load": step_load,
+    "normalize": step_normalize,
+    "watertight": step_watertight,
+    "sample": step_sample,
+    "write": step_write,
+}
+
+
+def resolve_step(name: str) -> Callable[[AssetContext], None]:
+    """A built-in step by name, or a user step by ``"module:function"``."""
+    if name in BUILTIN_STEPS:
+        return BUILTIN_STEPS[name]
+    module_name, _, function_name = name.partition(":")
+    if not function_name:
+        raise PipelineError(f"unknown step {name!r}: use one of {', '.join(BUILTIN_STEPS)} "
+                            "or 'module:function'")
+    try:
+        return getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise PipelineError(f"cannot import step {name!r}: {exc}") from exc
+
+
+@dataclass
+class AssetOutcome:
+    """What happened to one asset: sent from the worker to the runner, stored in the ledger.
+
+    ``status`` is ``"ok"``, ``"failed"`` or ``"skipped"``; ``stages`` lists
+    ``(name, status, seconds)`` for each step that ran.
+    """
+
+    asset_id: str
+    status: str
+    seconds: float = 0.0
+    stage: str | None = None
+    error_class: str | None = None
+    error_message: str | None = None
+    stages: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    files: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def failure(task: AssetTask, error_class: str, message: str, seconds: float = 0.0,
+            stage: str | None = None) -> AssetOutcome:
+    """An outcome for an asset whose worker died, timed out or ran out of memory."""
+    return AssetOutcome(task.asset_id, "failed", seconds, stage, error_class, message)
+
+
+def process_asset(task: AssetTask, config: dict, store: OutputStore,
+                  config_digest: str) -> AssetOutcome:
+    """Run every configured step on one asset and publish its files; never raises.
+
+    Parameters
+    ----------
+    task : AssetTask
+    config : dict
+        Resolved configuration.
+    store : OutputStore
+    config_digest : str
+        Hash of ``config``, written into ``meta.json``.
+
+    Returns
+    -------
+    AssetOutcome
+    """
+    start = time.perf_counter()
+    staging = store.new_staging(task.asset_id)
+    ctx = AssetContext(task, config, staging)
+    outcome = AssetOutcome(task.asset_id, "ok")
+    try:
+        for name in config["run"]["steps"]:
+            outcome.stage = name
+            step_start = time.perf_counter()
+            try:
+                resolve_step(name)(ctx)
+            except SkipAsset as exc:
+                outcome.stages.append((name, "skipped", time.perf_counter() - step_start))
+                outcome.status, outcome.error_message = "skipped", str(exc) or name
+                break
+            except Exception as exc:  # noqa: BLE001  (one asset's failure is data)
+                outcome.stages.append((name, "failed", time.perf_counter() - step_start))
+                outcome.status = "failed"
+                outcome.error_class = type(exc).__name__
+                outcome.error_message = _one_line(exc)
+                break
+            outcome.stages.append((name, "ok", time.perf_counter() - step_start))
+        else:
+            outcome.stage = None
+        outcome.metrics = _plain(ctx.metrics)
+        outcome.seconds = time.perf_counter() - start
+        if outcome.status == "ok":
+            _write_meta(ctx, outcome, config_digest)
+            outcome.files = store.publish(staging, task.asset_id)
+    except Exception as exc:  # noqa: BLE001  (publishing failed: still data)
+        outcome.status, outcome.error_class = "failed", type(exc).__name__
+        outcome.error_message = f"while publishing: {_one_line(exc)}"
+    finally:
+        store.discard(staging)
+        if ctx.scratch is not None:
+            shutil.rmtree(ctx.scratch, ignore_errors=True)
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def _write_meta(ctx: AssetContext, outcome: AssetOutcome, config_digest: str) -> None:
+    from meshprep import __version__
+
+    meta = {
+        "id": ctx.task.asset_id, "source": ctx.task.source, "uid": ctx.task.uid,
+        "sha256": ctx.task.sha256, "config_hash": config_digest, "meshprep": __version__,
+        "transform": None if ctx.transform is None else np.asarray(ctx.transform).tolist(),
+        "transform_maps": "source coordinates -> canonical cube (invert it to map back)",
+        "stages": [{"name": n, "status": s, "seconds": round(t, 4)}
+                   for n, s, t in outcome.stages],
+        "metrics": outcome.metrics,
+        "files": sorted(p.name for p in ctx.staging.iterdir() if p.is_file()),
+    }
+    with open(ctx.staging / META, "w", encoding="utf-8") as stream:
+        json.dump(meta, stream, indent=1)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line; where it came from when it has no message."""
+    message = " ".join(str(exc).split())
+    if message:
+        return message[:500]
+    if exc.__traceback__ is None:
+        return "(no message)"
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"(no message) at {Path(frame.filename).name}:{frame.lineno}"
+
+
+def _plain(metrics: dict) -> dict:
+    """Metrics as JSON-able Python scalars."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[key] = value
+    return out
