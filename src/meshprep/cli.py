@@ -199,9 +199,10 @@ def _run_run(args: argparse.Namespace) -> int:
                           retry_failed=args.retry_failed, ledger_path=args.ledger,
                           progress=not args.quiet)
     counts = summary.counts
-    print(f"{args.output}: {summary.processed} processed this run "
-          f"({summary.adopted} adopted from an interrupted run); dataset: {counts['ok']} ok, "
-          f"{counts['failed']} failed, {counts['skipped']} skipped; manifest {summary.manifest}")
+    adopted = f", {summary.adopted} adopted from an interrupted run" if summary.adopted else ""
+    print(f"{args.output}: {summary.processed} processed this run{adopted}; dataset: "
+          f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
+          f"manifest {summary.manifest}")
     return 0
 
 

@@ -1,0 +1,36 @@
+"""User steps that misbehave on purpose, keyed on the asset's file name (for the runner tests)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from meshprep.pipeline import AssetContext, SkipAsset
+
+
+def trouble(ctx: AssetContext) -> None:
+    """abort*: the worker dies (SIGABRT); hog_fast*: one huge allocation; hog_slow*: memory
+    that grows; sleep*: runs past any limit; skip*: a curation filter drops it."""
+    name = Path(ctx.task.source).stem
+    if name.startswith("abort"):
+        os.abort()
+    if name.startswith("hog_fast"):
+        ctx.metrics["hog"] = float(np.ones(8 * 2**30 // 8).sum())
+    if name.startswith("hog_slow"):
+        chunks = []
+        for _ in range(400):  # up to 20 GB in 50 MB steps, touched so they are resident
+            chunks.append(np.ones(50 * 2**20 // 8))
+            time.sleep(0.03)
+    if name.startswith("sleep"):
+        time.sleep(3600)
+    if name.startswith("skip"):
+        raise SkipAsset("dropped by a test filter")
+    ctx.metrics["trouble_checked"] = True
+
+
+def slow(ctx: AssetContext) -> None:
+    """Sleep a little: gives a test time to kill the runner mid-run."""
+    time.sleep(float(ctx.config.get("steps", {}).get("slow", {}).get("seconds", 0.5)))
