@@ -37,6 +37,7 @@ from meshprep.watertight import make_watertight
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
+STEP_REPEATS = 7
 QUICK_ASSETS = ("fandisk", "beast", "counter_stl", "engine_glb", "kenney_building", "bunny_ply")
 
 try:
@@ -227,15 +228,21 @@ def bench_step(label: str, original, watertight) -> list[str]:
         return sample_asset(watertight, original, surface=250_000, salient=250_000,
                             volume=250_000, near=500_000, seed=0)
 
-    t_total, out = best_of(run, 2)
-    s = out.stats
-    print(f"  step: {t_total:.2f}s", flush=True)
+    runs = []
+    for _ in range(STEP_REPEATS):
+        start = time.perf_counter()
+        out = run()
+        runs.append((time.perf_counter() - start, out.stats))
+    runs.sort(key=lambda r: r[0])
+    t_total, s = runs[len(runs) // 2]  # the median run, and its own stage times
+    print(f"  step: median {t_total:.2f}s of {[round(r[0], 2) for r in runs]}", flush=True)
     return [
-        "| mesh | faces | total (s) | surface | salient (from original) | distance build | "
-        "sdf (750k points) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        f"| {label} | {len(watertight.faces):,} | {t_total:.2f} | {s['time_surface']:.2f} | "
-        f"{s['time_salient']:.2f} | {s['time_distance_build']:.2f} | {s['time_sdf']:.2f} |",
+        f"| mesh | faces | total, median of {STEP_REPEATS} (s) | min / max (s) | surface | "
+        "salient (from original) | distance build | sdf (750k points) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| {label} | {len(watertight.faces):,} | {t_total:.2f} | {runs[0][0]:.2f} / "
+        f"{runs[-1][0]:.2f} | {s['time_surface']:.2f} | {s['time_salient']:.2f} | "
+        f"{s['time_distance_build']:.2f} | {s['time_sdf']:.2f} |",
     ]
 
 
@@ -243,7 +250,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few assets, fewer points")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--parts", default="salient,sdf,step",
+                        help="comma-separated tables to run: salient, sdf, step")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     if not (args.corpus / "manifest.csv").is_file():
         raise SystemExit(f"corpus not found: {args.corpus}")
     load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -251,16 +261,20 @@ def main() -> None:
           f"load average {load_avg:.2f} at start; numba threads "
           f"{os.environ.get('NUMBA_NUM_THREADS', 'default')}")
     tables = []
-    print("salient sampling ...", flush=True)
-    tables.append(("Salient sampling, 64k points", bench_salient(args.corpus, args.quick)))
+    if "salient" in parts:
+        print("salient sampling ...", flush=True)
+        tables.append(("Salient sampling, 64k points", bench_salient(args.corpus, args.quick)))
     print("watertight mesh ...", flush=True)
     label, original, watertight = watertight_mesh(args.corpus, args.quick)
-    print("signed distances ...", flush=True)
-    total = 200_000 if args.quick else 1_000_000
-    tables.append((f"Signed distances, {total:,} points", bench_sdf(label, watertight, total)))
-    print("whole step ...", flush=True)
-    tables.append(("Whole sample step (250k + 250k + 250k + 500k)",
-                   bench_step(label, original, watertight)))
+    if "sdf" in parts:
+        print("signed distances ...", flush=True)
+        total = 200_000 if args.quick else 1_000_000
+        tables.append((f"Signed distances, {total:,} points",
+                       bench_sdf(label, watertight, total)))
+    if "step" in parts:
+        print("whole step ...", flush=True)
+        tables.append(("Whole sample step (250k + 250k + 250k + 500k)",
+                       bench_step(label, original, watertight)))
     for title, lines in tables:
         print(f"\n### {title}\n")
         print("\n".join(lines))
