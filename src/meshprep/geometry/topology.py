@@ -50,8 +50,8 @@ def _fill_outgoing(faces, starts):
     chunk ``t`` writes its first edge leaving vertex ``v``, so the chunks never collide.
     """
     n_chunks = starts.shape[0]
-    ends = np.empty(3 * faces.shape[0], np.int64)
-    thirds = np.empty(3 * faces.shape[0], np.int64)
+    ends = np.empty(3 * faces.shape[0], faces.dtype)
+    thirds = np.empty(3 * faces.shape[0], faces.dtype)
     size = (faces.shape[0] + n_chunks - 1) // n_chunks
     for t in nb.prange(n_chunks):
         fill = starts[t]
@@ -74,22 +74,29 @@ def _outgoing_edges(faces: np.ndarray, n_vertices: int):
     """
     n_chunks = max(1, min(nb.get_num_threads(), len(faces) // 100_000))
     size = -(-len(faces) // n_chunks)
-    counts = np.stack([np.bincount(faces[t * size:(t + 1) * size].ravel(), minlength=n_vertices)
-                       for t in range(n_chunks)])
+    # positions fit int32 below 2^31 directed edges: half the memory on huge meshes
+    index = np.int32 if 3 * len(faces) < np.iinfo(np.int32).max else np.int64
+    counts = [np.bincount(faces[t * size:(t + 1) * size].ravel(), minlength=n_vertices)
+              .astype(index) for t in range(n_chunks)]
     offsets = np.zeros(n_vertices + 1, np.int64)
-    offsets[1:] = np.cumsum(counts.sum(axis=0))
+    offsets[1:] = np.cumsum(sum(counts), dtype=np.int64)
     # chunk t starts each row after the edges that chunks 0..t-1 put there
-    starts = offsets[:-1] + np.cumsum(counts, axis=0) - counts
-    ends, thirds = _fill_outgoing(faces, np.ascontiguousarray(starts))
+    starts = np.empty((n_chunks, n_vertices), index)
+    running = offsets[:-1].astype(index)
+    for t, count in enumerate(counts):
+        starts[t] = running
+        running += count
+    del counts, running
+    ends, thirds = _fill_outgoing(faces, starts)
     return offsets, ends, thirds
 
 
 @nb.njit(cache=True, parallel=True)
 def _edge_defects(offsets, ends, n_vertices):
-    """Per start vertex: boundary, non-manifold and misoriented directed-edge counts."""
-    boundary = np.zeros(n_vertices, np.int64)
-    nonmanifold = np.zeros(n_vertices, np.int64)
-    misoriented = np.zeros(n_vertices, np.int64)
+    """Boundary, non-manifold and misoriented directed-edge counts (parallel reductions)."""
+    boundary = 0
+    nonmanifold = 0
+    misoriented = 0
     for a in nb.prange(n_vertices):
         for i in range(offsets[a], offsets[a + 1]):
             b = ends[i]
@@ -102,12 +109,12 @@ def _edge_defects(offsets, ends, n_vertices):
                 if ends[j] == a:
                     reverse += 1
             if same > 1:
-                misoriented[a] += 1
+                misoriented += 1
             if same + reverse == 1:
-                boundary[a] += 1
+                boundary += 1
             elif same + reverse > 2:
-                nonmanifold[a] += 1
-    return boundary.sum(), nonmanifold.sum(), misoriented.sum()
+                nonmanifold += 1
+    return boundary, nonmanifold, misoriented
 
 
 @nb.njit(cache=True, parallel=True)
@@ -117,7 +124,7 @@ def _nonmanifold_vertices(offsets, ends, thirds, n_vertices):
     Only meaningful when every edge is manifold and oriented; the link of vertex ``v`` is then a
     permutation ``b -> c`` over its neighbours, and the vertex is manifold when it is one cycle.
     """
-    bad = np.zeros(n_vertices, np.int64)
+    bad = 0
     for v in nb.prange(n_vertices):
         start, stop = offsets[v], offsets[v + 1]
         degree = stop - start
@@ -137,8 +144,19 @@ def _nonmanifold_vertices(offsets, ends, thirds, n_vertices):
                 break
             current = found
         if not (found == start and steps == degree):
-            bad[v] = 1
-    return bad.sum()
+            bad += 1
+    return bad
+
+
+@nb.njit(cache=True, parallel=True)
+def _count_degenerate(faces):
+    """Faces that use a vertex twice (no temporary arrays: outputs can have 10^8 faces)."""
+    count = 0
+    for f in nb.prange(faces.shape[0]):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        if a == b or b == c or c == a:
+            count += 1
+    return count
 
 
 @nb.njit(cache=True)
@@ -154,7 +172,7 @@ def _find(parent, x):
 @nb.njit(cache=True)
 def _components(faces, n_vertices):
     """Number of connected components of the vertices used by ``faces``."""
-    parent = np.arange(n_vertices)
+    parent = np.arange(n_vertices).astype(faces.dtype)
     used = np.zeros(n_vertices, np.bool_)
     for f in range(faces.shape[0]):
         a = _find(parent, faces[f, 0])
@@ -206,13 +224,13 @@ def check_topology(vertices: np.ndarray, faces: np.ndarray) -> TopologyReport:
     True
     """
     n_vertices = len(vertices)
-    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    faces = np.asarray(faces)
+    # int32 faces stay int32 (half the memory of the edge tables on huge outputs)
+    small = faces.dtype == np.int32 and n_vertices < np.iinfo(np.int32).max
+    faces = np.ascontiguousarray(faces, dtype=np.int32 if small else np.int64)
     if len(faces) == 0:
         return TopologyReport(n_vertices, 0, 0, 0, 0, 0, 0, 0, 0, n_vertices, None, False)
-    degenerate = (
-        (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
-    )
-    n_degenerate = int(degenerate.sum())
+    n_degenerate = int(_count_degenerate(faces))
     offsets, ends, thirds = _outgoing_edges(faces, n_vertices)
     boundary, nonmanifold, misoriented = _edge_defects(offsets, ends, n_vertices)
     edges_ok = boundary == 0 and nonmanifold == 0 and misoriented == 0 and n_degenerate == 0

@@ -12,7 +12,7 @@ import trimesh
 from ..errors import WatertightError
 from ..geometry.topology import TopologyReport, require_closed_manifold
 from .band import build_band, from_grid
-from .contour import contour_band
+from .contour import emit_faces, plan_contour
 from .decimate import decimate_closed
 from .floodfill import sign_band
 from .reference import reference_watertight
@@ -68,9 +68,13 @@ def _band_method(vertices, faces, resolution, eps, stats):
     signed, empty_outside = sign_band(band, eps)
     stats["time_sign"] = time.perf_counter() - start
     start = time.perf_counter()
-    grid_vertices, out_faces = contour_band(band, signed, empty_outside)
+    plan = plan_contour(band, signed, empty_outside)
+    del band, signed, empty_outside  # the band is not needed for the faces: free it first
+    out_faces = emit_faces(plan)
+    grid_vertices = plan.vertices
+    del plan
     stats["time_contour"] = time.perf_counter() - start
-    return from_grid(grid_vertices, resolution), out_faces
+    return grid_vertices, out_faces
 
 
 def make_watertight(
@@ -126,6 +130,7 @@ def make_watertight(
     stats: dict = {"method": method, "resolution": resolution, "eps_voxels": eps}
     total = time.perf_counter()
     if method == "band":
+        # grid coordinates (float32) and int32 faces: mapped to the cube once checked
         out_vertices, out_faces = _band_method(vertices, faces, resolution, eps, stats)
     elif method == "reference":
         start = time.perf_counter()
@@ -138,14 +143,20 @@ def make_watertight(
     stats["faces_contour"] = len(out_faces)
     stats["decimated"] = False
     if target_faces:
+        if method == "band":
+            out_vertices = from_grid(out_vertices, resolution)
         start = time.perf_counter()
         out_vertices, out_faces, stats["decimated"] = decimate_closed(
-            out_vertices, out_faces, target_faces
+            out_vertices, out_faces.astype(np.int64), target_faces
         )
         stats["time_decimate"] = time.perf_counter() - start
     start = time.perf_counter()
+    # checked before the float64 copy of the vertices exists: the check's tables are the
+    # largest arrays of a huge output
     report = require_closed_manifold(out_vertices, out_faces)
     stats["time_check"] = time.perf_counter() - start
+    if method == "band" and not target_faces:
+        out_vertices = from_grid(out_vertices, resolution)
     stats["time_total"] = time.perf_counter() - total
     # decimate_closed already drops the vertices its collapses left unused
     out = trimesh.Trimesh(out_vertices, out_faces, process=False)
