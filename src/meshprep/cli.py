@@ -224,6 +224,46 @@ def _run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_fetch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fetch", help="download the objects of a list, verified and resumable",
+        description="Download the objects of a TRELLIS/Objaverse-XL CSV or parquet, a Step1X "
+                    "JSON, a uid list or a CSV of URLs into OUTPUT/objects/<sha>/ (checksums "
+                    "verified, mismatches quarantined), indexed in OUTPUT/fetched.csv.")
+    p.add_argument("source", help="the object list")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--source", dest="sources", action="append", default=None,
+                   choices=("objaverse", "github", "url", "local"),
+                   help="only objects of this source (repeatable)")
+    p.add_argument("--limit", type=int, default=None, help="the first N objects of the list")
+    p.add_argument("--min-aesthetic", type=float, default=None,
+                   help="keep rows with aesthetic_score >= this")
+    p.add_argument("-j", "--workers", type=int, default=16, help="concurrent downloads")
+    p.add_argument("--per-host", type=int, default=8, help="concurrent requests per host")
+    p.add_argument("--endpoint", action="append", default=[], metavar="NAME=URL",
+                   help="replace a host: huggingface=URL or github=URL (repeatable)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    p.add_argument("--retries", type=int, default=5, help="retries per request")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(run=_run_fetch)
+
+
+def _run_fetch(args: argparse.Namespace) -> int:
+    from .data import Endpoints, RetryPolicy, fetch
+    from .data.endpoints import parse_endpoint
+
+    endpoints = Endpoints.from_env(dict(parse_endpoint(e) for e in args.endpoint))
+    policy = RetryPolicy(attempts=args.retries + 1, timeout_s=args.timeout)
+    summary = fetch(args.source, args.output, endpoints=endpoints, workers=args.workers,
+                    per_host=args.per_host, limit=args.limit, min_aesthetic=args.min_aesthetic,
+                    sources=tuple(args.sources) if args.sources else None, policy=policy,
+                    progress=not args.quiet)
+    counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
+    print(f"{args.output}: {summary.listed} listed; {counts}; {summary.requests} requests, "
+          f"{summary.bytes / 2**20:.1f} MB this run; index {summary.index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``meshprep`` command."""
     from . import __version__
@@ -237,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_run, _add_status, _add_watertight, _add_sample, _add_check,
+    _add_fetch, _add_run, _add_status, _add_watertight, _add_sample, _add_check,
 ]
 
 

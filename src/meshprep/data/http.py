@@ -1,0 +1,214 @@
+"""Downloads that survive the network: streamed, hashed on the fly, resumed, retried politely.
+
+Built on ``httpx`` (async, HTTP/1.1 keep-alive, redirects, per-request timeouts); chosen over
+aiohttp because its sync and async APIs match, its timeouts are explicit per phase, and it is
+what ``huggingface_hub`` uses. Every request has a timeout. Retries back off exponentially with
+jitter on timeouts, broken connections, 429 (honouring ``Retry-After``) and 5xx; 404 and 410 are
+final (the object is *missing*). An interrupted body is resumed with an HTTP ``Range`` request
+where the server allows it, else restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from meshprep.errors import MeshprepError
+
+
+class FetchError(MeshprepError):
+    """A download failed for good (after its retries)."""
+
+
+class MissingError(FetchError):
+    """The server says the object does not exist (404 / 410): not retried."""
+
+
+class TooLargeError(FetchError):
+    """The body is larger than the size limit."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    Attributes
+    ----------
+    attempts : int
+        Tries per request, the first included.
+    base_s, max_s : float
+        Backoff ``min(max_s, base_s * 2**k)``, times a random factor in ``[0.5, 1.5)``.
+    timeout_s : float
+        Connect / read / write timeout of every request.
+    max_bytes : int
+        Largest body accepted.
+    """
+
+    attempts: int = 6
+    base_s: float = 0.5
+    max_s: float = 30.0
+    timeout_s: float = 60.0
+    max_bytes: int = 4 << 30
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_s * 4)
+        return min(self.max_s, self.base_s * 2 ** attempt) * random.uniform(0.5, 1.5)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class _Retry(Exception):  # noqa: N818  (internal signal)
+    def __init__(self, reason: str, wait: float | None = None):
+        super().__init__(reason)
+        self.wait = wait
+
+
+class _Restart(_Retry):
+    """Retry from byte 0: the partial file must go."""
+
+
+@dataclass
+class Download:
+    """A finished download: where, how big, its SHA-256, and how many requests it took."""
+
+    path: Path
+    size: int
+    sha256: str
+    requests: int
+
+
+class Downloader:
+    """Async downloads with a connection limit per host.
+
+    Parameters
+    ----------
+    client : httpx.AsyncClient
+    policy : RetryPolicy
+    per_host : int
+        Concurrent requests to one host.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, policy: RetryPolicy | None = None,
+                 per_host: int = 8):
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self.per_host = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    def _slot(self, url: str) -> asyncio.Semaphore:
+        host = urlsplit(url).netloc
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return self._hosts[host]
+
+    async def fetch(self, url: str, dest: Path) -> Download:
+        """Download ``url`` to ``dest`` (via ``dest.part``, resumed if it exists).
+
+        Raises
+        ------
+        MissingError
+            404 or 410.
+        FetchError
+            Any other final failure, after the retries.
+        """
+        part = dest.with_name(dest.name + ".part")
+        part.parent.mkdir(parents=True, exist_ok=True)
+        requests = 0
+        last = "no attempt"
+        for attempt in range(self.policy.attempts):
+            requests += 1
+            try:
+                async with self._slot(url):
+                    digest, size = await self._get(url, part)
+                part.replace(dest)
+                return Download(dest, size, digest, requests)
+            except _Retry as retry:
+                last = str(retry)
+                if isinstance(retry, _Restart):
+                    part.unlink(missing_ok=True)
+                if attempt + 1 < self.policy.attempts:
+                    await asyncio.sleep(self.policy.backoff(attempt, retry.wait))
+        raise FetchError(f"gave up after {requests} requests: {last}")
+
+    async def _get(self, url: str, part: Path) -> tuple[str, int]:
+        """One request; returns (sha256, size) of the complete file, hashed as it streams."""
+        have = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            async with self.client.stream("GET", url, headers=headers) as response:
+                _check_status(response, url)
+                if response.status_code == 206 and have:
+                    mode, digest = "ab", _hash_prefix(part)
+                else:  # the server ignored the range (or there was none): start over
+                    have, mode, digest = 0, "wb", hashlib.sha256()
+                declared = response.headers.get("content-length")
+                if declared is not None and have + int(declared) > self.policy.max_bytes:
+                    raise TooLargeError(f"{url}: {have + int(declared)} bytes "
+                                        f"(limit {self.policy.max_bytes})")
+                with open(part, mode) as stream:
+                    written = have
+                    async for chunk in response.aiter_bytes():
+                        written += len(chunk)
+                        if written > self.policy.max_bytes:
+                            raise TooLargeError(f"{url}: more than {self.policy.max_bytes} "
+                                                "bytes")
+                        digest.update(chunk)
+                        stream.write(chunk)
+                if declared is not None and written - have != int(declared):
+                    raise _Retry(f"body ended after {written - have} of {declared} bytes")
+                return digest.hexdigest(), written
+        except TooLargeError:
+            part.unlink(missing_ok=True)
+            raise
+        except httpx.TimeoutException as exc:
+            raise _Retry(f"timeout ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise _Retry(f"connection error ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_status(response: httpx.Response, url: str) -> None:
+    code = response.status_code
+    if code in (200, 206):
+        return
+    if code in (404, 410):
+        raise MissingError(f"{url}: HTTP {code}")
+    if code == 429 or code >= 500 or code == 408:
+        raise _Retry(f"HTTP {code}", _retry_after(response))
+    if code == 416:  # our partial file is stale: the caller starts over
+        raise _Restart("HTTP 416 for the resumed range")
+    raise FetchError(f"{url}: HTTP {code}")
+
+
+def _hash_prefix(path: Path):
+    """A SHA-256 object fed with the bytes already downloaded (a resumed file)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest
+
+
+def make_client(policy: RetryPolicy, connections: int) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` with the policy's timeouts, redirects followed."""
+    timeout = httpx.Timeout(policy.timeout_s)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=True,
+                             headers={"User-Agent": "meshprep-fetch"})
