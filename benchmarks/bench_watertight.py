@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import json
 import os
 import resource
@@ -53,6 +54,9 @@ def _worker(args: argparse.Namespace) -> None:
     cold = time.perf_counter() - start
     warm = cold
     if args.method == "band":
+        # drop the first output before the second run: peak RSS is one run's, not two's
+        result = None
+        gc.collect()  # a Trimesh holds reference cycles: free it now, not later
         start = time.perf_counter()
         result = mp.make_watertight(canonical, args.res_one, method=args.method)
         warm = time.perf_counter() - start
