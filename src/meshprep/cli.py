@@ -169,6 +169,17 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ledger", type=Path, default=None,
                    help="ledger file (default OUTPUT/ledger.sqlite)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    fetching = p.add_argument_group("streaming (fetch a list while processing it)")
+    fetching.add_argument("--stream", action="store_true",
+                          help="SOURCE is an object list: fetch ahead into OUTPUT/raw, process, "
+                               "delete each raw object once its asset is recorded")
+    fetching.add_argument("--raw-budget", default="20GB",
+                          help="raw bytes on disk at once (default 20GB)")
+    fetching.add_argument("--keep-raw", action="store_true", help="keep raw objects")
+    fetching.add_argument("--endpoint", action="append", default=[], metavar="NAME=URL")
+    fetching.add_argument("--fetch-workers", type=int, default=8)
+    fetching.add_argument("--limit", type=int, default=None)
+    fetching.add_argument("--min-aesthetic", type=float, default=None)
     p.set_defaults(run=_run_run)
 
 
@@ -195,15 +206,33 @@ def _run_run(args: argparse.Namespace) -> int:
                                num_gpus=1.0 if config["watertight"]["device"] == "cuda" else 0)
     else:
         executor = LocalExecutor(args.workers or default_workers())
+    stream = _stream_source(args) if args.stream else None
     summary = run_dataset(args.source, args.output, config, executor=executor,
                           retry_failed=args.retry_failed, ledger_path=args.ledger,
-                          progress=not args.quiet)
+                          progress=not args.quiet, stream=stream)
     counts = summary.counts
     adopted = f", {summary.adopted} adopted from an interrupted run" if summary.adopted else ""
     print(f"{args.output}: {summary.processed} processed this run{adopted}; dataset: "
           f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
           f"manifest {summary.manifest}")
     return 0
+
+
+def _stream_source(args: argparse.Namespace):
+    from .data import Endpoints
+    from .data.endpoints import parse_endpoint
+    from .data.stream import StreamSource, parse_size
+    from .pipeline import OutputStore, default_ledger_path
+
+    store = OutputStore(args.output)
+    if not store.is_local:
+        raise ValueError("--stream needs a local output folder (raw files land in it)")
+    ledger = args.ledger or default_ledger_path(store)
+    return StreamSource(args.source, Path(store.root) / "raw", Path(ledger),
+                        budget=parse_size(args.raw_budget), keep_raw=args.keep_raw,
+                        endpoints=Endpoints.from_env(dict(map(parse_endpoint, args.endpoint))),
+                        workers=args.fetch_workers, limit=args.limit,
+                        min_aesthetic=args.min_aesthetic)
 
 
 def _run_status(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 from meshprep.data import Endpoints, RetryPolicy, fetch
@@ -173,3 +174,31 @@ def test_retries_give_up_with_a_reason(tmp_path, fault):
         assert hosts.count(path) == 3
     status, error = _status(tmp_path / "raw")[uid]
     assert status == "failed" and f"HTTP {fault}" in error
+
+
+def test_stream_run_holds_no_more_raw_bytes_than_its_budget(tmp_path):
+    from meshprep.data.stream import StreamSource
+    from meshprep.pipeline import LocalExecutor, run_dataset
+
+    from ..pipeline.conftest import fast_config
+
+    objects = {_uid(2000 + i): _glb(2000 + i) for i in range(8)}
+    size = max(len(b) for b in objects.values())
+    with FakeHosts(latency=0.02) as hosts:
+        hosts.add_objaverse(objects)
+        rows = [{"file_identifier": uid, "sha256": _sha(data), "aesthetic_score": 4.5 + i}
+                for i, (uid, data) in enumerate(objects.items())]
+        listing = _write_list(tmp_path / "list.csv", rows)
+        out = tmp_path / "dataset"
+        stream = StreamSource(listing, out / "raw", out / "ledger.sqlite", budget=3 * size,
+                              endpoints=Endpoints(huggingface=hosts.url), workers=4,
+                              policy=FAST)
+        summary = run_dataset(listing, out, fast_config(), executor=LocalExecutor(1),
+                              progress=False, stream=stream)
+    assert summary.counts["ok"] == 8
+    assert 0 < stream.budget.peak <= 3 * size
+    assert stream.budget.used == 0
+    assert not list((out / "raw" / "objects").rglob("*.glb"))  # raw deleted once processed
+    manifest = pq.read_table(out / "manifest.parquet").to_pylist()
+    # the list's own columns reach the manifest
+    assert sorted(r["list_aesthetic_score"] for r in manifest) == [4.5 + i for i in range(8)]

@@ -32,7 +32,7 @@ import pyarrow as pa
 from meshprep.errors import MeshprepError
 
 from .endpoints import Endpoints
-from .github import extract_objects, parse_blob_url
+from .github import extract_objects, parse_blob_url, planned_bytes
 from .http import Downloader, FetchError, MissingError, RetryPolicy, make_client
 from .lists import filter_list, read_list
 
@@ -137,6 +137,11 @@ class FetchLedger:
         temporary.replace(path)
 
 
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder``."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
 def _group_key(source: str, url: str, uid: str) -> str:
     if source == "github":
         try:
@@ -146,7 +151,7 @@ def _group_key(source: str, url: str, uid: str) -> str:
     return uid
 
 
-class _Progress:
+class FetchProgress:
     """Files, bytes, rate and ETA: redrawn on a terminal, a line every 30 s elsewhere."""
 
     def __init__(self, total: int, enabled: bool):
@@ -176,15 +181,16 @@ class _Progress:
                   file=sys.stderr, flush=True)
 
 
-class _Fetcher:
+class Fetcher:
     def __init__(self, out: Path, ledger: FetchLedger, endpoints: Endpoints,
-                 downloader: Downloader, progress: _Progress, max_bytes: int):
+                 downloader: Downloader, progress: FetchProgress, max_bytes: int):
         self.out, self.ledger, self.endpoints = out, ledger, endpoints
         self.downloader, self.progress, self.max_bytes = downloader, progress, max_bytes
         self.partial = out / ".partial"
         self._object_paths: dict[str, str] | None = None
         self._paths_lock = asyncio.Lock()
         self.requests = 0
+        self.on_ready = None  # streaming: called with (uid, model path, sha256, meta)
 
     async def object_paths(self) -> dict[str, str]:
         """Objaverse 1.0's uid -> file path map, downloaded once into ``OUT/.cache``."""
@@ -195,6 +201,8 @@ class _Fetcher:
                     got = await self.downloader.fetch(self.endpoints.objaverse(OBJECT_PATHS),
                                                       cached)
                     self.requests += got.requests
+                    if self.downloader.budget is not None:  # an index, not a raw object
+                        self.downloader.budget.release(got.size)
                 with gzip.open(cached, "rt", encoding="utf-8") as stream:
                     self._object_paths = json.load(stream)
         return self._object_paths
@@ -237,6 +245,8 @@ class _Fetcher:
             self._fail(uid, "failed", f"{type(exc).__name__}: {exc}")
             return
         self.requests += requests
+        if self.downloader.budget is not None and source == "local":
+            self.downloader.budget.try_acquire(size)
         self._place(uid, staging, target, digest, size, expected, requests)
 
     async def _github(self, key: str, members: list[tuple]) -> None:
@@ -258,8 +268,16 @@ class _Fetcher:
             except MeshprepError as exc:
                 self._fail(uid, "failed", f"{type(exc).__name__}: {exc}")
         deadline = time.monotonic() + EXTRACT_TIMEOUT_S
+        budget = self.downloader.budget
+        planned = planned_bytes(archive, wanted) if budget is not None else 0
+        if budget is not None:
+            await budget.acquire(planned)
         results = await asyncio.to_thread(extract_objects, archive, wanted, self.partial / "x",
                                           max_bytes=self.max_bytes, deadline=deadline)
+        if budget is not None:  # the archive goes; the extracted files are held as they are
+            extracted = sum(folder_bytes(r[0].parent) for r in results.values()
+                            if not isinstance(r, Exception))
+            budget.release(planned + got.size - extracted)
         for uid, result in results.items():
             if isinstance(result, Exception):
                 self._fail(uid, "failed", f"{type(result).__name__}: {result}")
@@ -273,6 +291,8 @@ class _Fetcher:
                expected: str | None, requests: int) -> None:
         """Move a verified object into ``objects/``, a mismatching one into ``quarantine/``."""
         if expected and digest != expected:
+            if self.downloader.budget is not None:  # quarantine is evidence, not raw input
+                self.downloader.budget.release(folder_bytes(staging))
             folder = self.out / "quarantine" / uid
             shutil.rmtree(folder, ignore_errors=True)
             folder.parent.mkdir(parents=True, exist_ok=True)
@@ -285,6 +305,8 @@ class _Fetcher:
             return
         folder = self.out / "objects" / digest[:2] / digest
         if folder.exists():  # the same bytes under another uid: keep the first copy
+            if self.downloader.budget is not None:
+                self.downloader.budget.release(folder_bytes(staging))
             shutil.rmtree(staging, ignore_errors=True)
         else:
             folder.parent.mkdir(parents=True, exist_ok=True)
@@ -292,13 +314,17 @@ class _Fetcher:
         self.ledger.record(uid, "ok", sha256=digest, path=folder / model.name, size=size,
                            requests=requests)
         self.progress.update(True, size)
+        if self.on_ready is not None:
+            meta = self.ledger.db.execute("SELECT meta FROM fetches WHERE uid = ?",
+                                          (uid,)).fetchone()[0]
+            self.on_ready(uid, folder / model.name, digest, meta)
 
     def _fail(self, uid: str, status: str, reason: str) -> None:
         self.ledger.record(uid, status, error=reason)
         self.progress.update(False, 0, f"{status} {uid}: {reason}")
 
 
-async def _fetch_all(fetcher: _Fetcher, workers: int) -> None:
+async def fetch_all(fetcher: Fetcher, workers: int) -> None:
     queue: asyncio.Queue = asyncio.Queue(maxsize=2 * workers)
 
     async def work() -> None:
@@ -359,13 +385,13 @@ def fetch(
     ledger = FetchLedger(out / "ledger.sqlite")
     summary = FetchSummary(listed=ledger.add(table))
     todo = ledger.db.execute("SELECT COUNT(*) FROM fetches WHERE status = 'pending'").fetchone()[0]
-    bar = _Progress(todo, progress)
+    bar = FetchProgress(todo, progress)
 
     async def main() -> None:
         async with make_client(policy, workers) as client:
-            fetcher = _Fetcher(out, ledger, endpoints, Downloader(client, policy, per_host), bar,
+            fetcher = Fetcher(out, ledger, endpoints, Downloader(client, policy, per_host), bar,
                                policy.max_bytes)
-            await _fetch_all(fetcher, workers)
+            await fetch_all(fetcher, workers)
             summary.requests = fetcher.requests
 
     asyncio.run(main())

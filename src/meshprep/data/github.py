@@ -103,6 +103,27 @@ def extract_objects(archive: Path, wanted: dict[str, str], dest: Path, *, max_by
     return results
 
 
+def planned_bytes(archive: Path, wanted: dict[str, str]) -> int:
+    """Declared bytes :func:`extract_objects` may write for ``wanted`` (files + companions)."""
+    with zipfile.ZipFile(archive) as zf:
+        members = {_inner(i.filename): i for i in zf.infolist()
+                   if not i.is_dir() and not _unsafe(i)}
+    total = 0
+    for path in wanted.values():
+        info = members.get(path)
+        if info is None:
+            continue
+        total += info.file_size
+        if posixpath.splitext(path)[1].lower() in COMPANION_OWNERS:
+            base = posixpath.dirname(path)
+            prefix = f"{base}/" if base else ""
+            companions = sum(i.file_size for n, i in members.items()
+                             if n != path and n.startswith(prefix)
+                             and posixpath.splitext(n)[1].lower() not in MODEL_SUFFIXES)
+            total += min(companions, MAX_COMPANION_BYTES)
+    return total
+
+
 def _extract_one(zf, members, path, folder, max_bytes, deadline) -> tuple[Path, str]:
     info = members.get(path)
     if info is None:

@@ -14,6 +14,7 @@ import asyncio
 import email.utils
 import hashlib
 import random
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,62 @@ class _Restart(_Retry):
     """Retry from byte 0: the partial file must go."""
 
 
+class ByteBudget:
+    """Raw bytes a streaming run may hold on disk; downloads wait for room, never overshoot.
+
+    A download reserves its declared size (``Content-Length``) before writing a byte; the
+    reservation is released when the file is deleted (after its asset is processed) or when
+    the download fails. Thread-safe: the runner releases from its own thread.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = int(limit)
+        self.used = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def try_acquire(self, size: int) -> bool:
+        with self._lock:
+            if self.used + size > self.limit:
+                return False
+            self.used += size
+            self.peak = max(self.peak, self.used)
+            return True
+
+    async def acquire(self, size: int) -> None:
+        """Wait until ``size`` bytes fit (a body larger than the whole budget fails)."""
+        if size > self.limit:
+            raise TooLargeError(f"{size} bytes is more than the raw budget of {self.limit}")
+        while not self.try_acquire(size):
+            await asyncio.sleep(0.05)
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self.used = max(0, self.used - size)
+
+
+class _Reservation:
+    """One download's share of a :class:`ByteBudget` (no budget: does nothing)."""
+
+    def __init__(self, budget: ByteBudget | None):
+        self.budget, self.held = budget, 0
+
+    async def reserve(self, total: int) -> None:
+        """Hold ``total`` bytes in all (only the increase is acquired)."""
+        if self.budget is not None and total > self.held:
+            await self.budget.acquire(total - self.held)
+            self.held = total
+
+    def settle(self, size: int) -> None:
+        """Keep exactly ``size`` bytes held: what the finished file occupies (0 on failure)."""
+        if self.budget is not None and self.held != size:
+            if size > self.held:
+                self.budget.try_acquire(size - self.held)
+            else:
+                self.budget.release(self.held - size)
+        self.held = 0
+
+
 @dataclass
 class Download:
     """A finished download: where, how big, its SHA-256, and how many requests it took."""
@@ -107,10 +164,11 @@ class Downloader:
     """
 
     def __init__(self, client: httpx.AsyncClient, policy: RetryPolicy | None = None,
-                 per_host: int = 8):
+                 per_host: int = 8, budget: ByteBudget | None = None):
         self.client = client
         self.policy = policy or RetryPolicy()
         self.per_host = per_host
+        self.budget = budget
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     def _slot(self, url: str) -> asyncio.Semaphore:
@@ -133,22 +191,28 @@ class Downloader:
         part.parent.mkdir(parents=True, exist_ok=True)
         requests = 0
         last = "no attempt"
-        for attempt in range(self.policy.attempts):
-            requests += 1
-            try:
-                async with self._slot(url):
-                    digest, size = await self._get(url, part)
-                part.replace(dest)
-                return Download(dest, size, digest, requests)
-            except _Retry as retry:
-                last = str(retry)
-                if isinstance(retry, _Restart):
-                    part.unlink(missing_ok=True)
-                if attempt + 1 < self.policy.attempts:
-                    await asyncio.sleep(self.policy.backoff(attempt, retry.wait))
-        raise FetchError(f"gave up after {requests} requests: {last}")
+        hold = _Reservation(self.budget)
+        try:
+            for attempt in range(self.policy.attempts):
+                requests += 1
+                try:
+                    async with self._slot(url):
+                        digest, size = await self._get(url, part, hold)
+                    part.replace(dest)
+                    hold.settle(size)
+                    return Download(dest, size, digest, requests)
+                except _Retry as retry:
+                    last = str(retry)
+                    if isinstance(retry, _Restart):
+                        part.unlink(missing_ok=True)
+                    if attempt + 1 < self.policy.attempts:
+                        await asyncio.sleep(self.policy.backoff(attempt, retry.wait))
+            raise FetchError(f"gave up after {requests} requests: {last}")
+        except BaseException:
+            hold.settle(0)
+            raise
 
-    async def _get(self, url: str, part: Path) -> tuple[str, int]:
+    async def _get(self, url: str, part: Path, hold: _Reservation) -> tuple[str, int]:
         """One request; returns (sha256, size) of the complete file, hashed as it streams."""
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
@@ -163,10 +227,14 @@ class Downloader:
                 if declared is not None and have + int(declared) > self.policy.max_bytes:
                     raise TooLargeError(f"{url}: {have + int(declared)} bytes "
                                         f"(limit {self.policy.max_bytes})")
+                if declared is not None:
+                    await hold.reserve(have + int(declared))
                 with open(part, mode) as stream:
                     written = have
                     async for chunk in response.aiter_bytes():
                         written += len(chunk)
+                        if declared is None:
+                            await hold.reserve(written)
                         if written > self.policy.max_bytes:
                             raise TooLargeError(f"{url}: more than {self.policy.max_bytes} "
                                                 "bytes")

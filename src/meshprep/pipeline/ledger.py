@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS assets (
     asset_id TEXT PRIMARY KEY, source TEXT NOT NULL, uid TEXT, sha256 TEXT,
     status TEXT NOT NULL DEFAULT 'pending', stage TEXT, error_class TEXT, error_message TEXT,
     seconds REAL, attempts INTEGER NOT NULL DEFAULT 0, metrics TEXT, files TEXT,
-    run_id INTEGER, updated REAL);
+    run_id INTEGER, updated REAL, meta TEXT);
 CREATE INDEX IF NOT EXISTS assets_status ON assets (status);
 CREATE TABLE IF NOT EXISTS stages (
     asset_id TEXT NOT NULL, stage TEXT NOT NULL, status TEXT NOT NULL, seconds REAL,
@@ -68,6 +68,9 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(assets)")}
+        if "meta" not in columns:  # a ledger from before list metadata was kept
+            self.db.execute("ALTER TABLE assets ADD COLUMN meta TEXT")
         self.db.commit()
 
     def close(self) -> None:
@@ -128,7 +131,7 @@ class Ledger:
         listed = new = 0
         rows: list[tuple] = []
         for task in tasks:
-            rows.append((task.asset_id, task.source, task.uid, task.sha256))
+            rows.append((task.asset_id, task.source, task.uid, task.sha256, task.meta))
             listed += 1
             if len(rows) >= batch:
                 new += self._insert(rows)
@@ -138,8 +141,8 @@ class Ledger:
 
     def _insert(self, rows: list[tuple]) -> int:
         before = self.db.total_changes
-        self.db.executemany("INSERT OR IGNORE INTO assets (asset_id, source, uid, sha256) "
-                            "VALUES (?, ?, ?, ?)", rows)
+        self.db.executemany("INSERT OR IGNORE INTO assets (asset_id, source, uid, sha256, meta) "
+                            "VALUES (?, ?, ?, ?, ?)", rows)
         self.db.commit()
         return self.db.total_changes - before
 
@@ -155,7 +158,16 @@ class Ledger:
         found = dict(self.db.execute("SELECT status, COUNT(*) FROM assets GROUP BY status"))
         return {status: found.get(status, 0) for status in STATUSES}
 
-    def iter_tasks(self, statuses: Iterable[str], chunk: int = 1000) -> Iterator[AssetTask]:
+    def max_rowid(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM assets").fetchone()[0]
+
+    def status(self, asset_id: str) -> str | None:
+        row = self.db.execute("SELECT status FROM assets WHERE asset_id = ?",
+                              (asset_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def iter_tasks(self, statuses: Iterable[str], chunk: int = 1000,
+                   up_to: int | None = None) -> Iterator[AssetTask]:
         """Assets with one of ``statuses``, in insertion order, read ``chunk`` rows at a time.
 
         Keyset pagination on ``rowid``: rows updated while iterating are neither skipped nor
@@ -163,17 +175,18 @@ class Ledger:
         """
         statuses = tuple(statuses)
         marks = ",".join("?" * len(statuses))
-        last = 0
+        last, end = 0, up_to if up_to is not None else 2**62
         while True:
             rows = self.db.execute(
-                f"SELECT rowid, asset_id, source, uid, sha256 FROM assets WHERE rowid > ? "
-                f"AND status IN ({marks}) ORDER BY rowid LIMIT ?", (last, *statuses, chunk),
+                f"SELECT rowid, asset_id, source, uid, sha256, meta FROM assets WHERE rowid > ? "
+                f"AND rowid <= ? AND status IN ({marks}) ORDER BY rowid LIMIT ?",
+                (last, end, *statuses, chunk),
             ).fetchall()
             if not rows:
                 return
             last = rows[-1][0]
-            for _, asset_id, source, uid, sha in rows:
-                yield AssetTask(asset_id, source, uid, sha)
+            for _, asset_id, source, uid, sha, meta in rows:
+                yield AssetTask(asset_id, source, uid, sha, meta)
 
     def mark_running(self, asset_id: str, run_id: int) -> None:
         self.db.execute("UPDATE assets SET status = 'running', attempts = attempts + 1, "

@@ -14,11 +14,11 @@ _BASE_COLUMNS = ("asset_id", "source", "uid", "sha256", "status", "stage", "erro
 _BATCH = 10_000
 
 
-def _metric_types(ledger: Ledger) -> dict[str, str]:
-    """Every metric key in the ledger and its Arrow type (bool, int64, float64 or string)."""
+def _metric_types(ledger: Ledger, column: str = "metrics") -> dict[str, str]:
+    """Every key of a JSON column and its Arrow type (bool, int64, float64 or string)."""
     rank = {"bool": 0, "int64": 1, "float64": 2, "string": 3}
     types: dict[str, str] = {}
-    for (text,) in ledger.db.execute("SELECT metrics FROM assets WHERE metrics IS NOT NULL"):
+    for (text,) in ledger.db.execute(f"SELECT {column} FROM assets WHERE {column} IS NOT NULL"):
         for key, value in json.loads(text).items():
             kind = ("bool" if isinstance(value, bool) else "int64" if isinstance(value, int)
                     else "float64" if isinstance(value, float) else "string")
@@ -29,7 +29,7 @@ def _metric_types(ledger: Ledger) -> dict[str, str]:
 
 
 def _rows(ledger: Ledger, stages: list[str]) -> Iterator[dict[str, Any]]:
-    query = (f"SELECT rowid, {', '.join(_BASE_COLUMNS)}, metrics, files FROM assets "
+    query = (f"SELECT rowid, {', '.join(_BASE_COLUMNS)}, metrics, files, meta FROM assets "
              "WHERE rowid > ? ORDER BY rowid LIMIT ?")
     last = 0
     while rows := ledger.db.execute(query, (last, _BATCH)).fetchall():
@@ -45,6 +45,7 @@ def _rows(ledger: Ledger, stages: list[str]) -> Iterator[dict[str, Any]]:
             record = dict(zip(_BASE_COLUMNS, row[1:11], strict=True))
             record.update(json.loads(row[11] or "{}"))
             record["files"] = json.loads(row[12] or "[]")
+            record.update({f"list_{k}": v for k, v in json.loads(row[13] or "{}").items()})
             for stage in stages:
                 status, seconds = per_stage.get(record["asset_id"], {}).get(stage, (None, None))
                 record[f"{stage}_status"], record[f"{stage}_seconds"] = status, seconds
@@ -69,6 +70,7 @@ def export_manifest(ledger: Ledger, path: str | os.PathLike[str], asset_root: st
 
     stages = [s for (s,) in ledger.db.execute("SELECT DISTINCT stage FROM stages ORDER BY stage")]
     metrics = _metric_types(ledger)
+    metrics.update({f"list_{k}": t for k, t in _metric_types(ledger, "meta").items()})
     fields = [pa.field(c, pa.float64() if c == "seconds" else pa.int64() if c == "attempts"
                        else pa.string()) for c in _BASE_COLUMNS]
     fields += [pa.field("files", pa.list_(pa.string())), pa.field("path", pa.string())]
@@ -124,8 +126,12 @@ def summarize(ledger: Ledger, top: int = 5) -> dict[str, Any]:
                          "WHERE status = 'failed' GROUP BY error_class, stage, error_message "
                          "ORDER BY n DESC, error_class LIMIT ?", (top,))]
     runs = db.execute("SELECT COUNT(*), MAX(finished) - MIN(started) FROM runs").fetchone()
+    fetched = {}
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'fetches'").fetchone():
+        fetched = dict(db.execute("SELECT status, COUNT(*) FROM fetches GROUP BY status"))
     return {"counts": ledger.counts(), "stages": by_stage, "slowest": slowest,
-            "errors": errors, "runs": runs[0], "config_hash": ledger.meta("config_hash")}
+            "errors": errors, "runs": runs[0], "config_hash": ledger.meta("config_hash"),
+            "fetched": fetched}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -134,6 +140,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     total = sum(counts.values())
     lines = [f"{total} assets: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]),
              f"config {summary['config_hash']}, {summary['runs']} run(s)"]
+    if summary.get("fetched"):
+        lines.append("fetched: " + ", ".join(f"{n} {s}" for s, n in
+                                             sorted(summary["fetched"].items())))
     if summary["stages"]:
         lines.append("per stage:")
         for stage, statuses in summary["stages"].items():

@@ -103,6 +103,7 @@ def run_dataset(
     ledger_path: str | os.PathLike[str] | None = None,
     progress: bool = True,
     log=None,
+    stream=None,
 ) -> RunSummary:
     """Process every asset of ``source`` into ``output``; resume whatever is unfinished.
 
@@ -124,6 +125,9 @@ def run_dataset(
         Show progress on stderr.
     log : text stream, optional
         Where progress and messages go (default stderr).
+    stream : meshprep.data.stream.StreamSource, optional
+        Fetch ``source`` (a list) ahead of the workers instead of reading local files; raw
+        objects are deleted once their asset is recorded.
 
     Returns
     -------
@@ -149,11 +153,21 @@ def run_dataset(
         ledger.bind_config(digest, text)
         _put_text(store, CONFIG, text)
         store.clear_staging()
-        summary.listed, summary.new = ledger.add_tasks(iter_tasks(source, ledger.file_hash))
+        if stream is not None:
+            summary.listed = stream.listed()
+            summary.new = ledger.add_tasks(_release_done(ledger, stream, stream.arrived()))[1]
+        else:
+            summary.listed, summary.new = ledger.add_tasks(iter_tasks(source,
+                                                                      ledger.file_hash))
         summary.adopted = _adopt_published(ledger, store, digest)
         statuses = ["pending", "running"] + (["failed"] if retry_failed else [])
         todo = ledger.count(statuses)
-        if todo == 0:
+        if stream is not None:
+            done = sum(ledger.counts()[s] for s in ("ok", "failed", "skipped"))
+            bar = Progress(max(0, summary.listed - done), log, progress)
+            summary.processed = _process_stream(ledger, executor, Job(config, store.root, digest),
+                                                statuses, bar, stream)
+        elif todo == 0:
             counts = ledger.counts()
             hint = " (--retry-failed retries the failures)" if counts["failed"] else ""
             print(f"nothing to do: all {summary.listed} listed assets are done, {counts['ok']} "
@@ -169,8 +183,36 @@ def run_dataset(
     return summary
 
 
+def _release_done(ledger: Ledger, stream, tasks: list[AssetTask]) -> list[AssetTask]:
+    """Raw objects of assets already recorded go now (a run killed before deleting them)."""
+    for task in tasks:
+        if ledger.status(task.asset_id) in ("ok", "failed", "skipped"):
+            stream.finished(task.source)
+    return tasks
+
+
+def _process_stream(ledger: Ledger, executor: Executor, job: Job, statuses: list[str],
+                    progress: Progress, stream) -> int:
+    """Unfinished assets first, then the objects the fetcher hands over as they arrive."""
+    def live() -> Iterator[AssetTask]:
+        for task in stream.tasks():
+            if ledger.add_tasks([task])[1] or ledger.status(task.asset_id) in statuses:
+                yield task
+
+    def tasks() -> Iterator[AssetTask]:
+        yield from ledger.iter_tasks(statuses, up_to=ledger.max_rowid())
+        yield from live()
+
+    stream.start()
+    try:
+        return _process(ledger, executor, job, statuses, 0, progress, "stream", tasks(),
+                        stream.finished)
+    finally:
+        stream.close()
+
+
 def _process(ledger: Ledger, executor: Executor, job: Job, statuses: list[str], todo: int,
-             progress: Progress, source) -> int:
+             progress: Progress, source, tasks=None, on_done=None) -> int:
     run_id = ledger.start_run(executor.name, executor.workers, os.fspath(source))
     sources: dict[str, str] = {}
 
@@ -180,9 +222,13 @@ def _process(ledger: Ledger, executor: Executor, job: Job, statuses: list[str], 
 
     processed = 0
     try:
-        for outcome in executor.map(ledger.iter_tasks(statuses), job, on_start):
+        tasks = ledger.iter_tasks(statuses) if tasks is None else tasks
+        for outcome in executor.map(tasks, job, on_start):
             ledger.record(outcome, run_id)
-            progress.update(outcome, os.path.basename(sources.pop(outcome.asset_id, "")))
+            path = sources.pop(outcome.asset_id, "")
+            progress.update(outcome, os.path.basename(path))
+            if on_done is not None:
+                on_done(path)
             processed += 1
     finally:
         progress.close()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from meshprep.errors import MeshprepError
@@ -49,12 +50,16 @@ class AssetTask:
         The dataset's uid, when given.
     sha256 : str or None
         Expected SHA-256 of the source bytes, checked before loading when given.
+    meta : str or None
+        The list's other columns for this asset, as a JSON object (licence, captions,
+        aesthetic score...): carried into the ledger and ``manifest.parquet``.
     """
 
     asset_id: str
     source: str
     uid: str | None = None
     sha256: str | None = None
+    meta: str | None = None
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -125,8 +130,22 @@ def _iter_csv(path: Path, file_hash: HashLookup) -> Iterator[AssetTask]:
         if source_column is None:
             raise SourceError(f"{path}: no source column; expected one of {SOURCE_COLUMNS}")
         uid_column, sha_column = columns.get("uid"), columns.get("sha256")
+        extra = [c for c in reader.fieldnames or ()
+                 if c not in (source_column, uid_column, sha_column)]
         for line, row in enumerate(reader, start=2):
-            yield _csv_task(path, line, row, source_column, uid_column, sha_column, file_hash)
+            task = _csv_task(path, line, row, source_column, uid_column, sha_column, file_hash)
+            values = {c: _scalar(row[c]) for c in extra if row.get(c) not in (None, "")}
+            yield replace(task, meta=json.dumps(values)) if values else task
+
+
+def _scalar(text: str) -> int | float | str:
+    """A CSV cell as a number when it reads as one (aesthetic scores stay numeric)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _csv_task(path, line, row, source_column, uid_column, sha_column, file_hash) -> AssetTask:
