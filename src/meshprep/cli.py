@@ -293,6 +293,36 @@ def _run_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="multi-view normal, depth and mask images, headless",
+                       description="Render a mesh from a camera set with the built-in "
+                                   "rasterizer; writes NNN_<pass>.png and transforms.json.")
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    p.add_argument("--cameras", default="scoring4",
+                   help="hammersley:N, cond:N, ortho6, orbit:N@ELEV, scoring4 or a .json file")
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--passes", default="normal,depth,mask",
+                   help="comma-separated: normal, depth, mask, shaded")
+    p.add_argument("--smooth", action="store_true", help="interpolated vertex normals")
+    p.add_argument("--z-up", action="store_true",
+                   help="the file is already Z-up (default: Y-up, turned as Blender does)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_render)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from .io import load
+    from .render import render_views
+
+    result = render_views(load(args.input), args.output, args.cameras, size=args.size,
+                          passes=tuple(args.passes.split(",")), smooth=args.smooth,
+                          y_up=not args.z_up, seed=args.seed)
+    print(f"{args.output}: {result.frames} views, {len(result.files)} files, "
+          f"{result.seconds:.2f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``meshprep`` command."""
     from . import __version__
@@ -306,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_fetch, _add_run, _add_status, _add_watertight, _add_sample, _add_check,
+    _add_fetch, _add_run, _add_status, _add_render, _add_watertight, _add_sample, _add_check,
 ]
 
 

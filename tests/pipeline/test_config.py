@@ -8,7 +8,8 @@ from meshprep.pipeline import DEFAULTS, ConfigError, config_hash, dump_toml, res
 def test_defaults_are_complete_and_valid():
     config = resolve_config()
     assert config["watertight"]["resolution"] == 512
-    assert config["run"]["steps"] == ["load", "normalize", "watertight", "sample", "write"]
+    assert config["run"]["steps"] == ["load", "normalize", "watertight", "sample", "render",
+                                      "write"]
     assert set(config) == set(DEFAULTS)
 
 
@@ -26,7 +27,7 @@ def test_file_then_overrides(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("[watertight]\nresolutoin = 256\n", "unknown key watertight.resolutoin"),
-    ("[render]\nviews = 8\n", "unknown section [render]"),
+    ("[curate]\nviews = 8\n", "unknown section [curate]"),
     ("[watertight]\nresolution = '256'\n", "watertight.resolution must be int"),
     ("[watertight]\nresolution = true\n", "watertight.resolution must be int"),
     ("[sample]\nlayout = 'dora'\n", "sample.layout must be one of"),

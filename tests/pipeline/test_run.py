@@ -38,8 +38,8 @@ def test_every_failure_is_recorded_and_the_run_goes_on(tmp_path):
              "skip.stl"]
     write_models(tmp_path / "in", names)
     (tmp_path / "in" / "broken.glb").write_bytes(b"glTF\x02\x00\x00\x00\xff\xff")
-    config = fast_config(["load", TROUBLE, "normalize", "watertight", "sample", "write"],
-                         timeout_s=6.0, memory_mb=1500)
+    config = fast_config(["load", TROUBLE, "normalize", "watertight", "sample", "render",
+                          "write"], timeout_s=6.0, memory_mb=1500)
     out = tmp_path / "out"
     summary = run_dataset(tmp_path / "in", out, config, executor=LocalExecutor(2),
                           progress=False)
@@ -59,8 +59,11 @@ def test_every_failure_is_recorded_and_the_run_goes_on(tmp_path):
     rows = {Path(r["source"]).stem: r for r in pq.read_table(out / "manifest.parquet")
             .to_pylist()}
     folder = Path(rows["ok1"]["path"])
-    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "sdf.npz", "surface.npz",
-                                                        "watertight.ply"]
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "renders", "sdf.npz",
+                                                        "surface.npz", "watertight.ply"]
+    for target in ("input", "watertight"):  # the default render step: 4 normal views of each
+        views = sorted(p.name for p in (folder / "renders" / target).iterdir())
+        assert views == [f"{i:03d}_normal.png" for i in range(4)] + ["transforms.json"]
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["config_hash"] == summary_hash(out)
     transform = np.array(meta["transform"])

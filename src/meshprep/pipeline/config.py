@@ -3,7 +3,7 @@
 Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides some of them::
 
     [run]
-    steps = ["load", "normalize", "watertight", "sample", "write"]   # "module:function" adds a step
+    steps = ["load", "normalize", "watertight", "sample", "render", "write"]  # or "module:function"
     seed = 0
 
     [limits]                     # per asset, enforced by the executor
@@ -18,6 +18,12 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     method = "band"              # or "reference"
     target_faces = 0             # 0: no decimation
     device = "cpu"
+
+    [render]                     # the "render" step (add it to run.steps)
+    cameras = "scoring4"         # hammersley:N, cond:N, ortho6, orbit:N@ELEV, scoring4
+    size = 256
+    passes = ["normal"]          # normal, depth, mask, shaded
+    targets = ["input", "watertight"]
 
     [sample]
     surface = 250000
@@ -46,7 +52,7 @@ from meshprep.errors import MeshprepError
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "run": {
-        "steps": ["load", "normalize", "watertight", "sample", "write"],
+        "steps": ["load", "normalize", "watertight", "sample", "render", "write"],
         "seed": 0,
     },
     "limits": {"timeout_s": 600.0, "memory_mb": 8000},
@@ -62,6 +68,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "layout": "meshprep",
         "float16": False,
     },
+    "render": {"cameras": "scoring4", "size": 256, "passes": ["normal"], "targets":
+               ["input", "watertight"]},
 }
 
 #: sections that do not change the files an asset produces, left out of the hash
@@ -72,6 +80,10 @@ _CHOICES = {
     ("watertight", "device"): ("cpu", "cuda"),
     ("sample", "salient_from"): ("original", "watertight"),
     ("sample", "layout"): ("meshprep", "hunyuan3d"),
+}
+_LIST_CHOICES = {
+    ("render", "passes"): ("normal", "depth", "mask", "shaded"),
+    ("render", "targets"): ("input", "watertight"),
 }
 
 
@@ -150,6 +162,10 @@ def _validate(config: dict) -> None:
             choices = _CHOICES.get((section, key))
             if choices and value not in choices:
                 raise ConfigError(f"{section}.{key} must be one of {choices}, got {value!r}")
+            choices = _LIST_CHOICES.get((section, key))
+            if choices and not set(value) <= set(choices):
+                raise ConfigError(f"{section}.{key} entries must be among {choices}, "
+                                  f"got {value!r}")
     steps = config["run"]["steps"]
     if not steps or not all(isinstance(s, str) for s in steps):
         raise ConfigError("run.steps must be a non-empty list of step names")

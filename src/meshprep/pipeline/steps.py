@@ -164,11 +164,32 @@ def step_write(ctx: AssetContext) -> None:
                      asset_id=ctx.task.asset_id, dtype=dtype)
 
 
+def step_render(ctx: AssetContext) -> None:
+    """Views of the input and/or the watertight mesh into ``renders/<target>/`` (staging)."""
+    import hashlib
+
+    from meshprep.render import render_views
+
+    params = ctx.config["render"]
+    # seeded from the asset id so random camera sets reproduce for the same asset
+    seed = int(hashlib.sha256(ctx.task.asset_id.encode()).hexdigest()[:8], 16)
+    meshes = {"input": ctx.canonical if ctx.canonical is not None else ctx.mesh,
+              "watertight": ctx.watertight}
+    for target in params["targets"]:
+        mesh = meshes[target]
+        if mesh is None:
+            continue
+        result = render_views(mesh, ctx.staging / "renders" / target, params["cameras"],
+                              size=params["size"], passes=tuple(params["passes"]), seed=seed)
+        ctx.metrics[f"render_{target}_seconds"] = result.seconds
+
+
 BUILTIN_STEPS: dict[str, Callable[[AssetContext], None]] = {
     "load": step_load,
     "normalize": step_normalize,
     "watertight": step_watertight,
     "sample": step_sample,
+    "render": step_render,
     "write": step_write,
 }
 
@@ -282,7 +303,8 @@ def _write_meta(ctx: AssetContext, outcome: AssetOutcome, config_digest: str) ->
         "stages": [{"name": n, "status": s, "seconds": round(t, 4)}
                    for n, s, t in outcome.stages],
         "metrics": outcome.metrics,
-        "files": sorted(p.name for p in ctx.staging.iterdir() if p.is_file()),
+        "files": sorted(p.relative_to(ctx.staging).as_posix() for p in ctx.staging.rglob("*")
+                        if p.is_file()),
     }
     with open(ctx.staging / META, "w", encoding="utf-8") as stream:
         json.dump(meta, stream, indent=1)

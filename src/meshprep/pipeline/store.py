@@ -77,18 +77,21 @@ class OutputStore:
         list of str
             Names of the published files.
         """
-        names = sorted(p.name for p in staging.iterdir() if p.is_file())
+        names = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*")
+                       if p.is_file())
         names = [n for n in names if n != META] + ([META] if META in names else [])
         target = self.asset_path(asset_id)
         if self.is_local:
-            os.makedirs(target, exist_ok=True)
             for name in names:
+                os.makedirs(os.path.dirname(os.path.join(target, name)), exist_ok=True)
                 os.replace(staging / name, os.path.join(target, name))
         else:
             self._fs.makedirs(target, exist_ok=True)
             for name in names:
                 final = f"{target}/{name}"
-                temporary = f"{target}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
+                folder, _, base = final.rpartition("/")
+                self._fs.makedirs(folder, exist_ok=True)
+                temporary = f"{folder}/.{base}.{uuid.uuid4().hex[:8]}.tmp"
                 self._fs.put_file(str(staging / name), temporary)
                 self._fs.mv(temporary, final)
         self.discard(staging)

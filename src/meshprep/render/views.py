@@ -1,0 +1,223 @@
+"""Render an asset's views and write them with ``transforms.json``.
+
+Passes (files per frame ``NNN``):
+
+``normal``  ``NNN_normal.png`` RGBA: world-space normal ``(n + 1) / 2`` in RGB, alpha = mask
+``depth``   ``NNN_depth.png`` 16-bit: z-depth along the camera axis, ``value / 65535 *
+            depth_max`` world units (``depth_max`` in transforms.json), 0 = background
+``mask``    ``NNN_mask.png`` 8-bit coverage (255 = object)
+``shaded``  ``NNN.png`` RGBA grey Lambert shading from the camera (a stand-in for colour until
+            materials are loaded), alpha = mask
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+from meshprep.io import atomic_write
+
+from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
+from .raster import rasterize, shade_normals
+
+PASSES = ("normal", "depth", "mask", "shaded")
+
+#: Blender's glTF / OBJ importers turn Y-up files Z-up: (x, y, z) -> (x, -z, y)
+Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
+
+
+@dataclass
+class RenderResult:
+    """What :func:`render_views` wrote: the frame count, the files, the timing."""
+
+    frames: int
+    files: list
+    seconds: float
+
+
+def world_transform(vertices: np.ndarray, bound: float, y_up: bool = True,
+                    fit: str = "box") -> np.ndarray:
+    """4×4 from the loaded mesh's coordinates to the render world: Z up, bounding box centred,
+    scaled so the box's longest side is ``2 * bound`` (``fit="box"``) or the farthest vertex is
+    ``bound`` from the centre (``fit="sphere"``)."""
+    rotate = Y_UP_TO_Z_UP if y_up else np.eye(4)
+    rotated = vertices @ rotate[:3, :3].T
+    lo, hi = rotated.min(axis=0), rotated.max(axis=0)
+    if fit == "sphere":
+        extent = 2.0 * float(np.linalg.norm(rotated - (lo + hi) / 2.0, axis=1).max())
+    else:
+        extent = float((hi - lo).max())
+    scale = 2.0 * bound / max(extent, 1e-12)
+    matrix = np.eye(4)
+    matrix[:3, :3] = scale * rotate[:3, :3]
+    matrix[:3, 3] = -scale * (lo + hi) / 2.0
+    return matrix
+
+
+def _camera_arrays(cameras: CameraSet, size: int):
+    w2c = np.stack([opencv_extrinsics(c) for c in cameras.cameras])
+    intr = np.array([[k[0, 0], k[1, 1], k[0, 2], k[1, 2]]
+                     for k in (opencv_intrinsics(c, size, size) for c in cameras.cameras)])
+    ortho = np.array([c.orthographic for c in cameras.cameras])
+    eyes = np.stack([c.c2w[:3, 3] for c in cameras.cameras])
+    forwards = np.stack([-c.c2w[:3, 2] for c in cameras.cameras])
+    return w2c, intr, ortho, eyes, forwards
+
+
+def render_views(
+    mesh: trimesh.Trimesh,
+    out_dir: str | os.PathLike[str],
+    cameras: str | CameraSet = "scoring4",
+    *,
+    size: int = 512,
+    passes: tuple[str, ...] = ("normal", "depth", "mask"),
+    smooth: bool = False,
+    y_up: bool = True,
+    seed: int = 0,
+    chunk: int = 8,
+) -> RenderResult:
+    """Render ``mesh`` from every camera and write the passes and ``transforms.json``.
+
+    Parameters
+    ----------
+    mesh : trimesh.Trimesh
+        As :func:`meshprep.load` returns it (any coordinates; normalized here).
+    out_dir : path-like
+        Folder for the images (created).
+    cameras : str or CameraSet
+        A camera set name (:func:`parse_cameras`) or a set.
+    size : int
+        Image width and height in pixels.
+    passes : tuple of str
+        Any of ``normal, depth, mask, shaded``.
+    smooth : bool
+        Interpolate vertex normals instead of face normals.
+    y_up : bool
+        Turn the mesh Z-up as Blender's importers do (glTF and OBJ are Y-up).
+    seed : int
+        Seeds random camera sets (use a hash of the asset id so renders reproduce).
+    chunk : int
+        Views rasterized at once (bounds memory: ``chunk * size^2 * 16`` bytes).
+
+    Returns
+    -------
+    RenderResult
+    """
+    import time
+
+    start = time.perf_counter()
+    unknown = set(passes) - set(PASSES)
+    if unknown:
+        raise ValueError(f"unknown passes {sorted(unknown)}: use {PASSES}")
+    cams = parse_cameras(cameras, seed) if isinstance(cameras, str) else cameras
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = np.asarray(mesh.vertices, dtype=np.float64)
+    normalization = world_transform(loaded, cams.bound, y_up, cams.fit)
+    vertices = loaded @ normalization[:3, :3].T + normalization[:3, 3]
+    faces = np.ascontiguousarray(mesh.faces, dtype=np.int64)
+    face_normals, vertex_normals = _normals(vertices, faces)
+    w2c, intr, ortho, eyes, forwards = _camera_arrays(cams, size)
+    depth_max = float(np.linalg.norm(eyes, axis=1).max() + cams.bound * math.sqrt(3.0))
+    files: list[Path] = []
+    with ThreadPoolExecutor(max_workers=2) as writers:
+        jobs = []
+        for first in range(0, len(cams.cameras), chunk):
+            views = slice(first, min(first + chunk, len(cams.cameras)))
+            n = views.stop - views.start
+            depth = np.full((n, size, size), np.inf, np.float32)
+            face_id = np.full((n, size, size), -1, np.int32)
+            bary = np.zeros((n, size, size, 2), np.float32)
+            rasterize(vertices, faces, w2c[views], intr[views], ortho[views], size, size, depth,
+                      face_id, bary)
+            normals = np.zeros((n, size, size, 3), np.float32)
+            shade_normals(face_id, bary, vertices, faces, face_normals, vertex_normals, smooth,
+                          eyes[views], forwards[views], ortho[views], normals)
+            for i in range(n):
+                images = _encode(normals[i], depth[i], face_id[i] >= 0, forwards[first + i],
+                                 passes, depth_max)
+                for suffix, image in images.items():
+                    path = out / f"{first + i:03d}{suffix}.png"
+                    files.append(path)
+                    jobs.append(writers.submit(_save, image, path))
+        for job in jobs:
+            job.result()
+    files.append(_write_transforms(out, cams, size, passes, normalization, depth_max))
+    return RenderResult(len(cams.cameras), files, time.perf_counter() - start)
+
+
+def _normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cross = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]],
+                     vertices[faces[:, 2]] - vertices[faces[:, 0]])
+    vertex_normals = np.zeros_like(vertices)
+    for j in range(3):  # area-weighted: the cross product's length is twice the area
+        np.add.at(vertex_normals, faces[:, j], cross)
+    for array in (cross, vertex_normals):
+        length = np.linalg.norm(array, axis=1, keepdims=True)
+        np.divide(array, length, out=array, where=length > 0)
+    return cross, vertex_normals
+
+
+def _encode(normal, depth, mask, forward, passes, depth_max) -> dict[str, Image.Image]:
+    alpha = (mask * 255).astype(np.uint8)
+    images = {}
+    if "normal" in passes:
+        rgb = np.clip((normal * 0.5 + 0.5) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        rgb[~mask] = 0
+        images["_normal"] = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    if "depth" in passes:
+        scaled = np.where(mask, np.clip(depth / depth_max, 0, 1) * 65535.0 + 0.5, 0)
+        images["_depth"] = Image.fromarray(scaled.astype(np.uint16))
+    if "mask" in passes:
+        images["_mask"] = Image.fromarray(alpha, "L")
+    if "shaded" in passes:
+        light = np.clip(-(normal @ forward), 0.0, 1.0)
+        grey = (np.where(mask, 0.2 + 0.75 * light, 0) * 255).astype(np.uint8)
+        images[""] = Image.fromarray(np.dstack([grey, grey, grey, alpha]), "RGBA")
+    return images
+
+
+def _save(image: Image.Image, path: Path) -> None:
+    with atomic_write(path) as tmp:
+        image.save(tmp, format="PNG", compress_level=1)
+
+
+def _write_transforms(out: Path, cams: CameraSet, size: int, passes, normalization,
+                      depth_max: float) -> Path:
+    frames = []
+    for i, camera in enumerate(cams.cameras):
+        frame = {
+            "file_path": f"{i:03d}",
+            "transform_matrix": camera.c2w.tolist(),
+            "camera_angle_x": camera.fov,
+            "opencv": {"K": opencv_intrinsics(camera, size, size).tolist(),
+                       "w2c": opencv_extrinsics(camera).tolist()},
+        }
+        if camera.orthographic:
+            frame["ortho_scale"] = camera.ortho_scale
+        frames.append(frame)
+    data = {
+        "camera_set": cams.name,
+        "camera_angle_x": cams.cameras[0].fov,
+        "width": size, "height": size, "passes": list(passes),
+        "convention": "transform_matrix: camera-to-world, Blender/NeRF axes (camera looks "
+                      "along -Z, +Y up), world Z up; opencv: K and world-to-camera (+Z forward, "
+                      "+Y down)",
+        "normalization": normalization.tolist(),
+        "normalization_maps": "meshprep.load coordinates -> render world",
+        "depth": "16-bit PNG: depth along the camera axis = value / 65535 * depth_max",
+        "depth_max": depth_max,
+        "frames": frames,
+    }
+    path = out / "transforms.json"
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+        json.dump(data, stream, indent=1)
+    return path
