@@ -323,6 +323,27 @@ def _run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="an HTML report of a run's output",
+                       description="Write OUTPUT/report/index.html: overview, gallery, failures.")
+    p.add_argument("output", type=Path, help="output folder of `meshprep run`")
+    p.add_argument("--ledger", type=Path, default=None)
+    p.add_argument("--render-missing", action="store_true",
+                   help="render a watertight thumbnail where the run did not")
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    if not (args.ledger or args.output / "ledger.sqlite").is_file():
+        raise FileNotFoundError(f"no ledger in {args.output}: is it a `meshprep run` output?")
+    index = build_report(args.output, ledger_path=args.ledger,
+                         render_missing=args.render_missing)
+    print(f"report: {index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``meshprep`` command."""
     from . import __version__
@@ -336,7 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_fetch, _add_run, _add_status, _add_render, _add_watertight, _add_sample, _add_check,
+    _add_run, _add_status, _add_report, _add_fetch, _add_render, _add_watertight, _add_sample,
+    _add_check,
 ]
 
 

@@ -1,0 +1,196 @@
+"""``meshprep report``: a static site over a run's output, opened from ``file://``, no network.
+
+::
+
+    OUT/report/index.html        overview (counts, stages, throughput, histograms, failures
+                                 ranked) and the gallery (filter, sort, pages)
+    OUT/report/data/index.js     one row per asset, columnar (loaded by a script tag: file://
+                                 pages may not fetch())
+    OUT/report/failed/<id>.html  one page per failed asset: stage, error, source
+    OUT/report/report.js, .css   shipped with meshprep
+
+Thumbnails are the run's own renders (``renders/input`` and ``renders/watertight``, view 000);
+an asset without them shows a placeholder (``--render-missing`` renders the watertight view).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import shutil
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from meshprep.io import atomic_write
+from meshprep.pipeline.ledger import STATUSES, Ledger
+from meshprep.pipeline.manifest import summarize
+
+CARD_COLUMNS = ("status", "stage", "error_class", "format", "seconds", "input_faces",
+                "watertight_faces", "watertight_genus", "watertight_components")
+SORTABLE = ("seconds", "input_faces", "input_vertices", "watertight_faces",
+            "watertight_genus", "watertight_components", "salient_edges", "asset_id")
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+        stream.write(text)
+
+
+def _rows(ledger: Ledger, root: Path, render_missing: bool):
+    """Index rows (dicts) for every asset, thumbnails checked on disk."""
+    query = ("SELECT asset_id, source, status, stage, error_class, error_message, seconds, "
+             "metrics FROM assets ORDER BY rowid")
+    for asset_id, source, status, stage, error_class, message, seconds, metrics in \
+            ledger.db.execute(query):
+        folder = root / "objects" / asset_id[:2] / asset_id
+        row = {"asset_id": asset_id, "source": source, "status": status, "stage": stage,
+               "error_class": error_class, "error_message": message, "seconds": seconds,
+               "format": Path(source).suffix.lower().lstrip(".") or None,
+               "folder": f"../objects/{asset_id[:2]}/{asset_id}"}
+        row.update(json.loads(metrics or "{}"))
+        for target in ("input", "watertight"):
+            thumb = folder / "renders" / target / "000_normal.png"
+            if not thumb.exists() and render_missing and target == "watertight" \
+                    and (folder / "watertight.ply").exists():
+                _render_thumbnail(folder)
+            row[f"thumb_{target}"] = thumb.exists()
+        yield row
+
+
+def _render_thumbnail(folder: Path) -> None:
+    from meshprep.io import load
+    from meshprep.render import parse_cameras, render_views
+    from meshprep.render.cameras import CameraSet
+
+    cams = parse_cameras("scoring4")
+    one = CameraSet(cams.name, cams.cameras[:1], cams.bound, cams.fit)
+    render_views(load(folder / "watertight.ply"), folder / "renders" / "watertight", one,
+                 size=128, passes=("normal",))
+
+
+def _histogram_svg(title: str, values: list[float], log: bool = False, bins: int = 20) -> str:
+    """A small bar chart as inline SVG (no JavaScript library needed)."""
+    data = np.asarray([v for v in values if v is not None and v > (0 if log else -math.inf)],
+                      dtype=np.float64)
+    if data.size == 0:
+        return ""
+    data = np.log10(data) if log else data
+    counts, edges = np.histogram(data, bins=bins)
+    width, height, top = 320, 120, max(int(counts.max()), 1)
+    bar = width / bins
+    bars = "".join(
+        f'<rect x="{i * bar:.1f}" y="{height - c / top * height:.1f}" width="{bar - 1:.1f}" '
+        f'height="{c / top * height:.1f}" fill="#546e7a"><title>{c}</title></rect>'
+        for i, c in enumerate(counts))
+    label = (lambda x: f"{10 ** x:.3g}") if log else (lambda x: f"{x:.3g}")
+    return (f'<div class="chart"><h3>{html.escape(title)}</h3><svg width="{width}" '
+            f'height="{height + 16}" role="img">{bars}<text x="0" y="{height + 13}" '
+            f'font-size="10">{label(edges[0])}</text><text x="{width}" y="{height + 13}" '
+            f'font-size="10" text-anchor="end">{label(edges[-1])}</text></svg></div>')
+
+
+def _overview(summary: dict, rows: list[dict], wall: float | None) -> str:
+    counts = summary["counts"]
+    spans = "".join(f'<span class="{s}">{counts[s]} {s}</span>' for s in STATUSES if counts[s])
+    stage_rows = "".join(
+        f"<tr><td>{html.escape(stage)}</td>" + "".join(
+            f"<td>{statuses.get(s, 0)}</td>" for s in ("ok", "failed", "skipped")) + "</tr>"
+        for stage, statuses in summary["stages"].items())
+    errors = "".join(
+        f"<tr><td>{e['count']}</td><td>{html.escape(str(e['error_class']))}</td>"
+        f"<td>{html.escape(str(e['stage']))}</td><td>{html.escape(str(e['message']))}</td></tr>"
+        for e in summary["errors"])
+    done = sum(counts[s] for s in ("ok", "failed", "skipped"))
+    rate = f"{done / wall:.2f} assets/s over {wall:.0f} s of runs" if wall else "n/a"
+    charts = "".join([
+        _histogram_svg("faces in (log10)", [r.get("input_faces") for r in rows], log=True),
+        _histogram_svg("faces out (log10)", [r.get("watertight_faces") for r in rows], log=True),
+        _histogram_svg("seconds per asset", [r.get("seconds") for r in rows
+                                             if r["status"] == "ok"]),
+        _histogram_svg("watertight seconds", [r.get("watertight_seconds") for r in rows]),
+    ])
+    return (f'<section id="overview"><h2>Overview</h2><p class="counts">{spans}</p>'
+            f"<p>throughput: {rate}; config {html.escape(str(summary['config_hash']))}</p>"
+            "<table><tr><th>stage</th><th>ok</th><th>failed</th><th>skipped</th></tr>"
+            f'{stage_rows}</table><div class="charts">{charts}</div>'
+            "<h2>Failure reasons</h2><table id=\"errors\"><tr><th>count</th><th>error</th>"
+            f"<th>stage</th><th>message</th></tr>{errors}</table></section>")
+
+
+_GALLERY = """<section><h2>Gallery</h2><div class="controls">
+<label>status <select id="filter-status" data-key="status"><option value="">all</option>
+</select></label>
+<label>format <select id="filter-format" data-key="format"><option value="">all</option>
+</select></label>
+<label>failure <select id="filter-error" data-key="error"><option value="">all</option>
+</select></label>
+<label>sort by <select id="sort"></select></label>
+<select id="order"><option value="desc">descending</option><option value="asc">ascending
+</option></select>
+<span id="pager"><button id="prev">previous</button><span id="page"></span>
+<button id="next">next</button></span></div><div id="gallery"></div></section>"""
+
+
+def _page(title: str, body: str, scripts: tuple[str, ...] = (), prefix: str = "") -> str:
+    tags = "".join(f'<script src="{prefix}{s}"></script>' for s in scripts)
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>'
+            f'{html.escape(title)}</title><link rel="icon" href="data:,">'
+            f'<link rel="stylesheet" href="{prefix}report.css">{tags}</head><body><header>'
+            f"<h1>{html.escape(title)}</h1></header><main>{body}</main></body></html>")
+
+
+def _failure_page(row: dict) -> str:
+    fields = "".join(f"<tr><th>{k}</th><td>{html.escape(str(row.get(k)))}</td></tr>"
+                     for k in ("asset_id", "source", "stage", "error_class", "error_message",
+                               "seconds"))
+    return _page(f"failed: {row['asset_id'][:16]}", f'<table>{fields}</table>'
+                 '<p><a href="../index.html">back to the report</a></p>', prefix="../")
+
+
+def build_report(output: str | os.PathLike[str], *, ledger_path=None, page_size: int = 60,
+                 render_missing: bool = False) -> Path:
+    """Write ``OUT/report/`` for a ``meshprep run`` output folder; returns ``index.html``.
+
+    Parameters
+    ----------
+    output : path-like
+        The run's output folder (local).
+    ledger_path : path-like, optional
+        Default ``OUT/ledger.sqlite``.
+    page_size : int
+        Assets per gallery page.
+    render_missing : bool
+        Render a watertight thumbnail for ok assets the run did not render.
+    """
+    root = Path(output).resolve()
+    report = root / "report"
+    with Ledger(Path(ledger_path) if ledger_path else root / "ledger.sqlite") as ledger:
+        summary = summarize(ledger)
+        wall = ledger.db.execute("SELECT SUM(finished - started) FROM runs").fetchone()[0]
+        rows = list(_rows(ledger, root, render_missing))
+    columns = sorted({k for r in rows for k in r if k not in ("error_message", "source")})
+    index = {"columns": columns, "rows": [[r.get(c) for c in columns] for r in rows],
+             "page_size": page_size, "card_columns": list(CARD_COLUMNS),
+             "sortable": [c for c in SORTABLE if c in columns]}
+    _write_text(report / "data" / "index.js",
+                "window.MESHPREP_INDEX = " + json.dumps(index, separators=(",", ":")) + ";\n")
+    static = resources.files("meshprep.report") / "static"
+    for name in ("report.js", "report.css"):
+        with resources.as_file(static / name) as source:
+            shutil.copyfile(source, report / name)
+    shutil.rmtree(report / "failed", ignore_errors=True)
+    for row in rows:
+        if row["status"] == "failed":
+            _write_text(report / "failed" / f"{row['asset_id']}.html", _failure_page(row))
+    body = _overview(summary, rows, wall) + _GALLERY
+    built = time.strftime("%Y-%m-%d %H:%M")
+    _write_text(report / "index.html",
+                _page(f"meshprep report: {root.name} ({built})", body,
+                      ("data/index.js", "report.js")))
+    return report / "index.html"
