@@ -344,6 +344,36 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_curate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("curate", help="re-decide keep / flag / drop from stored metrics",
+                       description="Apply the [curate] thresholds of a config to the metrics "
+                                   "the run stored (nothing is recomputed); finds duplicates.")
+    p.add_argument("output", type=Path, help="output folder of `meshprep run`")
+    p.add_argument("--config", type=Path, default=None, help="TOML with a [curate] section")
+    p.add_argument("--ledger", type=Path, default=None)
+    p.set_defaults(run=_run_curate)
+
+
+def _run_curate(args: argparse.Namespace) -> int:
+    from .curate import curate_dataset
+    from .pipeline import Ledger, OutputStore, resolve_config
+    from .pipeline.run import write_manifest
+
+    ledger = args.ledger or args.output / "ledger.sqlite"
+    if not Path(ledger).is_file():
+        raise FileNotFoundError(f"no ledger at {ledger}: is {args.output} a `meshprep run` "
+                                "output?")
+    params = resolve_config(args.config)["curate"]
+    result = curate_dataset(args.output, params, ledger)
+    with Ledger(ledger) as opened:
+        manifest = write_manifest(opened, OutputStore(args.output))
+    decisions = ", ".join(f"{n} {d}" for d, n in sorted(result["decisions"].items()))
+    print(f"{args.output}: {decisions}; {result['duplicates']} duplicates; "
+          f"{result['newly_skipped']} newly skipped, {result['requeued']} back to pending "
+          f"(rerun `meshprep run` to process them); manifest {manifest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``meshprep`` command."""
     from . import __version__
@@ -357,8 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_run, _add_status, _add_report, _add_fetch, _add_render, _add_watertight, _add_sample,
-    _add_check,
+    _add_run, _add_status, _add_report, _add_curate, _add_fetch, _add_render,
+    _add_watertight, _add_sample, _add_check,
 ]
 
 

@@ -8,8 +8,8 @@ from meshprep.pipeline import DEFAULTS, ConfigError, config_hash, dump_toml, res
 def test_defaults_are_complete_and_valid():
     config = resolve_config()
     assert config["watertight"]["resolution"] == 512
-    assert config["run"]["steps"] == ["load", "normalize", "watertight", "sample", "render",
-                                      "write"]
+    assert config["run"]["steps"] == ["load", "normalize", "curate", "watertight", "sample",
+                                      "render", "write"]
     assert set(config) == set(DEFAULTS)
 
 
@@ -48,6 +48,8 @@ def test_hash_covers_outputs_not_limits():
         overrides={"watertight": {"resolution": 256}}))
     assert config_hash(base) == config_hash(resolve_config(
         overrides={"limits": {"timeout_s": 5.0, "memory_mb": 100}}))
+    assert config_hash(base) == config_hash(resolve_config(
+        overrides={"curate": {"max_plane_share": 0.5}}))
 
 
 def test_dump_toml_round_trips(tmp_path):

@@ -3,7 +3,7 @@
 Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides some of them::
 
     [run]
-    steps = ["load", "normalize", "watertight", "sample", "render", "write"]  # or "module:function"
+    steps = ["load", "normalize", "curate", "watertight", "sample", "render", "write"]
     seed = 0
 
     [limits]                     # per asset, enforced by the executor
@@ -19,7 +19,15 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     target_faces = 0             # 0: no decimation
     device = "cpu"
 
-    [render]                     # the "render" step (add it to run.steps)
+    [curate]                     # thresholds of the "curate" step; `meshprep curate` re-decides
+    max_plane_share = 0.9        # area share on one plane
+    min_thinness = 0.03          # smallest / largest principal extent of the surface
+    max_ground_tile_share = 0.15 # area share of a floor the object stands on
+    max_objects = 1              # separate objects (touching parts are one object)
+    max_floater_share = 0.001    # area share of small parts apart from the object
+    drop = ["plane"]             # rules that drop (skip) an asset; the others flag it
+
+    [render]                     # the "render" step
     cameras = "scoring4"         # hammersley:N, cond:N, ortho6, orbit:N@ELEV, scoring4
     size = 256
     passes = ["normal"]          # normal, depth, mask, shaded
@@ -35,8 +43,9 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     layout = "meshprep"          # or "hunyuan3d"
     float16 = false
 
-The *hash* covers every section that changes what is written (all but ``[limits]``), so an output
-folder made with one configuration is never silently extended with another.
+The *hash* covers every section that changes what is written for an asset (all but ``[limits]``
+and ``[curate]``, whose thresholds only decide which assets go on), so an output folder made with
+one configuration is never silently extended with another.
 """
 
 from __future__ import annotations
@@ -52,7 +61,7 @@ from meshprep.errors import MeshprepError
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "run": {
-        "steps": ["load", "normalize", "watertight", "sample", "render", "write"],
+        "steps": ["load", "normalize", "curate", "watertight", "sample", "render", "write"],
         "seed": 0,
     },
     "limits": {"timeout_s": 600.0, "memory_mb": 8000},
@@ -68,12 +77,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "layout": "meshprep",
         "float16": False,
     },
+    "curate": {"max_plane_share": 0.9, "min_thinness": 0.03, "max_ground_tile_share": 0.15,
+               "max_objects": 1, "max_floater_share": 0.001, "drop": ["plane"]},
     "render": {"cameras": "scoring4", "size": 256, "passes": ["normal"], "targets":
                ["input", "watertight"]},
 }
 
 #: sections that do not change the files an asset produces, left out of the hash
-UNHASHED_SECTIONS = ("limits",)
+UNHASHED_SECTIONS = ("limits", "curate")
 
 _CHOICES = {
     ("watertight", "method"): ("band", "reference"),
@@ -82,6 +93,7 @@ _CHOICES = {
     ("sample", "layout"): ("meshprep", "hunyuan3d"),
 }
 _LIST_CHOICES = {
+    ("curate", "drop"): ("plane", "flat", "ground", "multi", "floaters", "duplicate"),
     ("render", "passes"): ("normal", "depth", "mask", "shaded"),
     ("render", "targets"): ("input", "watertight"),
 }

@@ -3,7 +3,7 @@
 A step is a function ``step(ctx: AssetContext) -> None`` that reads what earlier steps left on
 the context and adds its own results, metrics and files. The built-in steps are::
 
-    load → normalize → watertight → sample → write
+    load → normalize → curate → watertight → sample → render → write
 
 and a configuration may insert user steps by import path (``"mypackage.filters:drop_planes"``)
 anywhere in ``run.steps``: that is how curation filters and render hooks plug in. A step that
@@ -118,6 +118,20 @@ def step_normalize(ctx: AssetContext) -> None:
     ctx.canonical, ctx.transform = normalize(mesh, bound=ctx.config["normalize"]["bound"])
 
 
+def step_curate(ctx: AssetContext) -> None:
+    """Curation metrics of the canonical mesh and the decision; a drop skips the asset."""
+    from meshprep.curate import asset_metrics, decide
+
+    canonical = ctx.require("canonical", "curate", "normalize")
+    metrics = asset_metrics(canonical.vertices, canonical.faces)
+    metrics.pop("vertices"), metrics.pop("faces")  # the input_* counts already say it
+    ctx.metrics.update(metrics)
+    decision, reason = decide(metrics, ctx.config["curate"])
+    ctx.metrics.update(curation=decision, curation_reason=reason)
+    if decision == "drop":
+        raise SkipAsset(reason)
+
+
 def step_watertight(ctx: AssetContext) -> None:
     """Make the canonical mesh a closed 2-manifold at the configured resolution."""
     from meshprep.watertight import make_watertight
@@ -187,6 +201,7 @@ def step_render(ctx: AssetContext) -> None:
 BUILTIN_STEPS: dict[str, Callable[[AssetContext], None]] = {
     "load": step_load,
     "normalize": step_normalize,
+    "curate": step_curate,
     "watertight": step_watertight,
     "sample": step_sample,
     "render": step_render,

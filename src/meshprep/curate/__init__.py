@@ -1,0 +1,7 @@
+"""Curation: per-asset metrics, threshold decisions (keep / flag / drop) with reasons."""
+
+from .dataset import curate_dataset
+from .decide import RULES, decide
+from .metrics import asset_metrics
+
+__all__ = ["RULES", "asset_metrics", "curate_dataset", "decide"]

@@ -1,0 +1,42 @@
+"""Curation decisions: thresholds (the ``[curate]`` config section) applied to stored metrics.
+
+Each rule either flags or drops an asset (``[curate] drop`` names the rules that drop); the
+decision is ``keep``, ``flag`` or ``drop`` and the reason says which rule fired and by how much,
+e.g. ``drop: plane-dominated — 0.91 of area on one plane``. Deciding needs only the metrics, so
+``meshprep curate`` re-decides a whole dataset without recomputing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: rule name -> (metric, test(value, threshold), the threshold's config key, reason template)
+RULES: dict[str, tuple[str, Callable[[float, float], bool], str, str]] = {
+    "plane": ("plane_share", lambda v, t: v >= t, "max_plane_share",
+              "plane-dominated — {v:.2f} of area on one plane"),
+    "flat": ("thinness", lambda v, t: v < t, "min_thinness",
+             "flat — thickness {v:.3f} of its length"),
+    "ground": ("ground_tile_share", lambda v, t: v > t, "max_ground_tile_share",
+               "ground tile — {v:.2f} of area on a floor under the object"),
+    "multi": ("objects", lambda v, t: v > t, "max_objects",
+              "multi-object — {v:.0f} separate objects"),
+    "floaters": ("floater_share", lambda v, t: v > t, "max_floater_share",
+                 "floaters — {v:.3f} of area in small parts apart from the object"),
+}
+
+
+def decide(metrics: dict, params: dict, duplicate_of: str | None = None) -> tuple[str, str]:
+    """``(decision, reason)`` for one asset's metrics under the ``[curate]`` parameters."""
+    drops, flags = [], []
+    for name, (metric, fires, key, template) in RULES.items():
+        value = metrics.get(metric)
+        if value is not None and fires(value, params[key]):
+            (drops if name in params["drop"] else flags).append(template.format(v=value))
+    if duplicate_of:
+        reason = f"duplicate — same geometry hash as {duplicate_of[:16]}"
+        (drops if "duplicate" in params["drop"] else flags).append(reason)
+    if drops:
+        return "drop", "drop: " + "; ".join(drops + flags)
+    if flags:
+        return "flag", "flag: " + "; ".join(flags)
+    return "keep", ""
