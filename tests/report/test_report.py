@@ -21,7 +21,8 @@ def dataset(tmp_path_factory) -> Path:
     write_models(tmp / "in", ["a.obj", "b.ply", "c.stl", "d.glb", "e.off"])
     (tmp / "in" / "broken.glb").write_bytes(b"glTF\x02\x00\x00\x00\xff\xff")
     (tmp / "in" / "empty.stl").write_bytes(b"")
-    config = fast_config(["load", "normalize", "watertight", "sample", "render", "write"])
+    config = fast_config(["load", "normalize", "curate", "watertight", "sample", "render",
+                          "write"])
     run_dataset(tmp / "in", tmp / "out", config, executor=LocalExecutor(2), progress=False)
     build_report(tmp / "out", page_size=2)
     return tmp / "out"
@@ -32,6 +33,7 @@ def test_report_files(dataset):
     text = (report / "index.html").read_text()
     assert "5 ok" in text and "2 failed" in text and "<svg" in text
     assert "EmptyFileError" in text and "CorruptFileError" in text
+    assert 'id="curation"' in text and "5 kept" in text
     failed = sorted(p.name for p in (report / "failed").iterdir())
     assert len(failed) == 2 and "load" in (report / "failed" / failed[0]).read_text()
     index = (report / "data" / "index.js").read_text()
@@ -68,6 +70,11 @@ def test_report_in_chromium(dataset):
         assert page.locator("#page").inner_text() == "page 1 of 1 (2 assets)"
         statuses = page.eval_on_selector_all(".card", "els => els.map(e => e.dataset.status)")
         assert statuses == ["failed", "failed"]
+        page.select_option("#filter-status", "")
+        page.select_option("#filter-curation", "keep")
+        assert page.locator("#page").inner_text() == "page 1 of 3 (5 assets)"
+        page.select_option("#filter-curation", "")
+        page.select_option("#filter-status", "failed")
         # a failure page opens
         page.click(".card a.id")
         assert "stage" in page.content() and "load" in page.content()

@@ -30,10 +30,14 @@ from meshprep.io import atomic_write
 from meshprep.pipeline.ledger import STATUSES, Ledger
 from meshprep.pipeline.manifest import summarize
 
-CARD_COLUMNS = ("status", "stage", "error_class", "format", "seconds", "input_faces",
+CARD_COLUMNS = ("status", "stage", "error_class", "curation", "curation_reason", "format",
+                "seconds", "input_faces",
                 "watertight_faces", "watertight_genus", "watertight_components")
 SORTABLE = ("seconds", "input_faces", "input_vertices", "watertight_faces",
-            "watertight_genus", "watertight_components", "salient_edges", "asset_id")
+            "watertight_genus", "watertight_components", "salient_edges", "plane_share",
+            "thinness", "objects", "ground_tile_share", "asset_id")
+#: the words each curation rule's reason starts with
+RULE_LABELS = ("plane-dominated", "flat", "ground tile", "multi-object", "floaters", "duplicate")
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -130,11 +134,34 @@ _GALLERY = """<section><h2>Gallery</h2><div class="controls">
 </select></label>
 <label>failure <select id="filter-error" data-key="error"><option value="">all</option>
 </select></label>
+<label>curation <select id="filter-curation" data-key="curation"><option value="">all</option>
+</select></label>
 <label>sort by <select id="sort"></select></label>
 <select id="order"><option value="desc">descending</option><option value="asc">ascending
 </option></select>
 <span id="pager"><button id="prev">previous</button><span id="page"></span>
 <button id="next">next</button></span></div><div id="gallery"></div></section>"""
+
+
+def _curation_card(rows: list[dict]) -> str:
+    """Per rule: how many assets it flagged and dropped (the dataset card)."""
+    counts = {label: {"flag": 0, "drop": 0} for label in RULE_LABELS}
+    decided = {"keep": 0, "flag": 0, "drop": 0}
+    for row in rows:
+        decision = row.get("curation")
+        if decision not in decided:
+            continue
+        decided[decision] += 1
+        for label in RULE_LABELS:
+            if label in (row.get("curation_reason") or "") and decision != "keep":
+                counts[label][decision] += 1
+    if not sum(decided.values()):
+        return ""
+    body = "".join(f"<tr><td>{label}</td><td>{c['flag']}</td><td>{c['drop']}</td></tr>"
+                   for label, c in counts.items())
+    return (f'<section id="curation"><h2>Curation</h2><p>{decided["keep"]} kept, '
+            f'{decided["flag"]} flagged, {decided["drop"]} dropped</p><table><tr><th>rule</th>'
+            f"<th>flagged</th><th>dropped</th></tr>{body}</table></section>")
 
 
 def _page(title: str, body: str, scripts: tuple[str, ...] = (), prefix: str = "") -> str:
@@ -174,7 +201,8 @@ def build_report(output: str | os.PathLike[str], *, ledger_path=None, page_size:
         summary = summarize(ledger)
         wall = ledger.db.execute("SELECT SUM(finished - started) FROM runs").fetchone()[0]
         rows = list(_rows(ledger, root, render_missing))
-    columns = sorted({k for r in rows for k in r if k not in ("error_message", "source")})
+    columns = sorted({k for r in rows for k in r if k not in ("error_message", "source")}
+                     | {"curation"})
     index = {"columns": columns, "rows": [[r.get(c) for c in columns] for r in rows],
              "page_size": page_size, "card_columns": list(CARD_COLUMNS),
              "sortable": [c for c in SORTABLE if c in columns]}
@@ -188,7 +216,7 @@ def build_report(output: str | os.PathLike[str], *, ledger_path=None, page_size:
     for row in rows:
         if row["status"] == "failed":
             _write_text(report / "failed" / f"{row['asset_id']}.html", _failure_page(row))
-    body = _overview(summary, rows, wall) + _GALLERY
+    body = _overview(summary, rows, wall) + _curation_card(rows) + _GALLERY
     built = time.strftime("%Y-%m-%d %H:%M")
     _write_text(report / "index.html",
                 _page(f"meshprep report: {root.name} ({built})", body,

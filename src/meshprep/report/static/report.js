@@ -4,7 +4,8 @@
   const index = window.MESHPREP_INDEX;
   const col = Object.fromEntries(index.columns.map((name, i) => [name, i]));
   const pageSize = index.page_size;
-  const state = { status: "", format: "", error: "", sort: "seconds", descending: true, page: 0 };
+  const state = { status: "", format: "", error: "", curation: "", sort: "seconds",
+                  descending: true, page: 0 };
   let view = [];
 
   function value(row, name) { return row[col[name]]; }
@@ -25,7 +26,8 @@
     view = index.rows.filter((r) =>
       (!state.status || value(r, "status") === state.status) &&
       (!state.format || value(r, "format") === state.format) &&
-      (!state.error || value(r, "error_class") === state.error));
+      (!state.error || value(r, "error_class") === state.error) &&
+      (!state.curation || value(r, "curation") === state.curation));
     const key = state.sort, sign = state.descending ? -1 : 1;
     view.sort((a, b) => {
       const x = value(a, key), y = value(b, key);
@@ -89,6 +91,7 @@
     fillSelect("filter-status", "status");
     fillSelect("filter-format", "format");
     fillSelect("filter-error", "error_class");
+    fillSelect("filter-curation", "curation");
     const sort = document.getElementById("sort");
     for (const name of index.sortable) {
       const option = document.createElement("option");
