@@ -374,6 +374,39 @@ def _run_curate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("score", help="train or apply the quality scorer",
+                       description="A ridge regressor on normal-view statistics and metrics.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    train = actions.add_parser("train", help="fit on human ratings (CSV id,score)")
+    train.add_argument("ratings", type=Path)
+    train.add_argument("-o", "--output", type=Path, required=True, help="scorer JSON")
+    train.add_argument("--dataset", type=Path, required=True, help="a `meshprep run` output")
+    train.add_argument("--alpha", type=float, default=1.0, help="ridge penalty")
+    predict = actions.add_parser("predict", help="add quality_score to a dataset's manifest")
+    predict.add_argument("dataset", type=Path)
+    predict.add_argument("--model", type=Path, required=True)
+    p.set_defaults(run=_run_score)
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    from .curate.score import Scorer, predict_dataset, train_from_ratings
+    from .pipeline import Ledger, OutputStore
+    from .pipeline.run import write_manifest
+
+    if args.action == "train":
+        scorer = train_from_ratings(args.ratings, args.dataset, alpha=args.alpha)
+        scorer.save(args.output)
+        print(f"{args.output}: {scorer.n_train} rated assets, {len(scorer.features)} features, "
+              f"cross-validated R^2 {scorer.cv_r2:.3f}")
+        return 0
+    count = predict_dataset(args.dataset, Scorer.load(args.model))
+    with Ledger(args.dataset / "ledger.sqlite") as ledger:
+        manifest = write_manifest(ledger, OutputStore(args.dataset))
+    print(f"{args.dataset}: quality_score for {count} assets; manifest {manifest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``meshprep`` command."""
     from . import __version__
@@ -387,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_run, _add_status, _add_report, _add_curate, _add_fetch, _add_render,
+    _add_run, _add_status, _add_report, _add_curate, _add_score, _add_fetch, _add_render,
     _add_watertight, _add_sample, _add_check,
 ]
 

@@ -1,0 +1,191 @@
+"""Quality score: a ridge regressor on features of an asset's normal views and its metrics.
+
+Train it on human ratings (a CSV ``id,score``, 1–5), as TripoSG does with its ~10K ratings; the
+features come from a pluggable extractor. The built-in one needs no downloaded weights: image
+statistics of the run's 4 normal views (coverage, normal spread, detail) and the curation
+metrics. A fitted scorer is a small JSON file (feature names, standardization, coefficients,
+cross-validated R²) that reloads and predicts identically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+GEOMETRY_FEATURES = ("input_faces", "components", "objects", "largest_area_share",
+                     "plane_share", "plane_share_top3", "thinness", "aspect_mid", "aspect_min",
+                     "ground_tile_share", "floater_share", "boundary_edges", "nonmanifold_edges")
+IMAGE_FEATURES = ("coverage", "normal_std_x", "normal_std_y", "normal_std_z", "detail",
+                  "silhouette")
+_LOG = {"input_faces", "components", "objects", "boundary_edges", "nonmanifold_edges"}
+
+
+def _view_statistics(path: Path) -> list[float]:
+    rgba = np.asarray(Image.open(path).convert("RGBA"), dtype=np.float64) / 255.0
+    mask = rgba[..., 3] > 0.5
+    if not mask.any():
+        return [0.0] * len(IMAGE_FEATURES)
+    normals = rgba[..., :3] * 2.0 - 1.0
+    covered = normals[mask]
+    # detail: how much the normal changes between neighbouring covered pixels
+    dx = np.abs(np.diff(normals, axis=1)).sum(axis=2)[mask[:, 1:] & mask[:, :-1]]
+    dy = np.abs(np.diff(normals, axis=0)).sum(axis=2)[mask[1:] & mask[:-1]]
+    edges = np.count_nonzero(mask[:, 1:] != mask[:, :-1]) + np.count_nonzero(
+        mask[1:] != mask[:-1])
+    return [float(mask.mean()), *covered.std(axis=0).tolist(),
+            float(np.concatenate([dx, dy]).mean()) if dx.size + dy.size else 0.0,
+            float(edges / math.sqrt(mask.sum()))]
+
+
+def builtin_features(folder: Path, metrics: dict) -> dict[str, float]:
+    """The built-in extractor: normal-view statistics (mean over views) and curation metrics."""
+    views = sorted((folder / "renders" / "input").glob("*_normal.png"))
+    stats = np.mean([_view_statistics(v) for v in views], axis=0) if views else \
+        np.zeros(len(IMAGE_FEATURES))
+    out = {f"view_{n}": float(v) for n, v in zip(IMAGE_FEATURES, stats, strict=True)}
+    for name in GEOMETRY_FEATURES:
+        value = float(metrics.get(name) or 0.0)
+        out[name] = math.log1p(value) if name in _LOG else value
+    return out
+
+
+#: name -> extractor(asset folder, metrics) -> {feature: value}; DINOv2 / CLIP extractors plug
+#: in here (with their weights on disk), nothing is downloaded at run time
+EXTRACTORS: dict[str, Callable[[Path, dict], dict[str, float]]] = {"builtin": builtin_features}
+
+
+@dataclass
+class Scorer:
+    """A fitted ridge regressor (standardized features)."""
+
+    extractor: str
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+    alpha: float
+    cv_r2: float
+    n_train: int
+
+    def predict(self, rows: list[dict[str, float]]) -> np.ndarray:
+        x = np.array([[row.get(f, 0.0) for f in self.features] for row in rows], np.float64)
+        z = (x - np.array(self.mean)) / np.array(self.scale)
+        return z @ np.array(self.coef) + self.intercept
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        from meshprep.io import atomic_write
+
+        with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+            json.dump(asdict(self), stream, indent=1)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Scorer:
+        with open(path, encoding="utf-8") as stream:
+            return cls(**json.load(stream))
+
+
+def _ridge(z: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    intercept = float(y.mean())
+    gram = z.T @ z + alpha * np.eye(z.shape[1])
+    return np.linalg.solve(gram, z.T @ (y - intercept)), intercept
+
+
+def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
+    residual = ((y - predicted) ** 2).sum()
+    total = ((y - y.mean()) ** 2).sum()
+    return float(1.0 - residual / total) if total > 0 else 0.0
+
+
+def fit_scorer(rows: list[dict[str, float]], scores, *, alpha: float = 1.0, folds: int = 5,
+               extractor: str = "builtin", seed: int = 0) -> Scorer:
+    """Fit a ridge regressor and report its ``folds``-fold cross-validated R².
+
+    Parameters
+    ----------
+    rows : list of dict
+        Features per rated asset (one extractor's output).
+    scores : array_like
+        The human scores.
+    alpha : float
+        L2 penalty on the standardized coefficients.
+    """
+    features = sorted({k for row in rows for k in row})
+    x = np.array([[row.get(f, 0.0) for f in features] for row in rows], np.float64)
+    y = np.asarray(scores, np.float64)
+    if len(y) < max(folds, 3):
+        raise ValueError(f"need at least {max(folds, 3)} rated assets, got {len(y)}")
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    order = np.random.default_rng(seed).permutation(len(y))
+    predicted = np.empty_like(y)
+    for fold in np.array_split(order, folds):
+        train = np.setdiff1d(order, fold)
+        coef, intercept = _ridge(z[train], y[train], alpha)
+        predicted[fold] = z[fold] @ coef + intercept
+    coef, intercept = _ridge(z, y, alpha)
+    return Scorer(extractor, features, mean.tolist(), scale.tolist(), coef.tolist(), intercept,
+                  alpha, _r2(y, predicted), len(y))
+
+
+def dataset_features(output: str | os.PathLike[str], extractor: str = "builtin"
+                     ) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Features of every ``ok`` asset of a run's output, and a uid -> asset id map."""
+    from meshprep.pipeline.ledger import Ledger
+
+    root = Path(output)
+    extract = EXTRACTORS[extractor]
+    features, uids = {}, {}
+    with Ledger(root / "ledger.sqlite") as ledger:
+        for asset_id, uid, text in ledger.db.execute(
+                "SELECT asset_id, uid, metrics FROM assets WHERE status = 'ok'"):
+            folder = root / "objects" / asset_id[:2] / asset_id
+            features[asset_id] = extract(folder, json.loads(text or "{}"))
+            if uid:
+                uids[uid] = asset_id
+    return features, uids
+
+
+def train_from_ratings(ratings: str | os.PathLike[str], output: str | os.PathLike[str], *,
+                       alpha: float = 1.0, extractor: str = "builtin") -> Scorer:
+    """Fit a scorer on a CSV of ``id,score`` (asset id or the list's uid) over a dataset."""
+    import csv
+
+    features, uids = dataset_features(output, extractor)
+    rows, scores = [], []
+    with open(ratings, newline="", encoding="utf-8") as stream:
+        for record in csv.DictReader(stream):
+            asset = record.get("id") or record.get("uid") or ""
+            asset = asset if asset in features else uids.get(asset, "")
+            if asset in features and record.get("score") not in (None, ""):
+                rows.append(features[asset])
+                scores.append(float(record["score"]))
+    return fit_scorer(rows, scores, alpha=alpha, extractor=extractor)
+
+
+def predict_dataset(output: str | os.PathLike[str], scorer: Scorer) -> int:
+    """Write ``quality_score`` into every ``ok`` asset's metrics; returns how many."""
+    from meshprep.pipeline.ledger import Ledger
+
+    features, _ = dataset_features(output, scorer.extractor)
+    ids = list(features)
+    predicted = scorer.predict([features[i] for i in ids]) if ids else []
+    with Ledger(Path(output) / "ledger.sqlite") as ledger:
+        updates = []
+        for asset_id, value in zip(ids, predicted, strict=True):
+            (text,) = ledger.db.execute("SELECT metrics FROM assets WHERE asset_id = ?",
+                                        (asset_id,)).fetchone()
+            metrics = json.loads(text or "{}")
+            metrics["quality_score"] = round(float(value), 4)
+            updates.append((json.dumps(metrics), asset_id))
+        ledger.db.executemany("UPDATE assets SET metrics = ? WHERE asset_id = ?", updates)
+        ledger.db.commit()
+    return len(ids)
