@@ -113,12 +113,21 @@ def _group_boxes(lo, hi, margin):
     return parent
 
 
+@nb.njit(cache=True)
 def _component_boxes(vertices, faces, labels, n):
-    corners = vertices[faces]  # (F, 3, 3)
+    """Bounding box of every component (one pass over the faces)."""
     lo = np.full((n, 3), np.inf)
     hi = np.full((n, 3), -np.inf)
-    np.minimum.at(lo, labels, corners.min(axis=1))
-    np.maximum.at(hi, labels, corners.max(axis=1))
+    for f in range(faces.shape[0]):
+        k = labels[f]
+        for j in range(3):
+            v = faces[f, j]
+            for axis in range(3):
+                x = vertices[v, axis]
+                if x < lo[k, axis]:
+                    lo[k, axis] = x
+                if x > hi[k, axis]:
+                    hi[k, axis] = x
     return lo, hi
 
 
@@ -165,7 +174,9 @@ def asset_metrics(vertices: np.ndarray, faces: np.ndarray) -> dict:
     # |signed volume| of each component (closed or not: a size, not a solid's volume)
     signed = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0
     comp_volume = np.abs(np.bincount(labels, weights=signed))
-    used = vertices[np.unique(faces)]
+    referenced = np.zeros(len(vertices), np.bool_)
+    referenced[faces.reshape(-1)] = True
+    used = vertices[referenced]
     lo, hi = used.min(axis=0), used.max(axis=0)
     extents = np.sort(hi - lo)[::-1]
     comp_lo, comp_hi = _component_boxes(vertices, faces, labels, len(comp_area))

@@ -189,16 +189,40 @@ def _components(faces, n_vertices):
     return count
 
 
-def _count_undirected_edges(faces: np.ndarray) -> int:
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1).astype(np.int64)
-    keys = edges[:, 0] * (int(faces.max()) + 1) + edges[:, 1]
-    return int(len(np.unique(keys)))
+@nb.njit(cache=True, parallel=True)
+def _count_undirected_edges(offsets, ends, n_vertices):
+    """Distinct undirected edges, from the directed-edge table (no sort, no key array)."""
+    count = 0
+    for a in nb.prange(n_vertices):
+        for i in range(offsets[a], offsets[a + 1]):
+            b = ends[i]
+            repeated = False
+            for j in range(offsets[a], i):
+                if ends[j] == b:
+                    repeated = True
+                    break
+            if repeated:
+                continue
+            if a < b:
+                count += 1
+                continue
+            reverse = False
+            for j in range(offsets[b], offsets[b + 1]):
+                if ends[j] == a:
+                    reverse = True
+                    break
+            if not reverse:
+                count += 1
+    return count
 
 
 def weld_exact(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Merge vertices with bit-identical coordinates (STL-style soups) and reindex faces."""
-    unique, inverse = np.unique(np.asarray(vertices), axis=0, return_inverse=True)
-    return unique, inverse.reshape(-1)[faces]
+    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+    # each row as one 24-byte value: a byte sort, several times faster than unique(axis=0)
+    rows = vertices.view(np.dtype((np.void, 24))).reshape(-1)
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    return vertices[first], inverse.reshape(-1)[faces]
 
 
 def check_topology(vertices: np.ndarray, faces: np.ndarray) -> TopologyReport:
@@ -236,7 +260,8 @@ def check_topology(vertices: np.ndarray, faces: np.ndarray) -> TopologyReport:
     edges_ok = boundary == 0 and nonmanifold == 0 and misoriented == 0 and n_degenerate == 0
     # the fan test assumes manifold, oriented edges; without them the vertex count is moot
     bad_vertices = int(_nonmanifold_vertices(offsets, ends, thirds, n_vertices)) if edges_ok else -1
-    n_edges = 3 * len(faces) // 2 if edges_ok else _count_undirected_edges(faces)
+    n_edges = (3 * len(faces) // 2 if edges_ok
+               else int(_count_undirected_edges(offsets, ends, n_vertices)))
     n_used = int(np.count_nonzero(np.diff(offsets)))  # vertices with at least one face
     components = int(_components(faces, n_vertices))
     euler = n_used - n_edges + len(faces)
