@@ -202,3 +202,18 @@ def test_stream_run_holds_no_more_raw_bytes_than_its_budget(tmp_path):
     manifest = pq.read_table(out / "manifest.parquet").to_pylist()
     # the list's own columns reach the manifest
     assert sorted(r["list_aesthetic_score"] for r in manifest) == [4.5 + i for i in range(8)]
+
+
+def test_local_paths_and_fsspec_urls(tmp_path):
+    a, b = tmp_path / "a.glb", tmp_path / "b.glb"
+    a.write_bytes(_glb(3000))
+    b.write_bytes(_glb(3001))
+    listing = _write_list(tmp_path / "list.csv", [
+        {"uid": "local-a", "path": str(a), "sha256": _sha(_glb(3000))},
+        {"uid": "fsspec-b", "path": b.as_uri(), "sha256": _sha(_glb(3001))},
+        {"uid": "gone", "path": str(tmp_path / "gone.glb"), "sha256": None}])
+    summary = fetch(listing, tmp_path / "raw", policy=FAST, progress=False)
+    status = _status(tmp_path / "raw")
+    assert status["local-a"][0] == status["fsspec-b"][0] == "ok"
+    assert status["gone"][0] == "failed" and "gone.glb" in status["gone"][1]
+    assert summary.counts["ok"] == 2

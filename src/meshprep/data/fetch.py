@@ -137,6 +137,23 @@ class FetchLedger:
         temporary.replace(path)
 
 
+def _copy_hashed(source: str, target: Path, max_bytes: int) -> tuple[str, int]:
+    """Copy a local path or an fsspec URL, hashing as it streams; refuse past ``max_bytes``."""
+    import hashlib
+
+    import fsspec
+
+    digest, size = hashlib.sha256(), 0
+    with fsspec.open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if size > max_bytes:
+                raise FetchError(f"{source}: more than {max_bytes} bytes")
+            digest.update(chunk)
+            dst.write(chunk)
+    return digest.hexdigest(), size
+
+
 def folder_bytes(folder: Path) -> int:
     """Bytes of the files under ``folder``."""
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
@@ -228,13 +245,13 @@ class Fetcher:
         staging = self.partial / uid
         name = os.path.basename(url.split("?")[0].rstrip("/")) or uid
         try:
-            if source == "local":
+            if source == "local" or not url.lower().startswith(("http://", "https://")):
+                # a local path, or s3:// gs:// ... through fsspec (pip install s3fs, gcsfs)
                 staging.mkdir(parents=True, exist_ok=True)
                 target = staging / name
-                shutil.copyfile(url, target)
-                from meshprep.pipeline.sources import file_sha256
-
-                digest, size, requests = file_sha256(target), target.stat().st_size, 0
+                digest, size = await asyncio.to_thread(_copy_hashed, url, target,
+                                                       self.max_bytes)
+                requests = 0 if source == "local" else 1
             else:
                 got = await self.downloader.fetch(url, staging / name)
                 target, digest, size, requests = got.path, got.sha256, got.size, got.requests
