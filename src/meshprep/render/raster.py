@@ -133,3 +133,33 @@ def shade_normals(face_id, bary, vertices, faces, face_normals, vertex_normals, 
                 if facing > 0.0:
                     nx, ny, nz = -nx, -ny, -nz
                 out[k, y, x, 0], out[k, y, x, 1], out[k, y, x, 2] = nx, ny, nz
+
+
+@nb.njit(cache=True, parallel=True)
+def encode_views(normals, depth, face_id, forwards, depth_max, rgba, depth16, mask8, shaded):
+    """Pack the passes of K views into image arrays in one pass over the pixels: normals as
+    ``(n + 1) / 2`` RGBA, depth as 16-bit ``depth / depth_max``, the mask, grey Lambert."""
+    n_views, height, width = face_id.shape
+    for k in nb.prange(n_views):
+        fx, fy, fz = forwards[k, 0], forwards[k, 1], forwards[k, 2]
+        for y in range(height):
+            for x in range(width):
+                if face_id[k, y, x] < 0:
+                    for c in range(4):
+                        rgba[k, y, x, c] = 0
+                        shaded[k, y, x, c] = 0
+                    depth16[k, y, x] = 0
+                    mask8[k, y, x] = 0
+                    continue
+                nx, ny, nz = normals[k, y, x, 0], normals[k, y, x, 1], normals[k, y, x, 2]
+                rgba[k, y, x, 0] = np.uint8(min(max((nx * 0.5 + 0.5) * 255.0 + 0.5, 0.0), 255.0))
+                rgba[k, y, x, 1] = np.uint8(min(max((ny * 0.5 + 0.5) * 255.0 + 0.5, 0.0), 255.0))
+                rgba[k, y, x, 2] = np.uint8(min(max((nz * 0.5 + 0.5) * 255.0 + 0.5, 0.0), 255.0))
+                rgba[k, y, x, 3] = 255
+                scaled = min(max(depth[k, y, x] / depth_max, 0.0), 1.0) * 65535.0 + 0.5
+                depth16[k, y, x] = np.uint16(scaled)
+                mask8[k, y, x] = 255
+                light = min(max(-(nx * fx + ny * fy + nz * fz), 0.0), 1.0)
+                grey = np.uint8((0.2 + 0.75 * light) * 255.0)
+                shaded[k, y, x, 0] = shaded[k, y, x, 1] = shaded[k, y, x, 2] = grey
+                shaded[k, y, x, 3] = 255

@@ -26,7 +26,7 @@ from PIL import Image
 from meshprep.io import atomic_write
 
 from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
-from .raster import rasterize, shade_normals
+from .raster import encode_views, rasterize, shade_normals
 
 PASSES = ("normal", "depth", "mask", "shaded")
 
@@ -141,9 +141,14 @@ def render_views(
             normals = np.zeros((n, size, size, 3), np.float32)
             shade_normals(face_id, bary, vertices, faces, face_normals, vertex_normals, smooth,
                           eyes[views], forwards[views], ortho[views], normals)
+            rgba = np.empty((n, size, size, 4), np.uint8)
+            depth16 = np.empty((n, size, size), np.uint16)
+            mask8 = np.empty((n, size, size), np.uint8)
+            shaded = np.empty((n, size, size, 4), np.uint8)
+            encode_views(normals, depth, face_id, forwards[views], depth_max, rgba, depth16,
+                         mask8, shaded)
             for i in range(n):
-                images = _encode(normals[i], depth[i], face_id[i] >= 0, forwards[first + i],
-                                 passes, depth_max)
+                images = _images(rgba[i], depth16[i], mask8[i], shaded[i], passes)
                 for suffix, image in images.items():
                     path = out / f"{first + i:03d}{suffix}.png"
                     files.append(path)
@@ -166,22 +171,17 @@ def _normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nd
     return cross, vertex_normals
 
 
-def _encode(normal, depth, mask, forward, passes, depth_max) -> dict[str, Image.Image]:
-    alpha = (mask * 255).astype(np.uint8)
+def _images(rgba, depth16, mask8, shaded, passes) -> dict[str, Image.Image]:
+    """The requested passes of one view as PIL images (no copies of the arrays)."""
     images = {}
     if "normal" in passes:
-        rgb = np.clip((normal * 0.5 + 0.5) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        rgb[~mask] = 0
-        images["_normal"] = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+        images["_normal"] = Image.fromarray(rgba, "RGBA")
     if "depth" in passes:
-        scaled = np.where(mask, np.clip(depth / depth_max, 0, 1) * 65535.0 + 0.5, 0)
-        images["_depth"] = Image.fromarray(scaled.astype(np.uint16))
+        images["_depth"] = Image.fromarray(depth16)
     if "mask" in passes:
-        images["_mask"] = Image.fromarray(alpha, "L")
+        images["_mask"] = Image.fromarray(mask8, "L")
     if "shaded" in passes:
-        light = np.clip(-(normal @ forward), 0.0, 1.0)
-        grey = (np.where(mask, 0.2 + 0.75 * light, 0) * 255).astype(np.uint8)
-        images[""] = Image.fromarray(np.dstack([grey, grey, grey, alpha]), "RGBA")
+        images[""] = Image.fromarray(shaded, "RGBA")
     return images
 
 
