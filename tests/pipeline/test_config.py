@@ -27,7 +27,7 @@ def test_file_then_overrides(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("[watertight]\nresolutoin = 256\n", "unknown key watertight.resolutoin"),
-    ("[curate]\nviews = 8\n", "unknown section [curate]"),
+    ("[paint]\nviews = 8\n", "unknown section [paint]"),
     ("[watertight]\nresolution = '256'\n", "watertight.resolution must be int"),
     ("[watertight]\nresolution = true\n", "watertight.resolution must be int"),
     ("[sample]\nlayout = 'dora'\n", "sample.layout must be one of"),
