@@ -267,8 +267,8 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="the first N objects of the list")
     p.add_argument("--min-aesthetic", type=float, default=None,
                    help="keep rows with aesthetic_score >= this")
-    p.add_argument("-j", "--workers", type=int, default=16, help="concurrent downloads")
-    p.add_argument("--per-host", type=int, default=8, help="concurrent requests per host")
+    p.add_argument("-j", "--workers", type=int, default=32, help="concurrent downloads")
+    p.add_argument("--per-host", type=int, default=16, help="concurrent requests per host")
     p.add_argument("--endpoint", action="append", default=[], metavar="NAME=URL",
                    help="replace a host: huggingface=URL or github=URL (repeatable)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per request")

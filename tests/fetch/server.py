@@ -21,6 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 OBJAVERSE = "/datasets/allenai/objaverse/resolve/main"
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # clients that hang up (a killed fetcher, a cut test) are expected here
+
+
 class FakeHosts:
     """The server's state: routes, faults, latency and the request log."""
 
@@ -30,7 +35,7 @@ class FakeHosts:
         self.latency = latency
         self.requests: dict[str, list[str | None]] = defaultdict(list)
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -33,7 +33,7 @@ from meshprep.errors import MeshprepError
 
 from .endpoints import Endpoints
 from .github import extract_objects, parse_blob_url, planned_bytes
-from .http import Downloader, FetchError, MissingError, RetryPolicy, make_client
+from .http import ClientPool, Downloader, FetchError, MissingError, RetryPolicy
 from .lists import filter_list, read_list
 
 _SCHEMA = """
@@ -361,8 +361,8 @@ def fetch(
     out: str | os.PathLike[str],
     *,
     endpoints: Endpoints | None = None,
-    workers: int = 16,
-    per_host: int = 8,
+    workers: int = 32,
+    per_host: int = 16,
     limit: int | None = None,
     min_aesthetic: float | None = None,
     sources: tuple[str, ...] | None = None,
@@ -405,7 +405,7 @@ def fetch(
     bar = FetchProgress(todo, progress)
 
     async def main() -> None:
-        async with make_client(policy, workers) as client:
+        async with ClientPool(policy, workers) as client:
             fetcher = Fetcher(out, ledger, endpoints, Downloader(client, policy, per_host), bar,
                                policy.max_bytes)
             await fetch_all(fetcher, workers)

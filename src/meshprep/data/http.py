@@ -11,9 +11,11 @@ where the server allows it, else restarted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import hashlib
 import random
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -163,9 +165,9 @@ class Downloader:
         Concurrent requests to one host.
     """
 
-    def __init__(self, client: httpx.AsyncClient, policy: RetryPolicy | None = None,
+    def __init__(self, clients: ClientPool, policy: RetryPolicy | None = None,
                  per_host: int = 8, budget: ByteBudget | None = None):
-        self.client = client
+        self.clients = clients
         self.policy = policy or RetryPolicy()
         self.per_host = per_host
         self.budget = budget
@@ -217,7 +219,8 @@ class Downloader:
         have = part.stat().st_size if part.exists() else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
-            async with self.client.stream("GET", url, headers=headers) as response:
+            async with self.clients.borrow() as client, \
+                    client.stream("GET", url, headers=headers) as response:
                 _check_status(response, url)
                 if response.status_code == 206 and have:
                     mode, digest = "ab", _hash_prefix(part)
@@ -274,9 +277,41 @@ def _hash_prefix(path: Path):
     return digest
 
 
-def make_client(policy: RetryPolicy, connections: int) -> httpx.AsyncClient:
+def make_client(policy: RetryPolicy, connections: int = 1,
+                verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` with the policy's timeouts, redirects followed."""
     timeout = httpx.Timeout(policy.timeout_s)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=True,
-                             headers={"User-Agent": "meshprep-fetch"})
+                             verify=verify, headers={"User-Agent": "meshprep-fetch"})
+
+
+class ClientPool:
+    """``size`` single-connection clients lent one request at a time.
+
+    One shared client with many connections spends most of its CPU in httpcore's pool
+    bookkeeping (it rescans every connection for every request: measured 19 of 33 s for 2,000
+    objects over 32 connections); single-connection clients keep that constant.
+    """
+
+    def __init__(self, policy: RetryPolicy, size: int):
+        context = ssl.create_default_context()  # one trust store, not one per client
+        self._clients = [make_client(policy, 1, context) for _ in range(max(1, size))]
+        self._free: asyncio.Queue = asyncio.Queue()
+        for client in self._clients:
+            self._free.put_nowait(client)
+
+    @contextlib.asynccontextmanager
+    async def borrow(self):
+        client = await self._free.get()
+        try:
+            yield client
+        finally:
+            self._free.put_nowait(client)
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for client in self._clients:
+            await client.aclose()

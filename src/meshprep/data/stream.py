@@ -21,7 +21,7 @@ from meshprep.pipeline.sources import AssetTask
 
 from .endpoints import Endpoints
 from .fetch import Fetcher, FetchLedger, FetchProgress, fetch_all, folder_bytes
-from .http import ByteBudget, Downloader, RetryPolicy, make_client
+from .http import ByteBudget, ClientPool, Downloader, RetryPolicy
 from .lists import filter_list, read_list
 
 _DONE = object()
@@ -108,7 +108,7 @@ class StreamSource:
     async def _main(self) -> None:
         ledger = FetchLedger(self.ledger_path)
         try:
-            async with make_client(self.policy, self.workers) as client:
+            async with ClientPool(self.policy, self.workers) as client:
                 downloader = Downloader(client, self.policy, self.per_host, self.budget)
                 fetcher = Fetcher(self.raw, ledger, self.endpoints, downloader,
                                    FetchProgress(0, False), self.policy.max_bytes)
