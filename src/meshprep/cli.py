@@ -262,7 +262,7 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("source", help="the object list")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--source", dest="sources", action="append", default=None,
-                   choices=("objaverse", "github", "url", "local"),
+                   choices=("objaverse", "github", "thingiverse", "url", "local"),
                    help="only objects of this source (repeatable)")
     p.add_argument("--limit", type=int, default=None, help="the first N objects of the list")
     p.add_argument("--min-aesthetic", type=float, default=None,
@@ -270,7 +270,7 @@ def _add_fetch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-j", "--workers", type=int, default=32, help="concurrent downloads")
     p.add_argument("--per-host", type=int, default=16, help="concurrent requests per host")
     p.add_argument("--endpoint", action="append", default=[], metavar="NAME=URL",
-                   help="replace a host: huggingface=URL or github=URL (repeatable)")
+                   help="replace a host: huggingface=, github= or thingiverse=URL (repeatable)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     p.add_argument("--retries", type=int, default=5, help="retries per request")
     p.add_argument("-q", "--quiet", action="store_true")

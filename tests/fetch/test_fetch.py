@@ -217,3 +217,18 @@ def test_local_paths_and_fsspec_urls(tmp_path):
     assert status["local-a"][0] == status["fsspec-b"][0] == "ok"
     assert status["gone"][0] == "failed" and "gone.glb" in status["gone"][1]
     assert summary.counts["ok"] == 2
+
+
+def test_thingiverse_entries(tmp_path):
+    stl = (DATA / "soup.stl").read_bytes()
+    with FakeHosts() as hosts:
+        hosts.routes["/download:12345"] = stl
+        listing = _write_list(tmp_path / "tv.csv", [
+            {"fileIdentifier": "https://www.thingiverse.com/thing:999/files?fileId=12345",
+             "sha256": _sha(stl), "fileType": "stl", "license": "CC-BY"}])
+        summary = fetch(listing, tmp_path / "raw", endpoints=Endpoints(thingiverse=hosts.url),
+                        policy=FAST, progress=False)
+    assert summary.counts["ok"] == 1
+    assert list((tmp_path / "raw" / "objects").glob("*/*/12345.stl"))
+    index = pacsv.read_csv(tmp_path / "raw" / "fetched.csv").to_pylist()
+    assert index[0]["source"] == "thingiverse" and index[0]["license"] == "CC-BY"

@@ -9,6 +9,7 @@ from meshprep.errors import MeshprepError
 
 HUGGINGFACE = "https://huggingface.co"
 GITHUB = "https://github.com"
+THINGIVERSE = "https://www.thingiverse.com"
 OBJAVERSE_REPO = "datasets/allenai/objaverse/resolve/main"
 
 
@@ -23,24 +24,32 @@ class Endpoints:
         (default from ``HF_ENDPOINT``, the Hugging Face convention, else huggingface.co).
     github : str
         Repository archives are ``{github}/{org}/{repo}/archive/{commit}.zip``.
+    thingiverse : str
+        Objaverse-XL Thingiverse files are ``{thingiverse}/download:{fileId}``.
     """
 
     huggingface: str = HUGGINGFACE
     github: str = GITHUB
+    thingiverse: str = THINGIVERSE
 
     @classmethod
     def from_env(cls, overrides: dict[str, str] | None = None) -> Endpoints:
         """Defaults, then ``HF_ENDPOINT``, then ``overrides`` (``{"github": URL}``...)."""
         endpoints = cls(huggingface=os.environ.get("HF_ENDPOINT", HUGGINGFACE))
         for name, url in (overrides or {}).items():
-            if name not in ("huggingface", "github"):
-                raise MeshprepError(f"unknown endpoint {name!r}: use huggingface or github")
+            if name not in ("huggingface", "github", "thingiverse"):
+                raise MeshprepError(f"unknown endpoint {name!r}: use huggingface, github or "
+                                    "thingiverse")
             endpoints = replace(endpoints, **{name: url})
         return endpoints
 
     def objaverse(self, path: str) -> str:
         """URL of a file of the Objaverse 1.0 dataset repository."""
         return f"{self.huggingface.rstrip('/')}/{OBJAVERSE_REPO}/{path.lstrip('/')}"
+
+    def thingiverse_file(self, file_id: str) -> str:
+        """URL of a Thingiverse file by its id (what Objaverse-XL's identifiers carry)."""
+        return f"{self.thingiverse.rstrip('/')}/download:{file_id}"
 
     def github_archive(self, org: str, repo: str, commit: str) -> str:
         """URL of a repository's zip archive at a commit."""

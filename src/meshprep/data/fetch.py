@@ -20,6 +20,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -34,7 +35,7 @@ from meshprep.errors import MeshprepError
 from .endpoints import Endpoints
 from .github import extract_objects, parse_blob_url, planned_bytes
 from .http import ClientPool, Downloader, FetchError, MissingError, RetryPolicy
-from .lists import filter_list, read_list
+from .lists import THINGIVERSE_FILE, filter_list, read_list
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fetches (
@@ -244,6 +245,8 @@ class Fetcher:
             url = self.endpoints.objaverse(paths[uid])
         staging = self.partial / uid
         name = os.path.basename(url.split("?")[0].rstrip("/")) or uid
+        if source == "thingiverse":
+            url, name = self._thingiverse(uid, url)
         try:
             if source == "local" or not url.lower().startswith(("http://", "https://")):
                 # a local path, or s3:// gs:// ... through fsspec (pip install s3fs, gcsfs)
@@ -265,6 +268,14 @@ class Fetcher:
         if self.downloader.budget is not None and source == "local":
             self.downloader.budget.try_acquire(size)
         self._place(uid, staging, target, digest, size, expected, requests)
+
+    def _thingiverse(self, uid: str, identifier: str) -> tuple[str, str]:
+        """Download URL and file name of an Objaverse-XL Thingiverse entry (``fileId=``)."""
+        file_id = re.search(THINGIVERSE_FILE, identifier).group(1)
+        row = self.ledger.db.execute("SELECT meta FROM fetches WHERE uid = ?", (uid,)).fetchone()
+        meta = json.loads(row[0]) if row and row[0] else {}
+        kind = str(meta.get("fileType") or meta.get("file_type") or "stl").lower().strip(".")
+        return self.endpoints.thingiverse_file(file_id), f"{file_id}.{kind}"
 
     async def _github(self, key: str, members: list[tuple]) -> None:
         first = parse_blob_url(members[0][2])

@@ -3,7 +3,7 @@
 Every list becomes a ``pyarrow.Table`` with the columns
 
     uid          the object's id in its dataset (Objaverse uid, or the sha256 / URL hash)
-    source       objaverse | github | url | local
+    source       objaverse | github | thingiverse | url | local
     url          what to download: an Objaverse uid's file, a GitHub blob URL, any URL, a path
     sha256       the expected hash when the list gives one, else null
 
@@ -34,6 +34,7 @@ _URL_COLUMNS = ("file_identifier", "fileidentifier", "url", "uri", "path", "loca
                 "source_url")
 _UID = r"[0-9a-f]{32}"
 GITHUB_BLOB = r"^https?://github\.com/([^/]+)/([^/]+)/blob/([0-9a-fA-F]{7,40})/(.+)$"
+THINGIVERSE_FILE = r"thingiverse\.com/thing:\d+/.*fileId=(\d+)"
 
 
 class ListError(MeshprepError):
@@ -122,12 +123,13 @@ def normalize_list(table: pa.Table, base: Path | None = None) -> pa.Table:
     sha = (pc.utf8_lower(pc.cast(table[lower["sha256"]], pa.string()))
            if "sha256" in lower else pa.nulls(len(table), pa.string()))
     is_github = pc.match_substring_regex(text, GITHUB_BLOB)
+    is_thingiverse = pc.match_substring_regex(text, THINGIVERSE_FILE)
     is_uid = pc.match_substring_regex(text, f"^{_UID}$")
     is_sketchfab = pc.match_substring_regex(text, r"sketchfab\.com/")
     is_url = pc.match_substring_regex(text, r"^[A-Za-z][A-Za-z0-9+.-]*://")
     source = pc.case_when(
-        pc.make_struct(is_github, pc.or_(is_uid, is_sketchfab), is_url),
-        "github", "objaverse", "url", "local")
+        pc.make_struct(is_github, is_thingiverse, pc.or_(is_uid, is_sketchfab), is_url),
+        "github", "thingiverse", "objaverse", "url", "local")
     # Sketchfab (Objaverse 1.0) uids are the 32 hex digits that end the model URL
     objaverse_uid = pc.struct_field(pc.extract_regex(text, f"(?P<uid>{_UID})/?$"), "uid")
     given_uid = (pc.cast(table[uid_name], pa.string()) if uid_name and url_name
