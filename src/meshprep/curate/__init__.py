@@ -2,6 +2,7 @@
 
 from .dataset import curate_dataset
 from .decide import RULES, decide
+from .extract import Extraction, main_object
 from .metrics import asset_metrics
 
-__all__ = ["RULES", "asset_metrics", "curate_dataset", "decide"]
+__all__ = ["RULES", "Extraction", "asset_metrics", "curate_dataset", "decide", "main_object"]

@@ -132,6 +132,26 @@ def step_curate(ctx: AssetContext) -> None:
         raise SkipAsset(reason)
 
 
+def step_extract(ctx: AssetContext) -> None:
+    """Keep the main object (floor, floaters and extra objects removed), normalized again.
+
+    Optional (add ``"extract"`` after ``"normalize"`` in ``run.steps``); the transform in
+    meta.json still maps the source file to the final canonical cube.
+    """
+    import trimesh
+
+    from meshprep.curate import main_object
+    from meshprep.geometry import normalize
+
+    canonical = ctx.require("canonical", "extract", "normalize")
+    result = main_object(canonical.vertices, canonical.faces)
+    ctx.metrics.update(result.as_metrics())
+    if result.removed_components:
+        kept = trimesh.Trimesh(result.vertices, result.faces, process=False)
+        ctx.canonical, again = normalize(kept, bound=ctx.config["normalize"]["bound"])
+        ctx.transform = again @ ctx.transform
+
+
 def step_watertight(ctx: AssetContext) -> None:
     """Make the canonical mesh a closed 2-manifold at the configured resolution."""
     from meshprep.watertight import make_watertight
@@ -202,6 +222,7 @@ BUILTIN_STEPS: dict[str, Callable[[AssetContext], None]] = {
     "load": step_load,
     "normalize": step_normalize,
     "curate": step_curate,
+    "extract": step_extract,
     "watertight": step_watertight,
     "sample": step_sample,
     "render": step_render,
