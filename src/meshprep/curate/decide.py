@@ -22,6 +22,8 @@ RULES: dict[str, tuple[str, Callable[[float, float], bool], str, str]] = {
               "multi-object — {v:.0f} separate objects"),
     "floaters": ("floater_share", lambda v, t: v > t, "max_floater_share",
                  "floaters — {v:.3f} of area in small parts apart from the object"),
+    "animation": ("pose_bbox_ratio", lambda v, t: not (1.0 / t <= v <= t), "max_pose_ratio",
+                  "broken animation — frame-0 box {v:.2f}× the rest box"),
 }
 
 

@@ -32,6 +32,7 @@ from meshprep.errors import (
 )
 from meshprep.io import archive, gltf
 from meshprep.io._paths import FolderResolver
+from meshprep.io.pose import posed_at_frame0
 
 #: extensions :func:`load` reads
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
@@ -180,12 +181,16 @@ def _load_model(path: Path, jail: Path, max_bytes: int) -> trimesh.Trimesh:
     """Parse one model file (not an archive) confined to ``jail`` and flatten it."""
     ext = _checked_extension(path)
     fmt = ext[1:]
+    pose = None
     try:
         _precheck(path, ext, jail, max_bytes)
         scene = _parse(path, ext, jail)
         vertices, faces = _flatten(scene, path.name)
         if len(faces) == 0:
             raise _no_triangles(path, ext, scene)
+        pose = _frame0_pose(path, ext, jail)
+        if pose is not None and len(pose.faces):
+            vertices, faces = pose.vertices, pose.faces
         vertices, faces = _checked_finite(vertices, faces, path.name)
     except LoadError:
         raise
@@ -194,7 +199,24 @@ def _load_model(path: Path, jail: Path, max_bytes: int) -> trimesh.Trimesh:
         raise _classify(exc, path, fmt) from exc
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
     mesh.metadata["meshprep_format"] = fmt
+    if pose is not None:
+        mesh.metadata["meshprep_pose"] = {"animated": pose.animated, "skinned": pose.skinned,
+                                          "pose_bbox_ratio": pose.bbox_ratio}
     return mesh
+
+
+def _frame0_pose(path: Path, ext: str, jail: Path):
+    """Animated or skinned glTF: its first frame (None for other files, or a rest-pose
+    fallback when the accessors use features the poser does not read)."""
+    if ext not in (".gltf", ".glb"):
+        return None
+    tree = gltf.read_gltf_json(path)
+    if not tree.get("animations") and not tree.get("skins"):
+        return None
+    try:
+        return posed_at_frame0(path, tree, jail)
+    except UnsupportedFormatError:
+        return None
 
 
 def _precheck(path: Path, ext: str, jail: Path, max_bytes: int) -> None:

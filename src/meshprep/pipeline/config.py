@@ -25,6 +25,7 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     max_ground_tile_share = 0.15 # area share of a floor the object stands on
     max_objects = 1              # separate objects (touching parts are one object)
     max_floater_share = 0.001    # area share of small parts apart from the object
+    max_pose_ratio = 3.0         # animated glTF: frame-0 box over rest box (or its inverse)
     drop = ["plane"]             # rules that drop (skip) an asset; the others flag it
 
     [render]                     # the "render" step
@@ -78,7 +79,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "float16": False,
     },
     "curate": {"max_plane_share": 0.9, "min_thinness": 0.03, "max_ground_tile_share": 0.15,
-               "max_objects": 1, "max_floater_share": 0.001, "drop": ["plane"]},
+               "max_objects": 1, "max_floater_share": 0.001, "max_pose_ratio": 3.0,
+               "drop": ["plane"]},
     "render": {"cameras": "scoring4", "size": 256, "passes": ["normal"], "targets":
                ["input", "watertight"]},
 }
@@ -93,7 +95,8 @@ _CHOICES = {
     ("sample", "layout"): ("meshprep", "hunyuan3d"),
 }
 _LIST_CHOICES = {
-    ("curate", "drop"): ("plane", "flat", "ground", "multi", "floaters", "duplicate"),
+    ("curate", "drop"): ("plane", "flat", "ground", "multi", "floaters", "animation",
+                         "duplicate"),
     ("render", "passes"): ("normal", "depth", "mask", "shaded"),
     ("render", "targets"): ("input", "watertight"),
 }

@@ -125,6 +125,8 @@ def step_curate(ctx: AssetContext) -> None:
     canonical = ctx.require("canonical", "curate", "normalize")
     metrics = asset_metrics(canonical.vertices, canonical.faces)
     metrics.pop("vertices"), metrics.pop("faces")  # the input_* counts already say it
+    pose = (ctx.mesh.metadata.get("meshprep_pose") if ctx.mesh is not None else None) or {}
+    metrics.update({k: v for k, v in pose.items()})  # animated, skinned, pose_bbox_ratio
     ctx.metrics.update(metrics)
     decision, reason = decide(metrics, ctx.config["curate"])
     ctx.metrics.update(curation=decision, curation_reason=reason)

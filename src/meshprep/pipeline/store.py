@@ -122,7 +122,7 @@ class OutputStore:
                 shutil.copyfile(local, temporary)
                 os.replace(temporary, final)
         else:
-            self._fs.makedirs(self._fs._parent(final), exist_ok=True)
+            self._fs.makedirs(final.rpartition("/")[0], exist_ok=True)
             temporary = f"{final}.{uuid.uuid4().hex[:8]}.tmp"
             self._fs.put_file(os.fspath(local), temporary)
             self._fs.mv(temporary, final)

@@ -37,7 +37,8 @@ SORTABLE = ("seconds", "input_faces", "input_vertices", "watertight_faces",
             "watertight_genus", "watertight_components", "salient_edges", "plane_share",
             "thinness", "objects", "ground_tile_share", "asset_id")
 #: the words each curation rule's reason starts with
-RULE_LABELS = ("plane-dominated", "flat", "ground tile", "multi-object", "floaters", "duplicate")
+RULE_LABELS = ("plane-dominated", "flat", "ground tile", "multi-object", "floaters",
+               "broken animation", "duplicate")
 
 
 def _write_text(path: Path, text: str) -> None:
