@@ -98,3 +98,15 @@ def test_degenerate_and_tiny_meshes_render(tmp_path):
 def test_bad_pass_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown passes"):
         render_views(_box(), tmp_path, "scoring4", passes=("albedo",))
+
+
+@pytest.mark.parametrize("shape, dtype", [((7, 5), np.uint8), ((7, 5), np.uint16),
+                                          ((4, 6, 3), np.uint8), ((9, 3, 4), np.uint8)])
+def test_png_writer_round_trips(tmp_path, shape, dtype):
+    import io
+
+    from meshprep.render.png import encode_png
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, np.iinfo(dtype).max, size=shape, endpoint=True).astype(dtype)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(image)))), image)

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-from PIL import Image
 
 from meshprep.io import atomic_write
 
 from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
+from .png import encode_png
 from .raster import encode_views, rasterize, shade_normals
 
 PASSES = ("normal", "depth", "mask", "shaded")
@@ -171,23 +171,24 @@ def _normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nd
     return cross, vertex_normals
 
 
-def _images(rgba, depth16, mask8, shaded, passes) -> dict[str, Image.Image]:
-    """The requested passes of one view as PIL images (no copies of the arrays)."""
+def _images(rgba, depth16, mask8, shaded, passes) -> dict[str, np.ndarray]:
+    """The requested passes of one view as pixel arrays, by file suffix."""
     images = {}
     if "normal" in passes:
-        images["_normal"] = Image.fromarray(rgba, "RGBA")
+        images["_normal"] = rgba
     if "depth" in passes:
-        images["_depth"] = Image.fromarray(depth16)
+        images["_depth"] = depth16
     if "mask" in passes:
-        images["_mask"] = Image.fromarray(mask8, "L")
+        images["_mask"] = mask8
     if "shaded" in passes:
-        images[""] = Image.fromarray(shaded, "RGBA")
+        images[""] = shaded
     return images
 
 
-def _save(image: Image.Image, path: Path) -> None:
-    with atomic_write(path) as tmp:
-        image.save(tmp, format="PNG", compress_level=1)
+def _save(image: np.ndarray, path: Path) -> None:
+    data = encode_png(image)
+    with atomic_write(path) as tmp, open(tmp, "wb") as stream:
+        stream.write(data)
 
 
 def _write_transforms(out: Path, cams: CameraSet, size: int, passes, normalization,
