@@ -65,7 +65,19 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
             inv_area = 1.0 / area
             for py in range(y0, y1 + 1):
                 cy_ = py + 0.5
-                for px in range(x0, x1 + 1):
+                # the row's span inside the triangle (edges crossing this row): thin diagonal
+                # triangles then cost their length, not their bounding box
+                left, right = np.inf, -np.inf
+                for ex0, ey0, ex1, ey1 in ((ax, ay, bx, by), (bx, by, qx, qy),
+                                           (qx, qy, ax, ay)):
+                    if (ey0 - cy_) * (ey1 - cy_) <= 0.0 and ey0 != ey1:
+                        xc = ex0 + (cy_ - ey0) * (ex1 - ex0) / (ey1 - ey0)
+                        left, right = min(left, xc), max(right, xc)
+                if left > right:
+                    continue
+                start = max(x0, int(np.floor(left - 0.5)))
+                stop = min(x1, int(np.ceil(right - 0.5)))
+                for px in range(start, stop + 1):
                     cx_ = px + 0.5
                     w0 = _edge(bx, by, qx, qy, cx_, cy_) * inv_area
                     if w0 < 0.0:
