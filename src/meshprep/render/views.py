@@ -187,7 +187,8 @@ def _images(rgba, depth16, mask8, shaded, passes) -> dict[str, np.ndarray]:
 
 def _save(image: np.ndarray, path: Path) -> None:
     data = encode_png(image)
-    with atomic_write(path) as tmp, open(tmp, "wb") as stream:
+    # frames are published together with their asset: atomic, without a per-file fsync
+    with atomic_write(path, durable=False) as tmp, open(tmp, "wb") as stream:
         stream.write(data)
 
 
