@@ -235,15 +235,22 @@ def _stream_source(args: argparse.Namespace):
                         min_aesthetic=args.min_aesthetic)
 
 
+def _existing_ledger(output, ledger: Path | None) -> Path:
+    """The ledger of a run's output (``--ledger`` or the default place), which must exist."""
+    from .pipeline import OutputStore, default_ledger_path
+
+    path = Path(ledger or default_ledger_path(OutputStore(output)))
+    if not path.is_file():
+        raise FileNotFoundError(f"no ledger at {path}: is {output} a `meshprep run` output?")
+    return path
+
+
 def _run_status(args: argparse.Namespace) -> int:
-    from .pipeline import Ledger, OutputStore, default_ledger_path, format_summary, summarize
+    from .pipeline import Ledger, OutputStore, format_summary, summarize
     from .pipeline.run import write_manifest
 
     store = OutputStore(args.output)
-    path = args.ledger or default_ledger_path(store)
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no ledger at {path}: is {args.output} a `meshprep run` output?")
-    with Ledger(path) as ledger:
+    with Ledger(_existing_ledger(args.output, args.ledger)) as ledger:
         summary = summarize(ledger)
         if args.export:
             summary["manifest"] = write_manifest(ledger, store)
@@ -336,9 +343,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
-    if not (args.ledger or args.output / "ledger.sqlite").is_file():
-        raise FileNotFoundError(f"no ledger in {args.output}: is it a `meshprep run` output?")
-    index = build_report(args.output, ledger_path=args.ledger,
+    index = build_report(args.output, ledger_path=_existing_ledger(args.output, args.ledger),
                          render_missing=args.render_missing)
     print(f"report: {index}")
     return 0
@@ -359,10 +364,7 @@ def _run_curate(args: argparse.Namespace) -> int:
     from .pipeline import Ledger, OutputStore, resolve_config
     from .pipeline.run import write_manifest
 
-    ledger = args.ledger or args.output / "ledger.sqlite"
-    if not Path(ledger).is_file():
-        raise FileNotFoundError(f"no ledger at {ledger}: is {args.output} a `meshprep run` "
-                                "output?")
+    ledger = _existing_ledger(args.output, args.ledger)
     params = resolve_config(args.config)["curate"]
     result = curate_dataset(args.output, params, ledger)
     with Ledger(ledger) as opened:
