@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from meshprep.geometry import check_topology, weld_exact
+from meshprep.geometry import check_topology, face_normals, weld_exact
 
 #: components holding at least this share of the area count as objects
 OBJECT_SHARE = 0.05
@@ -24,11 +24,8 @@ OFFSET_QUANTUM = 0.01
 
 def _face_geometry(vertices: np.ndarray, faces: np.ndarray):
     a, b, c = (vertices[faces[:, i]] for i in range(3))
-    cross = np.cross(b - a, c - a)
-    double_area = np.linalg.norm(cross, axis=1)
-    normals = np.divide(cross, double_area[:, None], out=np.zeros_like(cross),
-                        where=double_area[:, None] > 0)
-    return 0.5 * double_area, normals, (a + b + c) / 3.0, a, b, c
+    normals, area = face_normals(vertices, faces)
+    return area, normals, (a + b + c) / 3.0, a, b, c
 
 
 def component_labels(faces: np.ndarray, n_vertices: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from meshprep.geometry import face_normals
 from meshprep.io import atomic_write
 
 from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
@@ -124,7 +125,7 @@ def render_views(
     normalization = world_transform(loaded, cams.bound, y_up, cams.fit)
     vertices = loaded @ normalization[:3, :3].T + normalization[:3, 3]
     faces = np.ascontiguousarray(mesh.faces, dtype=np.int64)
-    face_normals, vertex_normals = _normals(vertices, faces)
+    unit_normals, vertex_normals = _normals(vertices, faces)
     w2c, intr, ortho, eyes, forwards = _camera_arrays(cams, size)
     depth_max = float(np.linalg.norm(eyes, axis=1).max() + cams.bound * math.sqrt(3.0))
     files: list[Path] = []
@@ -139,7 +140,7 @@ def render_views(
             rasterize(vertices, faces, w2c[views], intr[views], ortho[views], size, size, depth,
                       face_id, bary)
             normals = np.zeros((n, size, size, 3), np.float32)
-            shade_normals(face_id, bary, vertices, faces, face_normals, vertex_normals, smooth,
+            shade_normals(face_id, bary, vertices, faces, unit_normals, vertex_normals, smooth,
                           eyes[views], forwards[views], ortho[views], normals)
             rgba = np.empty((n, size, size, 4), np.uint8)
             depth16 = np.empty((n, size, size), np.uint16)
@@ -160,15 +161,15 @@ def render_views(
 
 
 def _normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    cross = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]],
-                     vertices[faces[:, 2]] - vertices[faces[:, 0]])
+    """Unit face normals and area-weighted unit vertex normals."""
+    unit, areas = face_normals(vertices, faces)
+    weighted = unit * areas[:, None]
     vertex_normals = np.zeros_like(vertices)
-    for j in range(3):  # area-weighted: the cross product's length is twice the area
-        np.add.at(vertex_normals, faces[:, j], cross)
-    for array in (cross, vertex_normals):
-        length = np.linalg.norm(array, axis=1, keepdims=True)
-        np.divide(array, length, out=array, where=length > 0)
-    return cross, vertex_normals
+    for j in range(3):
+        np.add.at(vertex_normals, faces[:, j], weighted)
+    length = np.linalg.norm(vertex_normals, axis=1, keepdims=True)
+    np.divide(vertex_normals, length, out=vertex_normals, where=length > 0)
+    return unit, vertex_normals
 
 
 def _images(rgba, depth16, mask8, shaded, passes) -> dict[str, np.ndarray]:
