@@ -183,14 +183,16 @@ def _load_model(path: Path, jail: Path, max_bytes: int) -> trimesh.Trimesh:
     fmt = ext[1:]
     pose = None
     try:
-        _precheck(path, ext, jail, max_bytes)
+        tree = _precheck(path, ext, jail, max_bytes)
         scene = _parse(path, ext, jail)
-        vertices, faces = _flatten(scene, path.name)
-        if len(faces) == 0:
-            raise _no_triangles(path, ext, scene)
-        pose = _frame0_pose(path, ext, jail)
+        pose = _frame0_pose(path, tree, jail) if tree is not None else None
         if pose is not None and len(pose.faces):
+            # an animated or skinned glTF: its first frame replaces trimesh's rest pose
             vertices, faces = pose.vertices, pose.faces
+        else:
+            vertices, faces = _flatten(scene, path.name)
+            if len(faces) == 0:
+                raise _no_triangles(path, ext, scene)
         vertices, faces = _checked_finite(vertices, faces, path.name)
     except LoadError:
         raise
@@ -205,12 +207,9 @@ def _load_model(path: Path, jail: Path, max_bytes: int) -> trimesh.Trimesh:
     return mesh
 
 
-def _frame0_pose(path: Path, ext: str, jail: Path):
-    """Animated or skinned glTF: its first frame (None for other files, or a rest-pose
-    fallback when the accessors use features the poser does not read)."""
-    if ext not in (".gltf", ".glb"):
-        return None
-    tree = gltf.read_gltf_json(path)
+def _frame0_pose(path: Path, tree: dict[str, Any], jail: Path):
+    """Animated or skinned glTF: its first frame (None for a static one, or when the
+    accessors use features the poser does not read: trimesh's rest pose is used then)."""
     if not tree.get("animations") and not tree.get("skins"):
         return None
     try:
@@ -219,16 +218,22 @@ def _frame0_pose(path: Path, ext: str, jail: Path):
         return None
 
 
-def _precheck(path: Path, ext: str, jail: Path, max_bytes: int) -> None:
-    """Refuse hostile input that trimesh would otherwise act on before we could check it."""
+def _precheck(path: Path, ext: str, jail: Path, max_bytes: int) -> dict[str, Any] | None:
+    """Refuse hostile input that trimesh would otherwise act on before we could check it.
+
+    Returns the glTF JSON tree it checked (None for other formats), so it is read once.
+    """
     if ext in (".gltf", ".glb"):
         # the JSON is checked before trimesh may follow any URI or walk the node graph
-        gltf.validate_gltf(path, gltf.read_gltf_json(path), jail)
-    elif ext == ".3mf":
+        tree = gltf.read_gltf_json(path)
+        gltf.validate_gltf(path, tree, jail)
+        return tree
+    if ext == ".3mf":
         # a 3MF is a zip that trimesh inflates in memory: bound it like any archive
         archive.check_zip_limits(path, max_bytes=max_bytes)
     elif ext == ".dae":
         _check_xml_prolog(path)
+    return None
 
 
 def _check_xml_prolog(path: Path) -> None:
