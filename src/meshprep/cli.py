@@ -301,16 +301,23 @@ def _run_fetch(args: argparse.Namespace) -> int:
 
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("render", help="multi-view normal, depth and mask images, headless",
+    p = sub.add_parser("render", help="multi-view normal, depth, mask and colour images",
                        description="Render a mesh from a camera set with the built-in "
-                                   "rasterizer; writes NNN_<pass>.png and transforms.json.")
+                                   "rasterizer (headless, no GPU) or Blender; writes "
+                                   "NNN_<pass>.png and transforms.json.")
     p.add_argument("input", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument("--cameras", default="scoring4",
                    help="hammersley:N, cond:N, ortho6, orbit:N@ELEV, scoring4 or a .json file")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--passes", default="normal,depth,mask",
-                   help="comma-separated: normal, depth, mask, shaded")
+                   help="comma-separated: normal, depth, mask, color, albedo, shaded")
+    p.add_argument("--backend", choices=("builtin", "blender"), default="builtin",
+                   help="blender: bpy in a worker process (pip install \"meshprep[blender]\")")
+    p.add_argument("--engine", choices=("cycles", "eevee", "workbench"), default="cycles",
+                   help="Blender engine (--backend blender)")
+    p.add_argument("--samples", type=int, default=64,
+                   help="Blender samples of the color pass (--backend blender)")
     p.add_argument("--smooth", action="store_true", help="interpolated vertex normals")
     p.add_argument("--z-up", action="store_true",
                    help="the file is already Z-up (default: Y-up, turned as Blender does)")
@@ -322,9 +329,18 @@ def _run_render(args: argparse.Namespace) -> int:
     from .io import load
     from .render import render_views
 
-    result = render_views(load(args.input), args.output, args.cameras, size=args.size,
-                          passes=tuple(args.passes.split(",")), smooth=args.smooth,
-                          y_up=not args.z_up, seed=args.seed)
+    passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
+    if args.backend == "blender":
+        from .render.blender import render_blender
+
+        result = render_blender(args.input, args.output, args.cameras, size=args.size,
+                                passes=passes, engine=args.engine, samples=args.samples,
+                                y_up=not args.z_up, seed=args.seed)
+    else:
+        colour = bool({"color", "albedo"} & set(passes))
+        result = render_views(load(args.input, appearance=colour), args.output, args.cameras,
+                              size=args.size, passes=passes, smooth=args.smooth,
+                              y_up=not args.z_up, seed=args.seed)
     print(f"{args.output}: {result.frames} views, {len(result.files)} files, "
           f"{result.seconds:.2f} s")
     return 0
@@ -376,18 +392,32 @@ def _run_curate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``meshprep.curate.score.extractor_names()``, spelled out so the parser imports nothing
+_EXTRACTORS = ("builtin", "dinov2", "clip", "clip+dinov2")
+
+
 def _add_score(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("score", help="train or apply the quality scorer",
-                       description="A ridge regressor on normal-view statistics and metrics.")
+                       description="A ridge regressor on normal-view features and metrics.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     train = actions.add_parser("train", help="fit on human ratings (CSV id,score)")
     train.add_argument("ratings", type=Path)
     train.add_argument("-o", "--output", type=Path, required=True, help="scorer JSON")
     train.add_argument("--dataset", type=Path, required=True, help="a `meshprep run` output")
     train.add_argument("--alpha", type=float, default=1.0, help="ridge penalty")
+    train.add_argument("--extractor", choices=_EXTRACTORS, default="builtin",
+                       help="features: 'builtin' (view statistics, no weights) or embeddings of "
+                            "the normal views (needs meshprep[embed] and --dinov2 / --clip)")
     predict = actions.add_parser("predict", help="add quality_score to a dataset's manifest")
     predict.add_argument("dataset", type=Path)
     predict.add_argument("--model", type=Path, required=True)
+    for action, note in ((train, "recorded in the scorer"), (predict, "default: the scorer's")):
+        action.add_argument("--dinov2", type=Path, default=None, metavar="PATH",
+                            help=f"local DINOv2 weights folder (save_pretrained; {note})")
+        action.add_argument("--clip", type=Path, default=None, metavar="PATH",
+                            help=f"local CLIP weights folder (save_pretrained; {note})")
+        action.add_argument("--device", default="cpu",
+                            help="torch device of the embedding extractors (cpu, cuda)")
     p.set_defaults(run=_run_score)
 
 
@@ -396,13 +426,17 @@ def _run_score(args: argparse.Namespace) -> int:
     from .pipeline import Ledger, OutputStore
     from .pipeline.run import write_manifest
 
+    paths = {key: path for key, path in (("dinov2", args.dinov2), ("clip", args.clip)) if path}
     if args.action == "train":
-        scorer = train_from_ratings(args.ratings, args.dataset, alpha=args.alpha)
+        scorer = train_from_ratings(args.ratings, args.dataset, alpha=args.alpha,
+                                    extractor=args.extractor, model_paths=paths,
+                                    device=args.device)
         scorer.save(args.output)
-        print(f"{args.output}: {scorer.n_train} rated assets, {len(scorer.features)} features, "
-              f"cross-validated R^2 {scorer.cv_r2:.3f}")
+        print(f"{args.output}: {scorer.n_train} rated assets, {len(scorer.features)} features "
+              f"({scorer.extractor}), cross-validated R^2 {scorer.cv_r2:.3f}")
         return 0
-    count = predict_dataset(args.dataset, Scorer.load(args.model))
+    count = predict_dataset(args.dataset, Scorer.load(args.model), model_paths=paths,
+                            device=args.device)
     with Ledger(args.dataset / "ledger.sqlite") as ledger:
         manifest = write_manifest(ledger, OutputStore(args.dataset))
     print(f"{args.dataset}: quality_score for {count} assets; manifest {manifest}")

@@ -97,7 +97,7 @@ def test_degenerate_and_tiny_meshes_render(tmp_path):
 
 def test_bad_pass_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown passes"):
-        render_views(_box(), tmp_path, "scoring4", passes=("albedo",))
+        render_views(_box(), tmp_path, "scoring4", passes=("emission",))
 
 
 @pytest.mark.parametrize("shape, dtype", [((7, 5), np.uint8), ((7, 5), np.uint16),

@@ -3,8 +3,11 @@
 Train it on human ratings (a CSV ``id,score``, 1–5), as TripoSG does with its ~10K ratings; the
 features come from a pluggable extractor. The built-in one needs no downloaded weights: image
 statistics of the run's 4 normal views (coverage, normal spread, detail) and the curation
-metrics. A fitted scorer is a small JSON file (feature names, standardization, coefficients,
-cross-validated R²) that reloads and predicts identically.
+metrics. The ``dinov2``, ``clip`` and ``clip+dinov2`` extractors (:mod:`meshprep.curate.embed`,
+``pip install "meshprep[embed]"``) embed the same views with weights from local folders
+(``model_paths``: ``{"dinov2": PATH, "clip": PATH}``) and add the same curation metrics. A fitted
+scorer is a small JSON file (extractor, model paths, feature names, standardization,
+coefficients, cross-validated R²) that reloads and predicts identically.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,11 @@ GEOMETRY_FEATURES = ("input_faces", "components", "objects", "largest_area_share
 IMAGE_FEATURES = ("coverage", "normal_std_x", "normal_std_y", "normal_std_z", "detail",
                   "silhouette")
 _LOG = {"input_faces", "components", "objects", "boundary_edges", "nonmanifold_edges"}
+
+#: extractor(asset folder, metrics) -> {feature: value}
+Extractor = Callable[[Path, dict], dict[str, float]]
+#: model key (``"dinov2"``, ``"clip"``) -> local weights folder
+ModelPaths = Mapping[str, str | os.PathLike[str]]
 
 
 def _view_statistics(path: Path) -> list[float]:
@@ -44,26 +52,87 @@ def _view_statistics(path: Path) -> list[float]:
             float(edges / math.sqrt(mask.sum()))]
 
 
-def builtin_features(folder: Path, metrics: dict) -> dict[str, float]:
-    """The built-in extractor: normal-view statistics (mean over views) and curation metrics."""
-    views = sorted((folder / "renders" / "input").glob("*_normal.png"))
-    stats = np.mean([_view_statistics(v) for v in views], axis=0) if views else \
-        np.zeros(len(IMAGE_FEATURES))
-    out = {f"view_{n}": float(v) for n, v in zip(IMAGE_FEATURES, stats, strict=True)}
+def normal_views(folder: Path) -> list[Path]:
+    """The run's normal views of the input mesh (``renders/input/*_normal.png``), in order."""
+    return sorted((folder / "renders" / "input").glob("*_normal.png"))
+
+
+def geometry_features(metrics: dict) -> dict[str, float]:
+    """The curation metrics every extractor adds (counts as ``log1p``, missing ones 0)."""
+    out = {}
     for name in GEOMETRY_FEATURES:
         value = float(metrics.get(name) or 0.0)
         out[name] = math.log1p(value) if name in _LOG else value
     return out
 
 
-#: name -> extractor(asset folder, metrics) -> {feature: value}; DINOv2 / CLIP extractors plug
-#: in here (with their weights on disk), nothing is downloaded at run time
-EXTRACTORS: dict[str, Callable[[Path, dict], dict[str, float]]] = {"builtin": builtin_features}
+def builtin_features(folder: Path, metrics: dict) -> dict[str, float]:
+    """The built-in extractor: normal-view statistics (mean over views) and curation metrics."""
+    views = normal_views(folder)
+    stats = np.mean([_view_statistics(v) for v in views], axis=0) if views else \
+        np.zeros(len(IMAGE_FEATURES))
+    out = {f"view_{n}": float(v) for n, v in zip(IMAGE_FEATURES, stats, strict=True)}
+    return out | geometry_features(metrics)
+
+
+#: name -> extractor(asset folder, metrics) -> {feature: value} for extractors without weights
+EXTRACTORS: dict[str, Extractor] = {"builtin": builtin_features}
+
+#: name -> the pretrained models it embeds the normal views with, concatenated (keys of
+#: ``model_paths``, see :data:`meshprep.curate.embed.MODELS`); weights come from local folders,
+#: nothing is downloaded at run time. TripoSG conditions on CLIP and DINOv2 together.
+EMBEDDERS: dict[str, tuple[str, ...]] = {
+    "dinov2": ("dinov2",), "clip": ("clip",), "clip+dinov2": ("clip", "dinov2")}
+
+
+def extractor_names() -> list[str]:
+    """Every extractor :func:`make_extractor` knows."""
+    return [*EXTRACTORS, *EMBEDDERS]
+
+
+def make_extractor(name: str, model_paths: ModelPaths | None = None, *, device: str = "cpu"
+                   ) -> Extractor:
+    """The extractor called ``name``, with its models loaded (once per process).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`EXTRACTORS` or :data:`EMBEDDERS`.
+    model_paths : mapping, optional
+        Model key (``"dinov2"``, ``"clip"``) -> local weights folder; only embedders use it.
+    device : str
+        Torch device of the embedders (``"cpu"``, ``"cuda"``).
+
+    Raises
+    ------
+    ValueError
+        An unknown name.
+    meshprep.curate.embed.EmbedError
+        A weights folder or the ``embed`` extra is missing.
+    """
+    if name in EXTRACTORS:
+        return EXTRACTORS[name]
+    if name not in EMBEDDERS:
+        raise ValueError(f"unknown extractor {name!r}; one of {', '.join(extractor_names())}")
+    from .embed import embed_extractor
+
+    return embed_extractor(EMBEDDERS[name], model_paths or {}, device=device)
+
+
+def used_model_paths(name: str, model_paths: ModelPaths | None) -> dict[str, str]:
+    """The absolute weights folders extractor ``name`` uses (what a :class:`Scorer` records)."""
+    paths = model_paths or {}
+    return {key: str(Path(paths[key]).expanduser().resolve())
+            for key in EMBEDDERS.get(name, ()) if paths.get(key)}
 
 
 @dataclass
 class Scorer:
-    """A fitted ridge regressor (standardized features)."""
+    """A fitted ridge regressor (standardized features).
+
+    ``model_paths`` records the weights folders of an embedding extractor (model key -> path),
+    which :func:`predict_dataset` reuses unless told otherwise.
+    """
 
     extractor: str
     features: list[str]
@@ -74,6 +143,7 @@ class Scorer:
     alpha: float
     cv_r2: float
     n_train: int
+    model_paths: dict[str, str] = field(default_factory=dict)
 
     def predict(self, rows: list[dict[str, float]]) -> np.ndarray:
         x = np.array([[row.get(f, 0.0) for f in self.features] for row in rows], np.float64)
@@ -136,13 +206,17 @@ def fit_scorer(rows: list[dict[str, float]], scores, *, alpha: float = 1.0, fold
                   alpha, _r2(y, predicted), len(y))
 
 
-def dataset_features(output: str | os.PathLike[str], extractor: str = "builtin"
+def dataset_features(output: str | os.PathLike[str], extractor: str = "builtin",
+                     model_paths: ModelPaths | None = None, *, device: str = "cpu"
                      ) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
-    """Features of every ``ok`` asset of a run's output, and a uid -> asset id map."""
+    """Features of every ``ok`` asset of a run's output, and a uid -> asset id map.
+
+    ``model_paths`` and ``device`` reach the embedding extractors (see :func:`make_extractor`).
+    """
     from meshprep.pipeline.ledger import Ledger
 
     root = Path(output)
-    extract = EXTRACTORS[extractor]
+    extract = make_extractor(extractor, model_paths, device=device)
     features, uids = {}, {}
     with Ledger(root / "ledger.sqlite") as ledger:
         for asset_id, uid, text in ledger.db.execute(
@@ -155,11 +229,15 @@ def dataset_features(output: str | os.PathLike[str], extractor: str = "builtin"
 
 
 def train_from_ratings(ratings: str | os.PathLike[str], output: str | os.PathLike[str], *,
-                       alpha: float = 1.0, extractor: str = "builtin") -> Scorer:
-    """Fit a scorer on a CSV of ``id,score`` (asset id or the list's uid) over a dataset."""
+                       alpha: float = 1.0, extractor: str = "builtin",
+                       model_paths: ModelPaths | None = None, device: str = "cpu") -> Scorer:
+    """Fit a scorer on a CSV of ``id,score`` (asset id or the list's uid) over a dataset.
+
+    The scorer records ``extractor`` and the weights folders it used (absolute paths).
+    """
     import csv
 
-    features, uids = dataset_features(output, extractor)
+    features, uids = dataset_features(output, extractor, model_paths, device=device)
     rows, scores = [], []
     with open(ratings, newline="", encoding="utf-8") as stream:
         for record in csv.DictReader(stream):
@@ -168,15 +246,23 @@ def train_from_ratings(ratings: str | os.PathLike[str], output: str | os.PathLik
             if asset in features and record.get("score") not in (None, ""):
                 rows.append(features[asset])
                 scores.append(float(record["score"]))
-    return fit_scorer(rows, scores, alpha=alpha, extractor=extractor)
+    scorer = fit_scorer(rows, scores, alpha=alpha, extractor=extractor)
+    scorer.model_paths = used_model_paths(extractor, model_paths)
+    return scorer
 
 
-def predict_dataset(output: str | os.PathLike[str], scorer: Scorer) -> int:
-    """Write ``quality_score`` into every ``ok`` asset's metrics; returns how many."""
+def predict_dataset(output: str | os.PathLike[str], scorer: Scorer, *,
+                    model_paths: ModelPaths | None = None, device: str = "cpu") -> int:
+    """Write ``quality_score`` into every ``ok`` asset's metrics; returns how many.
+
+    The weights folders are the scorer's own, each replaced by one given in ``model_paths``.
+    """
     from meshprep.pipeline.ledger import Ledger
 
-    features, _ = dataset_features(output, scorer.extractor)
+    paths = {**scorer.model_paths, **(model_paths or {})}
+    features, _ = dataset_features(output, scorer.extractor, paths, device=device)
     ids = list(features)
+    _check_features(scorer, features)
     predicted = scorer.predict([features[i] for i in ids]) if ids else []
     with Ledger(Path(output) / "ledger.sqlite") as ledger:
         updates = []
@@ -189,3 +275,13 @@ def predict_dataset(output: str | os.PathLike[str], scorer: Scorer) -> int:
         ledger.db.executemany("UPDATE assets SET metrics = ? WHERE asset_id = ?", updates)
         ledger.db.commit()
     return len(ids)
+
+
+def _check_features(scorer: Scorer, features: dict[str, dict[str, float]]) -> None:
+    """Refuse features that lack some of the scorer's (other weights than it was fitted on)."""
+    row = next(iter(features.values()), None)
+    missing = [f for f in scorer.features if row is not None and f not in row]
+    if missing:
+        raise ValueError(f"the {scorer.extractor!r} extractor gives no {missing[0]!r} "
+                         f"({len(missing)} of the scorer's features missing): other weights "
+                         "than the scorer was trained with?")

@@ -32,6 +32,9 @@ from meshprep.errors import (
 )
 from meshprep.io import archive, gltf
 from meshprep.io._paths import FolderResolver
+from meshprep.io.appearance import Appearance, part_appearance
+from meshprep.io.appearance import combine as combine_appearance
+from meshprep.io.appearance import plain as plain_appearance
 from meshprep.io.pose import posed_at_frame0
 
 #: extensions :func:`load` reads
@@ -47,15 +50,9 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".zip",
 )
 
-# formats Blender could import, if a Blender backend existed in this build
-_NEEDS_BLENDER = {
-    ".fbx": "FBX",
-    ".blend": "BLEND",
-    ".usd": "USD",
-    ".usdz": "USDZ",
-    ".usda": "USD",
-    ".usdc": "USD",
-}
+# formats only Blender imports: read through the Blender backend when it is installed
+_NEEDS_BLENDER = {".fbx": "FBX", ".blend": "BLEND", ".abc": "Alembic", ".usd": "USD",
+                  ".usdz": "USDZ", ".usda": "USD", ".usdc": "USD"}
 # proprietary scene files no open-source reader handles
 _PROPRIETARY = {".max": "3ds Max", ".c4d": "Cinema 4D", ".ma": "Maya", ".mb": "Maya"}
 
@@ -77,13 +74,15 @@ _XML_PROLOG_BYTES = 1 << 20
 _MAX_ARCHIVE_TRIES = 5
 
 
-def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3) -> trimesh.Trimesh:
+def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
+         appearance: bool = False) -> trimesh.Trimesh:
     """Load a mesh file (or a zip holding one) into a single triangle mesh.
 
     Scene graphs are flattened: every instance of every triangle geometry is moved by its node
     transform and all are concatenated. Point clouds and paths are dropped. Vertices are not
-    merged (``process=False``). Only geometry is kept: materials, textures, UVs and colours are
-    not loaded, so a missing ``.mtl`` or texture never fails a load.
+    merged (``process=False``). By default only geometry is kept; with ``appearance=True`` the
+    UVs, base-colour materials and colours come too (:class:`meshprep.io.appearance.Appearance`
+    in ``metadata["meshprep_appearance"]``). A missing ``.mtl`` or texture never fails a load.
 
     Parameters
     ----------
@@ -91,6 +90,9 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3) 
         A ``.glb .gltf .obj .ply .stl .off .dae .3mf`` file or a ``.zip`` archive holding one.
     max_archive_bytes : int
         Largest total uncompressed size a zip archive (or a 3MF container) may expand to.
+    appearance : bool
+        Also read UVs, materials and colours (for the render step's ``color`` pass). Animated
+        glTF posed at frame 0 keep geometry only.
 
     Returns
     -------
@@ -132,14 +134,15 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3) 
     _check_file(source)
     if ext == ".zip":
         try:
-            mesh = _load_zip(source, max_archive_bytes)
+            mesh = _load_zip(source, max_archive_bytes, appearance)
         except LoadError:
             raise
         except Exception as exc:
             # a failure of the extraction itself (members are loaded with their own mapping)
             raise _classify(exc, source, "zip") from exc
     else:
-        mesh = _load_model(source, jail=source.parent, max_bytes=max_archive_bytes)
+        mesh = _load_model(source, jail=source.parent, max_bytes=max_archive_bytes,
+                           appearance=appearance)
     mesh.metadata["meshprep_source"] = str(path)
     return mesh
 
@@ -148,10 +151,14 @@ def _checked_extension(path: Path) -> str:
     """Return the lower-case extension, or raise UnsupportedFormatError for formats not read."""
     ext = path.suffix.lower()
     if ext in _NEEDS_BLENDER:
-        raise UnsupportedFormatError(
-            f"{path.name}: {_NEEDS_BLENDER[ext]} needs the Blender backend "
-            "(not available in this build)"
-        )
+        from meshprep.render.blender import blender_python
+
+        if blender_python() is None:
+            raise UnsupportedFormatError(
+                f"{path.name}: {_NEEDS_BLENDER[ext]} needs the Blender backend: "
+                "pip install \"meshprep[blender]\" (or set MESHPREP_BLENDER_PYTHON)"
+            )
+        return ext
     if ext in _PROPRIETARY:
         raise UnsupportedFormatError(
             f"{path.name}: {_PROPRIETARY[ext]} scene files ({ext}) cannot be read "
@@ -177,23 +184,29 @@ def _check_file(path: Path) -> None:
         raise EmptyFileError(f"{path.name}: empty file (0 bytes)")
 
 
-def _load_model(path: Path, jail: Path, max_bytes: int) -> trimesh.Trimesh:
+def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
+                ) -> trimesh.Trimesh:
     """Parse one model file (not an archive) confined to ``jail`` and flatten it."""
     ext = _checked_extension(path)
     fmt = ext[1:]
-    pose = None
+    if ext in _NEEDS_BLENDER:
+        return _load_through_blender(path, max_bytes, appearance)
+    pose = look = None
     try:
         tree = _precheck(path, ext, jail, max_bytes)
-        scene = _parse(path, ext, jail)
+        scene = _parse(path, ext, jail, appearance)
         pose = _frame0_pose(path, tree, jail) if tree is not None else None
         if pose is not None and len(pose.faces):
             # an animated or skinned glTF: its first frame replaces trimesh's rest pose
             vertices, faces = pose.vertices, pose.faces
         else:
-            vertices, faces = _flatten(scene, path.name)
+            vertices, faces, look = _flatten(scene, path.name, appearance)
             if len(faces) == 0:
                 raise _no_triangles(path, ext, scene)
-        vertices, faces = _checked_finite(vertices, faces, path.name)
+        vertices, faces, kept = _checked_finite(vertices, faces, path.name)
+        if look is not None and kept is not None:
+            look.uv = look.uv[kept]
+            look.vertex_color = None if look.vertex_color is None else look.vertex_color[kept]
     except LoadError:
         raise
     except Exception as exc:
@@ -201,9 +214,28 @@ def _load_model(path: Path, jail: Path, max_bytes: int) -> trimesh.Trimesh:
         raise _classify(exc, path, fmt) from exc
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
     mesh.metadata["meshprep_format"] = fmt
+    if appearance:
+        mesh.metadata["meshprep_appearance"] = look or plain_appearance(len(vertices), len(faces))
     if pose is not None:
         mesh.metadata["meshprep_pose"] = {"animated": pose.animated, "skinned": pose.skinned,
                                           "pose_bbox_ratio": pose.bbox_ratio}
+    return mesh
+
+
+def _load_through_blender(path: Path, max_bytes: int, appearance: bool) -> trimesh.Trimesh:
+    """FBX / BLEND / ABC / USD: Blender (in a worker process) exports a GLB, loaded as usual."""
+    from meshprep.render.blender import export_glb
+
+    with tempfile.TemporaryDirectory(prefix="meshprep_blender_") as folder:
+        glb = Path(folder) / "model.glb"
+        export_glb(path, glb)
+        try:
+            mesh = _load_model(glb, jail=Path(folder), max_bytes=max_bytes,
+                               appearance=appearance)
+        except LoadError as exc:
+            raise type(exc)(f"{path.name} (exported by Blender): {exc}") from exc
+    mesh.metadata["meshprep_format"] = path.suffix.lower()[1:]
+    mesh.metadata["meshprep_via"] = "blender"
     return mesh
 
 
@@ -252,24 +284,41 @@ def _check_xml_prolog(path: Path) -> None:
         raise CorruptFileError(f"{path.name}: no <COLLADA> root element in the first 1 MiB")
 
 
-def _parse(path: Path, ext: str, jail: Path) -> trimesh.Scene:
-    """Run trimesh's loader on an open file with a resolver confined to ``jail``."""
+def _parse(path: Path, ext: str, jail: Path, appearance: bool = False) -> trimesh.Scene:
+    """Run trimesh's loader on an open file with a resolver confined to ``jail``.
+
+    With ``appearance``, materials and textures are read too; when that fails (a missing or
+    broken texture, an unreadable ``.mtl``) the file is parsed again for its geometry alone.
+    """
+    options = _LOADER_OPTIONS.get(ext, {})
+    if appearance and options:
+        try:
+            return _parse_with(path, ext, jail, {})
+        except Exception:
+            pass  # the geometry-only parse below decides whether the file loads
+    return _parse_with(path, ext, jail, options)
+
+
+def _parse_with(path: Path, ext: str, jail: Path, options: dict[str, Any]) -> trimesh.Scene:
     resolver = FolderResolver(path.parent, jail)
     # passing an open file (not a string) keeps trimesh from guessing URLs or JSON from the name
     with open(path, "rb") as f:
-        return trimesh.load_scene(
-            f, file_type=ext[1:], resolver=resolver, process=False, **_LOADER_OPTIONS.get(ext, {})
-        )
+        return trimesh.load_scene(f, file_type=ext[1:], resolver=resolver, process=False,
+                                  **options)
 
 
-def _flatten(scene: trimesh.Scene, file_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate every triangle-geometry instance of a scene, node transforms applied.
+def _flatten(scene: trimesh.Scene, file_name: str, appearance: bool = False
+             ) -> tuple[np.ndarray, np.ndarray, Appearance | None]:
+    """Concatenate every triangle-geometry instance of a scene, node transforms applied, and
+    (when asked) each instance's look in the same order.
 
     Done here rather than with ``Scene.to_mesh`` so that face indices are checked per geometry
-    (before offsets could hide an out-of-range index) and visuals are never copied or merged.
+    (before offsets could hide an out-of-range index) and visuals are never copied or merged
+    into one texture atlas.
     """
     vertices: list[np.ndarray] = []
     faces: list[np.ndarray] = []
+    parts = []
     offset = 0
     for node in scene.graph.nodes_geometry:
         transform, name = scene.graph[node]
@@ -281,9 +330,12 @@ def _flatten(scene: trimesh.Scene, file_name: str) -> tuple[np.ndarray, np.ndarr
         vertices.append(v)
         faces.append(f + offset)
         offset += len(v)
+        if appearance:
+            parts.append(part_appearance(geometry))
     if not faces:
-        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
-    return np.concatenate(vertices), np.concatenate(faces)
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), None
+    look = combine_appearance(parts, [len(f) for f in faces]) if appearance else None
+    return np.concatenate(vertices), np.concatenate(faces), look
 
 
 def _checked_indices(geometry: trimesh.Trimesh, label: str) -> tuple[np.ndarray, np.ndarray]:
@@ -312,11 +364,13 @@ def _transformed(v: np.ndarray, f: np.ndarray, transform: np.ndarray) -> tuple[n
     return moved, (f[:, ::-1] if mirrored else f)
 
 
-def _checked_finite(v: np.ndarray, f: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Refuse NaN / inf on referenced vertices; drop unreferenced non-finite ones."""
+def _checked_finite(v: np.ndarray, f: np.ndarray, name: str
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Refuse NaN / inf on referenced vertices; drop unreferenced non-finite ones (the mask of
+    vertices kept is returned, None when all are)."""
     finite = np.isfinite(v).all(axis=1)
     if finite.all():
-        return v, f
+        return v, f, None
     used = np.zeros(len(v), dtype=bool)
     used[f.ravel()] = True
     bad = int((used & ~finite).sum())
@@ -326,7 +380,7 @@ def _checked_finite(v: np.ndarray, f: np.ndarray, name: str) -> tuple[np.ndarray
         )
     # only unreferenced vertices are non-finite: compact so downstream bounds stay finite
     remap = np.cumsum(used) - 1
-    return v[used], remap[f]
+    return v[used], remap[f], used
 
 
 def _classify(exc: Exception, path: Path, fmt: str) -> LoadError:
@@ -393,7 +447,7 @@ def _describe(scene: trimesh.Scene) -> str:
     return "only " + ", ".join(f"{n} x {k}" if n > 1 else k for k, n in kinds.items())
 
 
-def _load_zip(path: Path, max_bytes: int) -> trimesh.Trimesh:
+def _load_zip(path: Path, max_bytes: int, appearance: bool = False) -> trimesh.Trimesh:
     """Extract an archive into a private folder, load its preferred model, remove the folder."""
     folder = Path(tempfile.mkdtemp(prefix="meshprep_zip_"))
     try:
@@ -401,7 +455,7 @@ def _load_zip(path: Path, max_bytes: int) -> trimesh.Trimesh:
         candidates = archive.model_candidates(extraction.written)
         if not candidates:
             raise ArchiveError(f"{path.name}: no model file in archive")
-        mesh, member = _load_first(candidates, folder, max_bytes)
+        mesh, member = _load_first(candidates, folder, max_bytes, appearance)
     finally:
         # the mesh holds plain arrays: nothing it needs lives in the folder
         shutil.rmtree(folder, ignore_errors=True)
@@ -412,7 +466,7 @@ def _load_zip(path: Path, max_bytes: int) -> trimesh.Trimesh:
 
 
 def _load_first(
-    candidates: list[Path], folder: Path, max_bytes: int
+    candidates: list[Path], folder: Path, max_bytes: int, appearance: bool = False
 ) -> tuple[trimesh.Trimesh, str]:
     """Load the first candidate that loads; re-raise the most preferred one's error otherwise."""
     errors: list[LoadError] = []
@@ -420,7 +474,8 @@ def _load_first(
         # references inside an archive may use sibling folders, but never leave the archive
         try:
             _check_file(candidate)
-            mesh = _load_model(candidate, jail=folder, max_bytes=max_bytes)
+            mesh = _load_model(candidate, jail=folder, max_bytes=max_bytes,
+                               appearance=appearance)
         except LoadError as exc:
             errors.append(exc)
             continue

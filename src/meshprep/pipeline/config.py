@@ -31,8 +31,11 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     [render]                     # the "render" step
     cameras = "scoring4"         # hammersley:N, cond:N, ortho6, orbit:N@ELEV, scoring4
     size = 256
-    passes = ["normal"]          # normal, depth, mask, shaded
+    passes = ["normal"]          # normal, depth, mask, color, albedo, shaded
     targets = ["input", "watertight"]
+    backend = "builtin"          # builtin (numba rasterizer) or blender (meshprep[blender])
+    engine = "cycles"            # blender backend: cycles, eevee or workbench
+    samples = 64                 # blender backend: samples of the color pass
 
     [sample]
     surface = 250000
@@ -82,7 +85,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                "max_objects": 1, "max_floater_share": 0.001, "max_pose_ratio": 3.0,
                "drop": ["plane"]},
     "render": {"cameras": "scoring4", "size": 256, "passes": ["normal"], "targets":
-               ["input", "watertight"]},
+               ["input", "watertight"], "backend": "builtin", "engine": "cycles",
+               "samples": 64},
 }
 
 #: sections that do not change the files an asset produces, left out of the hash
@@ -93,11 +97,13 @@ _CHOICES = {
     ("watertight", "device"): ("cpu", "cuda"),
     ("sample", "salient_from"): ("original", "watertight"),
     ("sample", "layout"): ("meshprep", "hunyuan3d"),
+    ("render", "backend"): ("builtin", "blender"),
+    ("render", "engine"): ("cycles", "eevee", "workbench"),
 }
 _LIST_CHOICES = {
     ("curate", "drop"): ("plane", "flat", "ground", "multi", "floaters", "animation",
                          "duplicate"),
-    ("render", "passes"): ("normal", "depth", "mask", "shaded"),
+    ("render", "passes"): ("normal", "depth", "mask", "color", "albedo", "shaded"),
     ("render", "targets"): ("input", "watertight"),
 }
 

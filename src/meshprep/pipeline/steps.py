@@ -94,7 +94,10 @@ def step_load(ctx: AssetContext) -> None:
         if actual != ctx.task.sha256:
             raise ChecksumError(f"sha256 of the source is {actual[:12]}..., the list says "
                                 f"{ctx.task.sha256[:12]}...")
-    ctx.mesh = load(ctx.path)
+    render = ctx.config["render"]
+    colour = "render" in ctx.config["run"]["steps"] and "input" in render["targets"] and \
+        bool({"color", "albedo"} & set(render["passes"]))
+    ctx.mesh = load(ctx.path, appearance=colour)
     ctx.metrics.update(input_vertices=len(ctx.mesh.vertices), input_faces=len(ctx.mesh.faces))
 
 
@@ -204,8 +207,6 @@ def step_render(ctx: AssetContext) -> None:
     """Views of the input and/or the watertight mesh into ``renders/<target>/`` (staging)."""
     import hashlib
 
-    from meshprep.render import render_views
-
     params = ctx.config["render"]
     # seeded from the asset id so random camera sets reproduce for the same asset
     seed = int(hashlib.sha256(ctx.task.asset_id.encode()).hexdigest()[:8], 16)
@@ -215,9 +216,34 @@ def step_render(ctx: AssetContext) -> None:
         mesh = meshes[target]
         if mesh is None:
             continue
-        result = render_views(mesh, ctx.staging / "renders" / target, params["cameras"],
-                              size=params["size"], passes=tuple(params["passes"]), seed=seed)
+        out = ctx.staging / "renders" / target
+        if params["backend"] == "blender":
+            result = _render_with_blender(ctx, target, mesh, out, seed)
+        else:
+            from meshprep.render import render_views
+
+            look = ctx.mesh.metadata.get("meshprep_appearance") if target == "input" else None
+            result = render_views(mesh, out, params["cameras"], size=params["size"],
+                                  passes=tuple(params["passes"]), seed=seed, appearance=look)
         ctx.metrics[f"render_{target}_seconds"] = result.seconds
+
+
+def _render_with_blender(ctx: AssetContext, target: str, mesh, out: Path, seed: int):
+    """The input file itself when Blender imports it (its materials too), else the mesh as PLY."""
+    from meshprep.io import write_mesh
+    from meshprep.render.blender import BLENDER_FORMATS, render_blender
+
+    params = ctx.config["render"]
+    options = dict(size=params["size"], passes=tuple(params["passes"]), seed=seed,
+                   engine=params["engine"], samples=params["samples"])
+    source = Path(ctx.path) if ctx.path is not None else None
+    importable = {".glb", ".gltf", ".obj", ".ply", ".stl", *BLENDER_FORMATS}
+    if target == "input" and source is not None and source.suffix.lower() in importable:
+        return render_blender(source, out, params["cameras"], **options)
+    with tempfile.TemporaryDirectory(prefix="meshprep-render-") as folder:
+        ply = Path(folder) / f"{target}.ply"
+        write_mesh(mesh, ply)
+        return render_blender(ply, out, params["cameras"], **options)
 
 
 BUILTIN_STEPS: dict[str, Callable[[AssetContext], None]] = {

@@ -175,3 +175,93 @@ def encode_views(normals, depth, face_id, forwards, depth_max, rgba, depth16, ma
                 grey = np.uint8((0.2 + 0.75 * light) * 255.0)
                 shaded[k, y, x, 0] = shaded[k, y, x, 1] = shaded[k, y, x, 2] = grey
                 shaded[k, y, x, 3] = 255
+
+
+@nb.njit(cache=True, inline="always")
+def _texel(data, offset, height, width, u, v, c):
+    """Bilinear sample of channel ``c`` of a packed (H, W, 4) texture at (u, v) with repeat
+    wrapping; v = 0 is the image's bottom row (trimesh's UV convention)."""
+    x = (u - np.floor(u)) * width - 0.5
+    y = (1.0 - (v - np.floor(v))) * height - 0.5
+    x0, y0 = int(np.floor(x)), int(np.floor(y))
+    tx, ty = x - x0, y - y0
+    total = 0.0
+    for dy in range(2):
+        row = (y0 + dy) % height
+        wy = ty if dy else 1.0 - ty
+        for dx in range(2):
+            col = (x0 + dx) % width
+            wx = tx if dx else 1.0 - tx
+            total += wx * wy * data[offset + (row * width + col) * 4 + c]
+    return total
+
+
+@nb.njit(cache=True, inline="always")
+def _decode(srgb_to_linear, byte_value):
+    """A filtered sRGB byte value (0..255, fractional) to linear light, through the table."""
+    lo = min(int(byte_value), 254)
+    return srgb_to_linear[lo] + (byte_value - lo) * (srgb_to_linear[lo + 1] - srgb_to_linear[lo])
+
+
+@nb.njit(cache=True, inline="always")
+def _encode(linear):
+    """Linear light in [0, 1] (clamped) to an sRGB byte."""
+    linear = min(max(linear, 0.0), 1.0)
+    encoded = 12.92 * linear if linear <= 0.0031308 else 1.055 * linear ** (1.0 / 2.4) - 0.055
+    return np.uint8(encoded * 255.0 + 0.5)
+
+
+@nb.njit(cache=True, parallel=True)
+def shade_colors(face_id, bary, faces, uv, vertex_color, face_color, face_material, factors,
+                 texels, tex_offset, tex_height, tex_width, srgb_to_linear, normals, forwards,
+                 lit, out):
+    """Base colour per pixel into ``out`` (K, H, W, 4) uint8 sRGB, alpha = coverage.
+
+    Base colour = material factor × texture (bilinear through the interpolated UVs, decoded
+    from sRGB) × vertex colour × face colour, in linear light; ``lit`` multiplies a headlight
+    Lambert term (0.35 ambient + 0.65 diffuse) on the normals. ``vertex_color`` (V, 4) and
+    ``face_color`` (F, 4) may have 0 rows (all white); ``texels`` packs every texture's RGBA
+    bytes, ``tex_offset`` per material (-1: none).
+    """
+    n_views, height, width = face_id.shape
+    has_vc = vertex_color.shape[0] > 0
+    has_fc = face_color.shape[0] > 0
+    for k in nb.prange(n_views):
+        for y in range(height):
+            for x in range(width):
+                f = face_id[k, y, x]
+                if f < 0:
+                    for c in range(4):
+                        out[k, y, x, c] = 0
+                    continue
+                b1 = np.float64(bary[k, y, x, 0])
+                b2 = np.float64(bary[k, y, x, 1])
+                b0 = 1.0 - b1 - b2
+                i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+                m = face_material[f]
+                r, g, b = factors[m, 0], factors[m, 1], factors[m, 2]
+                if tex_offset[m] >= 0:
+                    u = b0 * uv[i0, 0] + b1 * uv[i1, 0] + b2 * uv[i2, 0]
+                    v = b0 * uv[i0, 1] + b1 * uv[i1, 1] + b2 * uv[i2, 1]
+                    off, th, tw = tex_offset[m], tex_height[m], tex_width[m]
+                    r *= _decode(srgb_to_linear, _texel(texels, off, th, tw, u, v, 0))
+                    g *= _decode(srgb_to_linear, _texel(texels, off, th, tw, u, v, 1))
+                    b *= _decode(srgb_to_linear, _texel(texels, off, th, tw, u, v, 2))
+                if has_vc:
+                    r *= b0 * vertex_color[i0, 0] + b1 * vertex_color[i1, 0] \
+                        + b2 * vertex_color[i2, 0]
+                    g *= b0 * vertex_color[i0, 1] + b1 * vertex_color[i1, 1] \
+                        + b2 * vertex_color[i2, 1]
+                    b *= b0 * vertex_color[i0, 2] + b1 * vertex_color[i1, 2] \
+                        + b2 * vertex_color[i2, 2]
+                if has_fc:
+                    r, g, b = r * face_color[f, 0], g * face_color[f, 1], b * face_color[f, 2]
+                light = 1.0
+                if lit:
+                    ndotv = -(normals[k, y, x, 0] * forwards[k, 0] + normals[k, y, x, 1]
+                              * forwards[k, 1] + normals[k, y, x, 2] * forwards[k, 2])
+                    light = 0.35 + 0.65 * min(max(ndotv, 0.0), 1.0)
+                out[k, y, x, 0] = _encode(r * light)
+                out[k, y, x, 1] = _encode(g * light)
+                out[k, y, x, 2] = _encode(b * light)
+                out[k, y, x, 3] = 255

@@ -6,8 +6,13 @@ Passes (files per frame ``NNN``):
 ``depth``   ``NNN_depth.png`` 16-bit: z-depth along the camera axis, ``value / 65535 *
             depth_max`` world units (``depth_max`` in transforms.json), 0 = background
 ``mask``    ``NNN_mask.png`` 8-bit coverage (255 = object)
-``shaded``  ``NNN.png`` RGBA grey Lambert shading from the camera (a stand-in for colour until
-            materials are loaded), alpha = mask
+``color``   ``NNN.png`` RGBA sRGB: base colour (texture through UVs, bilinear, × material factor
+            × vertex / face colour) lit by a headlight (0.35 ambient + 0.65 Lambert), alpha = mask
+``albedo``  ``NNN_albedo.png`` RGBA sRGB: the same base colour, unlit
+``shaded``  ``NNN_shaded.png`` RGBA grey Lambert shading from the camera, alpha = mask
+
+Colour comes from ``mesh.metadata["meshprep_appearance"]`` (``meshprep.load(path,
+appearance=True)``); a mesh without it (or whose faces changed since it was loaded) is white.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ import trimesh
 
 from meshprep.geometry import face_normals
 from meshprep.io import atomic_write
+from meshprep.io.appearance import Appearance, plain
 
 from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
 from .png import encode_png
-from .raster import encode_views, rasterize, shade_normals
+from .raster import encode_views, rasterize, shade_colors, shade_normals
 
-PASSES = ("normal", "depth", "mask", "shaded")
+PASSES = ("normal", "depth", "mask", "color", "albedo", "shaded")
+_SUFFIX = {"normal": "_normal", "depth": "_depth", "mask": "_mask", "color": "",
+           "albedo": "_albedo", "shaded": "_shaded"}
 
 #: Blender's glTF / OBJ importers turn Y-up files Z-up: (x, y, z) -> (x, -z, y)
 Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
@@ -84,6 +92,7 @@ def render_views(
     y_up: bool = True,
     seed: int = 0,
     chunk: int = 8,
+    appearance: Appearance | None = None,
 ) -> RenderResult:
     """Render ``mesh`` from every camera and write the passes and ``transforms.json``.
 
@@ -98,7 +107,7 @@ def render_views(
     size : int
         Image width and height in pixels.
     passes : tuple of str
-        Any of ``normal, depth, mask, shaded``.
+        Any of ``normal, depth, mask, color, albedo, shaded``.
     smooth : bool
         Interpolate vertex normals instead of face normals.
     y_up : bool
@@ -107,6 +116,8 @@ def render_views(
         Seeds random camera sets (use a hash of the asset id so renders reproduce).
     chunk : int
         Views rasterized at once (bounds memory: ``chunk * size^2 * 16`` bytes).
+    appearance : Appearance, optional
+        The look for ``color`` / ``albedo`` (default: ``mesh.metadata["meshprep_appearance"]``).
 
     Returns
     -------
@@ -126,8 +137,9 @@ def render_views(
     vertices = loaded @ normalization[:3, :3].T + normalization[:3, 3]
     faces = np.ascontiguousarray(mesh.faces, dtype=np.int64)
     unit_normals, vertex_normals = _normals(vertices, faces)
+    look = _packed_appearance(mesh, appearance) if {"color", "albedo"} & set(passes) else None
     w2c, intr, ortho, eyes, forwards = _camera_arrays(cams, size)
-    depth_max = float(np.linalg.norm(eyes, axis=1).max() + cams.bound * math.sqrt(3.0))
+    depth_max = depth_range(cams)
     files: list[Path] = []
     with ThreadPoolExecutor(max_workers=2) as writers:
         jobs = []
@@ -148,16 +160,27 @@ def render_views(
             shaded = np.empty((n, size, size, 4), np.uint8)
             encode_views(normals, depth, face_id, forwards[views], depth_max, rgba, depth16,
                          mask8, shaded)
+            images = {"normal": rgba, "depth": depth16, "mask": mask8, "shaded": shaded}
+            for name in ("color", "albedo"):
+                if name in passes:
+                    images[name] = np.empty((n, size, size, 4), np.uint8)
+                    shade_colors(face_id, bary, faces, *look, normals, forwards[views],
+                                 name == "color", images[name])
             for i in range(n):
-                images = _images(rgba[i], depth16[i], mask8[i], shaded[i], passes)
-                for suffix, image in images.items():
-                    path = out / f"{first + i:03d}{suffix}.png"
+                for name in passes:
+                    path = out / f"{first + i:03d}{_SUFFIX[name]}.png"
                     files.append(path)
-                    jobs.append(writers.submit(_save, image, path))
+                    jobs.append(writers.submit(_save, images[name][i], path))
         for job in jobs:
             job.result()
-    files.append(_write_transforms(out, cams, size, passes, normalization, depth_max))
+    files.append(write_transforms(out, cams, size, passes, normalization, depth_max))
     return RenderResult(len(cams.cameras), files, time.perf_counter() - start)
+
+
+def depth_range(cams: CameraSet) -> float:
+    """The depth PNGs' full scale: farther than any point of the scene from any camera."""
+    eyes = np.stack([c.c2w[:3, 3] for c in cams.cameras])
+    return float(np.linalg.norm(eyes, axis=1).max() + cams.bound * math.sqrt(3.0))
 
 
 def _normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,18 +195,34 @@ def _normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nd
     return unit, vertex_normals
 
 
-def _images(rgba, depth16, mask8, shaded, passes) -> dict[str, np.ndarray]:
-    """The requested passes of one view as pixel arrays, by file suffix."""
-    images = {}
-    if "normal" in passes:
-        images["_normal"] = rgba
-    if "depth" in passes:
-        images["_depth"] = depth16
-    if "mask" in passes:
-        images["_mask"] = mask8
-    if "shaded" in passes:
-        images[""] = shaded
-    return images
+def _packed_appearance(mesh: trimesh.Trimesh, look: Appearance | None) -> tuple:
+    """The mesh's look as the arrays :func:`shade_colors` reads (white when it has none)."""
+    look = look if look is not None else mesh.metadata.get("meshprep_appearance")
+    n_vertices, n_faces = len(mesh.vertices), len(mesh.faces)
+    if not isinstance(look, Appearance) or len(look.uv) != n_vertices \
+            or len(look.face_material) != n_faces:
+        look = plain(n_vertices, n_faces)
+    offsets, heights, widths, chunks, used = [], [], [], [], 0
+    for material in look.materials:
+        texture = material.texture
+        offsets.append(-1 if texture is None else used)
+        heights.append(0 if texture is None else texture.shape[0])
+        widths.append(0 if texture is None else texture.shape[1])
+        if texture is not None:
+            chunks.append(texture.reshape(-1))
+            used += texture.size
+    texels = np.concatenate(chunks) if chunks else np.zeros(1, np.uint8)
+    none = np.zeros((0, 4), np.float32)
+    return (np.ascontiguousarray(look.uv, np.float64),
+            none if look.vertex_color is None else look.vertex_color,
+            none if look.face_color is None else look.face_color,
+            look.face_material, np.stack([m.factor for m in look.materials]).astype(np.float64),
+            texels, np.array(offsets, np.int64), np.array(heights, np.int64),
+            np.array(widths, np.int64), _SRGB_TO_LINEAR)
+
+
+_SRGB_TO_LINEAR = np.where(np.arange(256) / 255.0 <= 0.04045, np.arange(256) / 255.0 / 12.92,
+                           ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4)
 
 
 def _save(image: np.ndarray, path: Path) -> None:
@@ -193,7 +232,7 @@ def _save(image: np.ndarray, path: Path) -> None:
         stream.write(data)
 
 
-def _write_transforms(out: Path, cams: CameraSet, size: int, passes, normalization,
+def write_transforms(out: Path, cams: CameraSet, size: int, passes, normalization,
                       depth_max: float) -> Path:
     frames = []
     for i, camera in enumerate(cams.cameras):

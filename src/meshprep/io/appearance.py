@@ -1,0 +1,176 @@
+"""What a loaded mesh looks like: UVs, base-colour textures and factors, vertex and face colours.
+
+:func:`meshprep.load` keeps geometry only unless asked (``load(path, appearance=True)``); then
+every geometry instance of the scene contributes, in the order of the flattened faces, its UVs,
+its material (base-colour factor and texture) and its colours, so the render step can draw the
+``color`` pass. Colour spaces follow glTF: textures are sRGB-encoded, factors and vertex colours
+linear. A missing or unreadable texture never fails a load: that material draws its factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import trimesh
+
+#: largest texture side kept (bigger ones are downsampled, so one asset cannot hold GBs)
+MAX_TEXTURE_SIDE = 4096
+
+
+@dataclass
+class Material:
+    """A base colour: ``factor`` linear RGBA in [0, 1], times ``texture`` (H, W, 4) uint8 sRGB."""
+
+    factor: np.ndarray
+    texture: np.ndarray | None = None
+
+
+@dataclass
+class Appearance:
+    """Per-vertex and per-face look of a flattened mesh (arrays aligned with its vertices/faces).
+
+    Attributes
+    ----------
+    uv : (V, 2) float32
+        Texture coordinates, origin at the image's bottom-left (trimesh's convention); 0 where a
+        part has none.
+    vertex_color : (V, 4) float32 or None
+        Linear RGBA vertex colours in [0, 1] (None: all white).
+    face_color : (F, 4) float32 or None
+        Linear RGBA face colours in [0, 1] (None: all white).
+    face_material : (F,) int32
+        Index into ``materials`` per face.
+    materials : list of Material
+    """
+
+    uv: np.ndarray
+    vertex_color: np.ndarray | None
+    face_color: np.ndarray | None
+    face_material: np.ndarray
+    materials: list[Material] = field(default_factory=list)
+
+    @property
+    def textured(self) -> bool:
+        """Whether any material has a texture."""
+        return any(m.texture is not None for m in self.materials)
+
+
+@dataclass
+class _Part:
+    uv: np.ndarray
+    vertex_color: np.ndarray | None
+    face_color: np.ndarray | None
+    material: Material
+
+
+def _unit(color) -> np.ndarray:
+    """An RGBA colour as float32 in [0, 1] (trimesh stores uint8)."""
+    array = np.asarray(color).reshape(-1)
+    values = array.astype(np.float32)
+    if array.dtype.kind in "ui":
+        values /= 255.0
+    if values.size == 3:
+        values = np.append(values, 1.0)
+    return np.clip(values[:4], 0.0, 1.0).astype(np.float32)
+
+
+def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+
+
+def _texture(image) -> np.ndarray | None:
+    """A PIL image as an (H, W, 4) uint8 array, downsampled past MAX_TEXTURE_SIDE."""
+    if image is None:
+        return None
+    try:
+        image = image.convert("RGBA")
+        if max(image.size) > MAX_TEXTURE_SIDE:
+            scale = MAX_TEXTURE_SIDE / max(image.size)
+            image = image.resize((max(1, round(image.size[0] * scale)),
+                                  max(1, round(image.size[1] * scale))))
+        return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    except Exception:  # a truncated or unreadable texture: draw the factor instead
+        return None
+
+
+def _material(material) -> Material:
+    """Base colour of a trimesh PBR or simple (OBJ/MTL) material."""
+    if material is None:
+        return Material(np.ones(4, np.float32))
+    if isinstance(material, trimesh.visual.material.PBRMaterial):
+        factor = material.baseColorFactor
+        return Material(np.ones(4, np.float32) if factor is None else _unit(factor),
+                        _texture(material.baseColorTexture))
+    diffuse = getattr(material, "diffuse", None)
+    factor = np.ones(4, np.float32) if diffuse is None else _unit(diffuse)
+    # an MTL Kd is a display colour: stored sRGB in trimesh's uint8, made linear like glTF's
+    factor[:3] = _srgb_to_linear(factor[:3])
+    return Material(factor, _texture(getattr(material, "image", None)))
+
+
+def _colors(values, count: int) -> np.ndarray | None:
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.ndim != 2 or len(array) != count or array.shape[1] not in (3, 4):
+        return None
+    if array.dtype.kind != "f":
+        return _srgb_rows(array)
+    rgba = np.ones((count, 4), np.float32)
+    rgba[:, :array.shape[1]] = np.clip(np.nan_to_num(array), 0.0, 1.0)
+    return rgba
+
+
+def _srgb_rows(array: np.ndarray) -> np.ndarray:
+    """uint8 RGB(A) rows (display colours, as PLY and OBJ store them) to linear float32."""
+    rgba = np.ones((len(array), 4), np.float32)
+    rgba[:, :array.shape[1]] = array.astype(np.float32) / 255.0
+    rgba[:, :3] = _srgb_to_linear(rgba[:, :3])
+    return rgba
+
+
+def part_appearance(geometry: trimesh.Trimesh) -> _Part:
+    """The look of one scene geometry (UVs, colours, material), aligned with its arrays."""
+    n_vertices, n_faces = len(geometry.vertices), len(geometry.faces)
+    visual = geometry.visual
+    uv = np.zeros((n_vertices, 2), np.float32)
+    vertex_color = face_color = None
+    material = Material(np.ones(4, np.float32))
+    if isinstance(visual, trimesh.visual.TextureVisuals):
+        if visual.uv is not None and len(visual.uv) == n_vertices:
+            uv = np.asarray(visual.uv, np.float32).reshape(n_vertices, 2)
+        material = _material(visual.material)
+        attributes = getattr(visual, "vertex_attributes", None) or {}
+        vertex_color = _colors(attributes.get("color"), n_vertices)
+    elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
+        if visual.kind == "vertex":
+            vertex_color = _colors(visual.vertex_colors, n_vertices)
+        elif visual.kind == "face":
+            face_color = _colors(visual.face_colors, n_faces)
+    uv = np.where(np.isfinite(uv), uv, 0.0).astype(np.float32)
+    return _Part(uv, vertex_color, face_color, material)
+
+
+def combine(parts: list[_Part], face_counts: list[int]) -> Appearance:
+    """Concatenate the parts of a flattened scene (same order as its vertices and faces)."""
+    vertex_counts = [len(p.uv) for p in parts]
+    uv = np.concatenate([p.uv for p in parts]) if parts else np.zeros((0, 2), np.float32)
+    vertex_color = _stacked([p.vertex_color for p in parts], vertex_counts)
+    face_color = _stacked([p.face_color for p in parts], face_counts)
+    face_material = np.repeat(np.arange(len(parts), dtype=np.int32), face_counts)
+    return Appearance(uv, vertex_color, face_color, face_material, [p.material for p in parts])
+
+
+def _stacked(arrays: list[np.ndarray | None], counts: list[int]) -> np.ndarray | None:
+    """Concatenate per-part colours, white where a part has none (None when no part has any)."""
+    if all(a is None for a in arrays):
+        return None
+    return np.concatenate([np.ones((n, 4), np.float32) if a is None else a
+                           for a, n in zip(arrays, counts, strict=True)])
+
+
+def plain(n_vertices: int, n_faces: int) -> Appearance:
+    """A white, untextured look (for meshes loaded without appearance)."""
+    return Appearance(np.zeros((n_vertices, 2), np.float32), None, None,
+                      np.zeros(n_faces, np.int32), [Material(np.ones(4, np.float32))])

@@ -1,0 +1,319 @@
+"""The Blender worker: run by a Python that has ``bpy`` (``python blender_worker.py JOB.json``).
+
+It imports only the standard library and ``bpy`` (never meshprep), so it can run in a separate
+environment (bpy pins numpy < 2). One job per process; the parent enforces the time limit.
+
+Safety: the scene starts from factory settings with no add-on enabled beyond the bundled
+importers Blender registers itself; Python auto-execution is off before any file is read;
+``.blend`` files are never opened as the main file: their objects are appended through
+``bpy.data.libraries.load``, which runs no scripts and no drivers' expressions.
+
+Job keys: ``action`` (``"export"`` or ``"render"``), ``input``, ``output`` (a ``.glb`` for
+``export``, a folder for ``render``), ``result`` (JSON written at the end); for ``render``:
+``to_world`` (4×4 applied to the imported objects), ``frames`` (``c2w`` Blender camera-to-world,
+``fov`` horizontal radians, ``ortho_scale`` or null), ``size``, ``passes``, ``engine``
+(``cycles``, ``eevee``, ``workbench``), ``samples``, ``depth_max``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import bpy
+
+IMPORTERS = {
+    ".glb": ("import_scene", "gltf"), ".gltf": ("import_scene", "gltf"),
+    ".fbx": ("wm", "fbx_import"), ".obj": ("wm", "obj_import"), ".ply": ("wm", "ply_import"),
+    ".stl": ("wm", "stl_import"), ".abc": ("wm", "alembic_import"),
+    ".usd": ("wm", "usd_import"), ".usda": ("wm", "usd_import"), ".usdc": ("wm", "usd_import"),
+    ".usdz": ("wm", "usd_import"),
+}
+
+
+def reset_scene() -> bpy.types.Scene:
+    """An empty scene from factory settings, with Python auto-execution off."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.preferences.filepaths.use_scripts_auto_execute = False
+    return bpy.context.scene
+
+
+def import_file(path: str) -> None:
+    """Import a model file into the current scene (a .blend's objects are appended)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".blend":
+        _append_blend(path)
+        return
+    if ext not in IMPORTERS:
+        raise ValueError(f"Blender worker: no importer for {ext}")
+    module, name = IMPORTERS[ext]
+    operator = getattr(getattr(bpy.ops, module), name)
+    options = {"as_background_job": False} if name == "alembic_import" else {}
+    result = operator(filepath=path, **options)
+    if "FINISHED" not in result:
+        raise RuntimeError(f"Blender's {name} did not finish: {sorted(result)}")
+
+
+def _append_blend(path: str) -> None:
+    with bpy.data.libraries.load(path, link=False) as (source, target):
+        target.objects = list(source.objects)
+    scene = bpy.context.scene
+    for obj in target.objects:
+        if obj is not None and obj.type in {"MESH", "ARMATURE", "EMPTY", "CURVE", "SURFACE",
+                                            "META", "FONT"}:
+            scene.collection.objects.link(obj)
+
+
+def pose_at_first_frame(scene: bpy.types.Scene) -> None:
+    """Animated and rigged assets are evaluated at the first frame of their animation."""
+    scene.frame_set(scene.frame_start)
+
+
+def export_glb(output: str) -> dict:
+    """Everything in the scene as one GLB (modifiers and the first-frame pose applied)."""
+    meshes = [o for o in bpy.context.scene.objects if o.type == "MESH"]
+    if not meshes:
+        raise ValueError("no mesh objects in the file")
+    bpy.ops.export_scene.gltf(filepath=output, export_format="GLB", export_apply=True,
+                              export_animations=False, export_skins=False,
+                              export_morph=False, export_yup=True, export_cameras=False,
+                              export_lights=False)
+    return {"objects": len(meshes)}
+
+
+def _mesh_objects(scene):
+    return [o for o in scene.objects if o.type == "MESH"]
+
+
+def place_objects(scene, to_world) -> None:
+    """Parent every root object to an empty that carries ``to_world``."""
+    from mathutils import Matrix
+
+    holder = bpy.data.objects.new("meshprep_world", None)
+    scene.collection.objects.link(holder)
+    holder.matrix_world = Matrix(to_world)
+    for obj in list(scene.objects):
+        if obj is not holder and obj.parent is None:
+            obj.parent = holder
+            obj.matrix_parent_inverse.identity()
+
+
+def flat_shading(scene) -> None:
+    """Face normals everywhere, as the built-in renderer draws them by default."""
+    for obj in _mesh_objects(scene):
+        mesh = obj.data
+        if "custom_normal" in mesh.attributes:
+            mesh.attributes.remove(mesh.attributes["custom_normal"])
+        for polygon in mesh.polygons:
+            polygon.use_smooth = False
+        mesh.update()
+
+
+def _base_color_socket(material):
+    """What feeds the Principled BSDF's base colour (a linked socket or None) and its value."""
+    if material is None or not material.use_nodes:
+        color = tuple(material.diffuse_color) if material is not None else (0.8, 0.8, 0.8, 1)
+        return None, color
+    for node in material.node_tree.nodes:
+        if node.type == "BSDF_PRINCIPLED":
+            socket = node.inputs["Base Color"]
+            if socket.is_linked:
+                return socket.links[0].from_socket, None
+            return None, tuple(socket.default_value)
+    return None, (0.8, 0.8, 0.8, 1.0)
+
+
+def override_materials(scene, kind: str, depth_max: float) -> None:
+    """Replace every material's output by an emission of one quantity, unlit.
+
+    ``albedo``: the base colour (whatever feeds the Principled BSDF, textures and factors and
+    vertex colours included); ``normal``: the world-space shading normal as ``(n + 1) / 2``;
+    ``depth``: the z-depth along the camera axis divided by ``depth_max``.
+    """
+    white = bpy.data.materials.new("meshprep_white")
+    for obj in _mesh_objects(scene):
+        if not obj.material_slots:
+            obj.data.materials.append(white)
+        for slot in obj.material_slots:
+            if slot.material is None:
+                slot.material = white
+            slot.material = _emission_copy(slot.material, kind, depth_max)
+
+
+def _emission_copy(material, kind: str, depth_max: float):
+    copy = material.copy()
+    copy.use_nodes = True
+    tree = copy.node_tree
+    source, constant = _base_color_socket(copy)
+    for node in list(tree.nodes):
+        if node.type == "OUTPUT_MATERIAL":
+            tree.nodes.remove(node)
+    output = tree.nodes.new("ShaderNodeOutputMaterial")
+    emission = tree.nodes.new("ShaderNodeEmission")
+    emission.inputs["Strength"].default_value = 1.0
+    tree.links.new(emission.outputs["Emission"], output.inputs["Surface"])
+    if kind == "albedo":
+        if source is not None:
+            tree.links.new(source, emission.inputs["Color"])
+        else:
+            emission.inputs["Color"].default_value = constant
+    elif kind == "normal":
+        geometry = tree.nodes.new("ShaderNodeNewGeometry")
+        scale = tree.nodes.new("ShaderNodeVectorMath")
+        scale.operation = "MULTIPLY_ADD"
+        scale.inputs[1].default_value = (0.5, 0.5, 0.5)
+        scale.inputs[2].default_value = (0.5, 0.5, 0.5)
+        tree.links.new(geometry.outputs["Normal"], scale.inputs[0])
+        tree.links.new(scale.outputs["Vector"], emission.inputs["Color"])
+    else:  # depth
+        camera = tree.nodes.new("ShaderNodeCameraData")
+        divide = tree.nodes.new("ShaderNodeMath")
+        divide.operation = "DIVIDE"
+        divide.inputs[1].default_value = depth_max
+        tree.links.new(camera.outputs["View Z Depth"], divide.inputs[0])
+        tree.links.new(divide.outputs["Value"], emission.inputs["Color"])
+    return copy
+
+
+def setup_render(scene, engine: str, size: int, samples: int, exact: bool) -> None:
+    """Resolution, engine and film; ``exact`` samples each pixel once at its centre."""
+    scene.render.engine = {"cycles": "CYCLES", "eevee": "BLENDER_EEVEE",
+                           "workbench": "BLENDER_WORKBENCH"}[engine]
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.film_transparent = True
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGBA"
+    if engine == "cycles":
+        scene.cycles.device = "GPU" if _cuda_devices() else "CPU"
+        scene.cycles.samples = 1 if exact else samples
+        scene.cycles.use_denoising = False
+        scene.cycles.use_adaptive_sampling = not exact
+        if exact:
+            scene.cycles.filter_width = 0.01
+            scene.cycles.max_bounces = 0
+    if scene.world is None:
+        scene.world = bpy.data.worlds.new("meshprep_world")
+    if not exact:
+        _uniform_sky(scene.world)
+
+
+def _uniform_sky(world) -> None:
+    """A uniform white sky of strength 1: a diffuse surface shows about its base colour."""
+    world.use_nodes = True
+    nodes = world.node_tree.nodes
+    background = next((n for n in nodes if n.type == "BACKGROUND"), None)
+    if background is None:
+        background = nodes.new("ShaderNodeBackground")
+        output = next((n for n in nodes if n.type == "OUTPUT_WORLD"), None) or \
+            nodes.new("ShaderNodeOutputWorld")
+        world.node_tree.links.new(background.outputs["Background"], output.inputs["Surface"])
+    background.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+    background.inputs["Strength"].default_value = 1.0
+
+
+def _cuda_devices() -> bool:
+    try:
+        prefs = bpy.context.preferences.addons["cycles"].preferences
+        prefs.get_devices()
+        for device_type in ("OPTIX", "CUDA"):
+            if any(d.type == device_type for d in prefs.devices):
+                prefs.compute_device_type = device_type
+                for device in prefs.devices:
+                    device.use = device.type == device_type
+                return True
+    except Exception:
+        return False
+    return False
+
+
+def set_camera(scene, frame: dict) -> None:
+    """Put the scene's camera where the frame says (Blender camera-to-world, fov along x)."""
+    from mathutils import Matrix
+
+    camera = scene.camera
+    if camera is None:
+        camera = bpy.data.objects.new("meshprep_camera", bpy.data.cameras.new("meshprep_camera"))
+        scene.collection.objects.link(camera)
+        scene.camera = camera
+    camera.matrix_world = Matrix(frame["c2w"])
+    data = camera.data
+    data.sensor_fit = "HORIZONTAL"
+    data.clip_start, data.clip_end = 1e-3, 1e3
+    if frame.get("ortho_scale"):
+        data.type = "ORTHO"
+        data.ortho_scale = frame["ortho_scale"]
+    else:
+        data.type = "PERSP"
+        data.angle_x = frame["fov"]
+
+
+def render_frames(scene, job: dict, kind: str, suffix: str, raw: bool) -> list[float]:
+    """Render every frame of the job to ``NNN<suffix>.png``; seconds per frame."""
+    settings = scene.render.image_settings
+    scene.view_settings.view_transform = "Raw" if raw else "Standard"
+    settings.color_depth = "16" if kind == "depth" else "8"
+    settings.color_mode = "BW" if kind == "depth" else "RGBA"
+    seconds = []
+    for index, frame in enumerate(job["frames"]):
+        set_camera(scene, frame)
+        scene.render.filepath = os.path.join(job["output"], f"{index:03d}{suffix}.png")
+        start = time.perf_counter()
+        bpy.ops.render.render(write_still=True)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+PASS_FILES = {"normal": "_normal", "depth": "_depth", "albedo": "_albedo", "color": "",
+              "mask": "_mask"}
+
+
+def render_job(job: dict) -> dict:
+    """Render the job's passes; data passes (normal, depth, albedo) are unlit material
+    overrides sampled once at each pixel's centre; ``color`` uses the real materials."""
+    timings = {}
+    for kind in job["passes"]:
+        if kind == "mask":
+            continue  # the alpha of every RGBA pass
+        scene = reset_scene()
+        import_file(job["input"])
+        pose_at_first_frame(scene)
+        place_objects(scene, job["to_world"])
+        exact = kind != "color"
+        if kind == "normal":
+            flat_shading(scene)
+        if exact:
+            override_materials(scene, kind, job.get("depth_max", 1.0))
+        setup_render(scene, job["engine"], job["size"], job.get("samples", 64), exact)
+        raw = kind in ("normal", "depth")
+        timings[kind] = render_frames(scene, job, kind, PASS_FILES[kind], raw)
+    return {"seconds": timings}
+
+
+def main(job_path: str) -> int:
+    with open(job_path, encoding="utf-8") as stream:
+        job = json.load(stream)
+    result: dict = {"ok": False}
+    try:
+        if job["action"] == "export":
+            reset_scene()
+            import_file(job["input"])
+            pose_at_first_frame(bpy.context.scene)
+            result.update(export_glb(job["output"]))
+        elif job["action"] == "render":
+            result.update(render_job(job))
+        else:
+            raise ValueError(f"unknown action {job['action']!r}")
+        result["ok"] = True
+    except Exception as exc:  # reported to the parent, which raises a typed error
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    result["blender"] = bpy.app.version_string
+    with open(job["result"], "w", encoding="utf-8") as stream:
+        json.dump(result, stream)
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
