@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +33,14 @@ def open_box(size: float = 0.6) -> trimesh.Trimesh:
     box = trimesh.creation.box(extents=[2 * size] * 3)
     keep = box.face_normals[:, 2] < 0.5
     return trimesh.Trimesh(box.vertices, box.faces[keep], process=False)
+
+
+@pytest.fixture
+def no_blender(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Pretend no Python with bpy exists."""
+    from meshprep.render.blender import blender_python
+
+    monkeypatch.setenv("MESHPREP_BLENDER_PYTHON", "/nonexistent/python-with-bpy")
+    blender_python.cache_clear()
+    yield
+    blender_python.cache_clear()

@@ -190,7 +190,8 @@ def test_falls_back_when_preferred_member_fails(tmp_path: Path, private_tmp: Pat
     assert load(path).metadata["meshprep_member"] == "m.obj"
 
 
-def test_only_unsupported_model_reports_its_error(tmp_path: Path, private_tmp: Path) -> None:
+def test_only_unsupported_model_reports_its_error(tmp_path: Path, private_tmp: Path,
+                                                  no_blender: None) -> None:
     path = make_zip(tmp_path / "fbx.zip", {"scene.fbx": b"Kaydara FBX Binary"})
     with pytest.raises(UnsupportedFormatError, match="Blender"):
         load(path)

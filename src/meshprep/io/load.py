@@ -91,8 +91,7 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
     max_archive_bytes : int
         Largest total uncompressed size a zip archive (or a 3MF container) may expand to.
     appearance : bool
-        Also read UVs, materials and colours (for the render step's ``color`` pass). Animated
-        glTF posed at frame 0 keep geometry only.
+        Also read UVs, materials and colours (for the render step's ``color`` pass).
 
     Returns
     -------
@@ -199,6 +198,10 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
         if pose is not None and len(pose.faces):
             # an animated or skinned glTF: its first frame replaces trimesh's rest pose
             vertices, faces = pose.vertices, pose.faces
+            if appearance:
+                # the rest pose's look fits the posed mesh when both list the same faces
+                _, rest_faces, look = _flatten(scene, path.name, appearance)
+                look = look if np.array_equal(rest_faces, faces) else None
         else:
             vertices, faces, look = _flatten(scene, path.name, appearance)
             if len(faces) == 0:

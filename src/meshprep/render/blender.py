@@ -79,7 +79,7 @@ def run_job(job: dict, timeout: float = DEFAULT_TIMEOUT) -> dict:
                                        env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             raise BlenderError(f"{Path(job['input']).name}: Blender worker ran past "
-                               f"{timeout:.0f} s") from exc
+                               f"{timeout:g} s") from exc
         result_path = Path(job["result"])
         if not result_path.exists():
             tail = " ".join((completed.stderr or completed.stdout or "").split()[-40:])
@@ -87,7 +87,8 @@ def run_job(job: dict, timeout: float = DEFAULT_TIMEOUT) -> dict:
                                f"{completed.returncode} and no result ({tail})")
         result = json.loads(result_path.read_text(encoding="utf-8"))
     if not result.get("ok"):
-        raise BlenderError(f"{Path(job['input']).name}: {result.get('error', 'failed')}")
+        message = " ".join(str(result.get("error", "failed")).split())[:300]
+        raise BlenderError(f"{Path(job['input']).name}: {message}")
     return result
 
 

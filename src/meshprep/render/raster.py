@@ -19,6 +19,33 @@ def _edge(ax, ay, bx, by, px, py):
     return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
 
 
+@nb.njit(cache=True, inline="always")
+def _cover(k, px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth, face_id,
+           bary):
+    """Depth-test pixel (px, py) of view k against the triangle; keep it when nearer."""
+    cx_, cy_ = px + 0.5, py + 0.5
+    w0 = _edge(bx, by, qx, qy, cx_, cy_) * inv_area
+    if w0 < 0.0:
+        return
+    w1 = _edge(qx, qy, ax, ay, cx_, cy_) * inv_area
+    if w1 < 0.0:
+        return
+    w2 = 1.0 - w0 - w1
+    if w2 < 0.0:
+        return
+    if ortho:
+        d = w0 * za + w1 * zb + w2 * zc
+        p1, p2 = w1, w2
+    else:
+        d = 1.0 / (w0 / za + w1 / zb + w2 / zc)
+        p1, p2 = w1 / zb * d, w2 / zc * d
+    if d < depth[k, py, px]:
+        depth[k, py, px] = d
+        face_id[k, py, px] = f
+        bary[k, py, px, 0] = p1
+        bary[k, py, px, 1] = p2
+
+
 @nb.njit(cache=True, parallel=True, error_model="numpy")
 def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, depth, face_id,
               bary):
@@ -63,6 +90,15 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
             y0 = max(int(np.floor(min(ay, by, qy) - 0.5)), 0)
             y1 = min(int(np.ceil(max(ay, by, qy) - 0.5)), height - 1)
             inv_area = 1.0 / area
+            if x0 > x1 or y0 > y1:
+                continue  # no pixel centre inside the box
+            if (x1 - x0 + 1) * (y1 - y0 + 1) <= 4:
+                # most triangles of a dense mesh cover a pixel or two: test the centres directly
+                for py in range(y0, y1 + 1):
+                    for px in range(x0, x1 + 1):
+                        _cover(k, px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area,
+                               orthographic[k], f, depth, face_id, bary)
+                continue
             for py in range(y0, y1 + 1):
                 cy_ = py + 0.5
                 # the row's span inside the triangle (edges crossing this row): thin diagonal
@@ -78,100 +114,77 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
                 start = max(x0, int(np.floor(left - 0.5)))
                 stop = min(x1, int(np.ceil(right - 0.5)))
                 for px in range(start, stop + 1):
-                    cx_ = px + 0.5
-                    w0 = _edge(bx, by, qx, qy, cx_, cy_) * inv_area
-                    if w0 < 0.0:
-                        continue
-                    w1 = _edge(qx, qy, ax, ay, cx_, cy_) * inv_area
-                    if w1 < 0.0:
-                        continue
-                    w2 = 1.0 - w0 - w1
-                    if w2 < 0.0:
-                        continue
-                    if orthographic[k]:
-                        d = w0 * za + w1 * zb + w2 * zc
-                        p1, p2 = w1, w2
-                    else:
-                        inv = w0 / za + w1 / zb + w2 / zc
-                        d = 1.0 / inv
-                        p1, p2 = w1 / zb * d, w2 / zc * d
-                    if d < depth[k, py, px]:
-                        depth[k, py, px] = d
-                        face_id[k, py, px] = f
-                        bary[k, py, px, 0] = p1
-                        bary[k, py, px, 1] = p2
+                    _cover(k, px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area,
+                           orthographic[k], f, depth, face_id, bary)
+
+
+@nb.njit(cache=True, inline="always")
+def _pixel_normal(f, b1, b2, vertices, faces, face_normals, vertex_normals, smooth, eye,
+                  forward, ortho):
+    """World-space normal of face ``f`` at barycentrics (b1, b2), turned toward the camera
+    where it sees the face from behind. The side is exact: the sign of ``n . (corner - eye)``
+    (perspective) or ``n . forward`` (orthographic)."""
+    if smooth:
+        nx = ny = nz = 0.0
+        for j in range(3):
+            w = 1.0 - b1 - b2 if j == 0 else (b1 if j == 1 else b2)
+            v = faces[f, j]
+            nx += w * vertex_normals[v, 0]
+            ny += w * vertex_normals[v, 1]
+            nz += w * vertex_normals[v, 2]
+        norm = np.sqrt(nx * nx + ny * ny + nz * nz)
+        if norm > 0:
+            nx, ny, nz = nx / norm, ny / norm, nz / norm
+    else:
+        nx, ny, nz = face_normals[f, 0], face_normals[f, 1], face_normals[f, 2]
+    if ortho:
+        dx, dy, dz = forward[0], forward[1], forward[2]
+    else:
+        a = faces[f, 0]
+        dx, dy, dz = vertices[a, 0] - eye[0], vertices[a, 1] - eye[1], vertices[a, 2] - eye[2]
+    if face_normals[f, 0] * dx + face_normals[f, 1] * dy + face_normals[f, 2] * dz > 0.0:
+        return -nx, -ny, -nz
+    return nx, ny, nz
+
+
+@nb.njit(cache=True, inline="always")
+def _unit_byte(value):
+    return np.uint8(min(max((value * 0.5 + 0.5) * 255.0 + 0.5, 0.0), 255.0))
 
 
 @nb.njit(cache=True, parallel=True)
-def shade_normals(face_id, bary, vertices, faces, face_normals, vertex_normals, smooth, eyes,
-                  forwards, orthographic, out):
-    """World-space normals per pixel into ``out`` (K, H, W, 3) f32, turned toward the camera
-    where it sees a face from behind. ``eyes`` and ``forwards`` (K, 3): camera positions and
-    viewing directions; the side is exact: the sign of ``n . (corner - eye)`` (perspective) or
-    ``n . forward`` (orthographic)."""
+def shade_views(face_id, bary, depth, vertices, faces, face_normals, vertex_normals, smooth,
+                eyes, forwards, orthographic, depth_max, rgba, depth16, mask8, shaded, normals):
+    """Every per-pixel pass of K views in one sweep over the covered pixels.
+
+    Writes world-space normals as ``(n + 1) / 2`` RGBA (alpha = mask), depth as 16-bit
+    ``depth / depth_max``, the mask, grey Lambert shading, and float normals into ``normals``
+    (K, H, W, 3) when it has K rows (the lit colour pass reads them). Background pixels are
+    left as they are: pass zero-filled outputs.
+    """
     n_views, height, width = face_id.shape
+    keep_normals = normals.shape[0] == n_views
     for k in nb.prange(n_views):
+        eye, forward = eyes[k], forwards[k]
         for y in range(height):
             for x in range(width):
                 f = face_id[k, y, x]
                 if f < 0:
-                    out[k, y, x, 0] = out[k, y, x, 1] = out[k, y, x, 2] = 0.0
                     continue
-                if smooth:
-                    b1 = np.float64(bary[k, y, x, 0])
-                    b2 = np.float64(bary[k, y, x, 1])
-                    nx = ny = nz = 0.0
-                    for j in range(3):
-                        w = 1.0 - b1 - b2 if j == 0 else (b1 if j == 1 else b2)
-                        v = faces[f, j]
-                        nx += w * vertex_normals[v, 0]
-                        ny += w * vertex_normals[v, 1]
-                        nz += w * vertex_normals[v, 2]
-                    norm = np.sqrt(nx * nx + ny * ny + nz * nz)
-                    if norm > 0:
-                        nx, ny, nz = nx / norm, ny / norm, nz / norm
-                else:
-                    nx, ny, nz = face_normals[f, 0], face_normals[f, 1], face_normals[f, 2]
-                # the face's plane decides the side the camera sees
-                if orthographic[k]:
-                    dx, dy, dz = forwards[k, 0], forwards[k, 1], forwards[k, 2]
-                else:
-                    a = faces[f, 0]
-                    dx = vertices[a, 0] - eyes[k, 0]
-                    dy = vertices[a, 1] - eyes[k, 1]
-                    dz = vertices[a, 2] - eyes[k, 2]
-                facing = face_normals[f, 0] * dx + face_normals[f, 1] * dy \
-                    + face_normals[f, 2] * dz
-                if facing > 0.0:
-                    nx, ny, nz = -nx, -ny, -nz
-                out[k, y, x, 0], out[k, y, x, 1], out[k, y, x, 2] = nx, ny, nz
-
-
-@nb.njit(cache=True, parallel=True)
-def encode_views(normals, depth, face_id, forwards, depth_max, rgba, depth16, mask8, shaded):
-    """Pack the passes of K views into image arrays in one pass over the pixels: normals as
-    ``(n + 1) / 2`` RGBA, depth as 16-bit ``depth / depth_max``, the mask, grey Lambert."""
-    n_views, height, width = face_id.shape
-    for k in nb.prange(n_views):
-        fx, fy, fz = forwards[k, 0], forwards[k, 1], forwards[k, 2]
-        for y in range(height):
-            for x in range(width):
-                if face_id[k, y, x] < 0:
-                    for c in range(4):
-                        rgba[k, y, x, c] = 0
-                        shaded[k, y, x, c] = 0
-                    depth16[k, y, x] = 0
-                    mask8[k, y, x] = 0
-                    continue
-                nx, ny, nz = normals[k, y, x, 0], normals[k, y, x, 1], normals[k, y, x, 2]
-                rgba[k, y, x, 0] = np.uint8(min(max((nx * 0.5 + 0.5) * 255.0 + 0.5, 0.0), 255.0))
-                rgba[k, y, x, 1] = np.uint8(min(max((ny * 0.5 + 0.5) * 255.0 + 0.5, 0.0), 255.0))
-                rgba[k, y, x, 2] = np.uint8(min(max((nz * 0.5 + 0.5) * 255.0 + 0.5, 0.0), 255.0))
+                nx, ny, nz = _pixel_normal(f, np.float64(bary[k, y, x, 0]),
+                                           np.float64(bary[k, y, x, 1]), vertices, faces,
+                                           face_normals, vertex_normals, smooth, eye, forward,
+                                           orthographic[k])
+                if keep_normals:
+                    normals[k, y, x, 0], normals[k, y, x, 1], normals[k, y, x, 2] = nx, ny, nz
+                rgba[k, y, x, 0] = _unit_byte(nx)
+                rgba[k, y, x, 1] = _unit_byte(ny)
+                rgba[k, y, x, 2] = _unit_byte(nz)
                 rgba[k, y, x, 3] = 255
                 scaled = min(max(depth[k, y, x] / depth_max, 0.0), 1.0) * 65535.0 + 0.5
                 depth16[k, y, x] = np.uint16(scaled)
                 mask8[k, y, x] = 255
-                light = min(max(-(nx * fx + ny * fy + nz * fz), 0.0), 1.0)
+                light = min(max(-(nx * forward[0] + ny * forward[1] + nz * forward[2]), 0.0), 1.0)
                 grey = np.uint8((0.2 + 0.75 * light) * 255.0)
                 shaded[k, y, x, 0] = shaded[k, y, x, 1] = shaded[k, y, x, 2] = grey
                 shaded[k, y, x, 3] = 255

@@ -33,7 +33,7 @@ from meshprep.io.appearance import Appearance, plain
 
 from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
 from .png import encode_png
-from .raster import encode_views, rasterize, shade_colors, shade_normals
+from .raster import rasterize, shade_colors, shade_views
 
 PASSES = ("normal", "depth", "mask", "color", "albedo", "shaded")
 _SUFFIX = {"normal": "_normal", "depth": "_depth", "mask": "_mask", "color": "",
@@ -151,15 +151,15 @@ def render_views(
             bary = np.zeros((n, size, size, 2), np.float32)
             rasterize(vertices, faces, w2c[views], intr[views], ortho[views], size, size, depth,
                       face_id, bary)
-            normals = np.zeros((n, size, size, 3), np.float32)
-            shade_normals(face_id, bary, vertices, faces, unit_normals, vertex_normals, smooth,
-                          eyes[views], forwards[views], ortho[views], normals)
-            rgba = np.empty((n, size, size, 4), np.uint8)
-            depth16 = np.empty((n, size, size), np.uint16)
-            mask8 = np.empty((n, size, size), np.uint8)
-            shaded = np.empty((n, size, size, 4), np.uint8)
-            encode_views(normals, depth, face_id, forwards[views], depth_max, rgba, depth16,
-                         mask8, shaded)
+            lit = "color" in passes
+            normals = np.zeros((n if lit else 0, size, size, 3), np.float32)
+            rgba = np.zeros((n, size, size, 4), np.uint8)
+            depth16 = np.zeros((n, size, size), np.uint16)
+            mask8 = np.zeros((n, size, size), np.uint8)
+            shaded = np.zeros((n, size, size, 4), np.uint8)
+            shade_views(face_id, bary, depth, vertices, faces, unit_normals, vertex_normals,
+                        smooth, eyes[views], forwards[views], ortho[views], depth_max, rgba,
+                        depth16, mask8, shaded, normals)
             images = {"normal": rgba, "depth": depth16, "mask": mask8, "shaded": shaded}
             for name in ("color", "albedo"):
                 if name in passes:

@@ -144,8 +144,59 @@ _GALLERY = """<section><h2>Gallery</h2><div class="controls">
 <button id="next">next</button></span></div><div id="gallery"></div></section>"""
 
 
-def _curation_card(rows: list[dict]) -> str:
-    """Per rule: how many assets it flagged and dropped (the dataset card)."""
+#: example thumbnails shown per curation rule in the dataset card
+EXAMPLES_PER_RULE = 4
+
+
+def _rule_examples(rows: list[dict], report: Path) -> dict[str, list[tuple[dict, str]]]:
+    """Up to EXAMPLES_PER_RULE (row, image path relative to the report) per rule.
+
+    An asset the run rendered shows its input normal view; a dropped one (skipped before the
+    render step) is rendered from its source into ``report/thumbs/`` (128², once).
+    """
+    examples: dict[str, list[tuple[dict, str]]] = {label: [] for label in RULE_LABELS}
+    for row in rows:
+        reason = row.get("curation_reason") or ""
+        if row.get("curation") not in ("flag", "drop"):
+            continue
+        for label in RULE_LABELS:
+            if label not in reason or len(examples[label]) >= EXAMPLES_PER_RULE:
+                continue
+            image = _example_image(row, report)
+            if image is not None:
+                examples[label].append((row, image))
+    return examples
+
+
+def _example_image(row: dict, report: Path) -> str | None:
+    if row.get("thumb_input"):
+        return f"{row['folder']}/renders/input/000_normal.png"
+    thumb = report / "thumbs" / f"{row['asset_id']}.png"
+    if not thumb.exists():
+        try:
+            _render_source_thumbnail(Path(row["source"]), thumb)
+        except Exception:  # a source that moved or no longer loads: the card shows no picture
+            return None
+    return f"thumbs/{thumb.name}"
+
+
+def _render_source_thumbnail(source: Path, thumb: Path) -> None:
+    import tempfile
+
+    from meshprep.io import load
+    from meshprep.render import parse_cameras, render_views
+    from meshprep.render.cameras import CameraSet
+
+    cams = parse_cameras("scoring4")
+    one = CameraSet(cams.name, cams.cameras[:1], cams.bound, cams.fit)
+    thumb.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=thumb.parent) as folder:
+        render_views(load(source), folder, one, size=128, passes=("normal",))
+        os.replace(Path(folder) / "000_normal.png", thumb)
+
+
+def _curation_card(rows: list[dict], report: Path) -> str:
+    """Per rule: how many assets it flagged and dropped, with examples (the dataset card)."""
     counts = {label: {"flag": 0, "drop": 0} for label in RULE_LABELS}
     decided = {"keep": 0, "flag": 0, "drop": 0}
     for row in rows:
@@ -158,11 +209,22 @@ def _curation_card(rows: list[dict]) -> str:
                 counts[label][decision] += 1
     if not sum(decided.values()):
         return ""
-    body = "".join(f"<tr><td>{label}</td><td>{c['flag']}</td><td>{c['drop']}</td></tr>"
-                   for label, c in counts.items())
+    examples = _rule_examples(rows, report)
+    body = "".join(
+        f"<tr><td>{label}</td><td>{c['flag']}</td><td>{c['drop']}</td>"
+        f'<td class="examples">{_example_tags(examples[label])}</td></tr>'
+        for label, c in counts.items())
     return (f'<section id="curation"><h2>Curation</h2><p>{decided["keep"]} kept, '
             f'{decided["flag"]} flagged, {decided["drop"]} dropped</p><table><tr><th>rule</th>'
-            f"<th>flagged</th><th>dropped</th></tr>{body}</table></section>")
+            f"<th>flagged</th><th>dropped</th><th>examples</th></tr>{body}</table></section>")
+
+
+def _example_tags(examples: list[tuple[dict, str]]) -> str:
+    return "".join(
+        f'<img src="{html.escape(image)}" width="64" height="64" loading="lazy" '
+        f'alt="{html.escape(row["asset_id"][:12])}" '
+        f'title="{html.escape(row.get("curation_reason") or "")}">'
+        for row, image in examples)
 
 
 def _page(title: str, body: str, scripts: tuple[str, ...] = (), prefix: str = "") -> str:
@@ -217,7 +279,7 @@ def build_report(output: str | os.PathLike[str], *, ledger_path=None, page_size:
     for row in rows:
         if row["status"] == "failed":
             _write_text(report / "failed" / f"{row['asset_id']}.html", _failure_page(row))
-    body = _overview(summary, rows, wall) + _curation_card(rows) + _GALLERY
+    body = _overview(summary, rows, wall) + _curation_card(rows, report) + _GALLERY
     built = time.strftime("%Y-%m-%d %H:%M")
     _write_text(report / "index.html",
                 _page(f"meshprep report: {root.name} ({built})", body,
