@@ -191,9 +191,14 @@ def test_missing_texture_loads_and_draws_white(tmp_path):
     assert (albedo == 255).all()
 
 
-def _white(albedo: np.ndarray) -> bool:
+#: 0.8 linear (Blender's default surface) written sRGB
+DEFAULT_GREY = 231
+
+
+def _white(albedo: np.ndarray, value: int = DEFAULT_GREY) -> bool:
+    """All covered pixels grey ``value`` (the default surface unless told)."""
     covered = albedo[..., 3] > 0
-    return bool(covered.any() and (albedo[covered][:, :3] == 255).all())
+    return bool(covered.any() and (albedo[covered][:, :3] == value).all())
 
 
 def test_mesh_without_appearance_is_white(tmp_path):
@@ -203,7 +208,7 @@ def test_mesh_without_appearance_is_white(tmp_path):
     out = tmp_path / "plain"
     render_views(mesh, out, "ortho6", size=16, passes=("albedo", "color"), y_up=False)
     assert all(_white(_read(out / f"{i:03d}_albedo.png")) for i in range(6))
-    # lit white facing the camera is white too
+    # lit grey facing the camera: the headlight's full strength is the base colour
     assert _white(_read(out / "000.png"))
 
     # also a bare trimesh never loaded through meshprep

@@ -95,6 +95,65 @@ def test_degenerate_and_tiny_meshes_render(tmp_path):
     assert any(m.any() for m in masks)
 
 
+def _dome(n: int) -> trimesh.Trimesh:
+    """A height field of 2 * (n - 1)^2 triangles over [-1, 1]^2 (a smooth bump)."""
+    t = np.linspace(-1.0, 1.0, n)
+    x, y = np.meshgrid(t, t, indexing="ij")
+    vertices = np.stack([x, y, 0.5 * np.exp(-2.0 * (x * x + y * y))], axis=-1).reshape(-1, 3)
+    ids = np.arange(n * n).reshape(n, n)
+    a, b, c, d = ids[:-1, :-1], ids[1:, :-1], ids[1:, 1:], ids[:-1, 1:]
+    faces = np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3),
+                            np.stack([a, c, d], -1).reshape(-1, 3)])
+    return trimesh.Trimesh(vertices, faces, process=False)
+
+
+def test_five_million_faces_render_like_a_coarse_copy(tmp_path):
+    fine, coarse = _dome(1583), _dome(101)
+    assert len(fine.faces) > 5_000_000
+    for name, mesh in (("fine", fine), ("coarse", coarse)):
+        render_views(mesh, tmp_path / name, "scoring4", size=96, passes=("mask", "normal"),
+                     y_up=False)
+    for view in range(4):
+        a = np.asarray(Image.open(tmp_path / "fine" / f"{view:03d}_mask.png")) > 0
+        b = np.asarray(Image.open(tmp_path / "coarse" / f"{view:03d}_mask.png")) > 0
+        assert a.sum() > 500 and (a & b).sum() / (a | b).sum() > 0.98
+
+
+def test_many_parts_keep_their_own_colours(tmp_path):
+    from meshprep.io import load
+
+    scene = trimesh.Scene()
+    colours = {}
+    for i in range(10):
+        for j in range(10):
+            box = trimesh.creation.box(extents=(0.8, 0.8, 0.8))
+            rgba = [25 * i, 25 * j, 200, 255]
+            box.visual = trimesh.visual.TextureVisuals(
+                uv=np.zeros((len(box.vertices), 2)),
+                material=trimesh.visual.material.PBRMaterial(baseColorFactor=rgba))
+            box.apply_translation((i - 4.5, j - 4.5, 0.0))
+            scene.add_geometry(box, geom_name=f"box_{i}_{j}")
+            colours[i, j] = rgba
+    path = tmp_path / "parts.glb"
+    scene.export(path)
+    mesh = load(path, appearance=True)
+    assert len(mesh.metadata["meshprep_appearance"].materials) == 100
+    render_views(mesh, tmp_path / "out", "ortho6", size=100, passes=("albedo",), y_up=False)
+    top = np.asarray(Image.open(tmp_path / "out" / "004_albedo.png")).astype(int)
+    # the top view (ortho6 frame 4) sees each box at the centre of its cell; the factors are
+    # linear light, written sRGB: compare after decoding
+    decoded = np.where(top[..., :3] / 255 <= 0.04045, top[..., :3] / 255 / 12.92,
+                       ((top[..., :3] / 255 + 0.055) / 1.055) ** 2.4) * 255
+    expected = np.array([v[:3] for v in colours.values()], np.float64)
+    matched = set()
+    for r in range(5, 100, 10):
+        for c in range(5, 100, 10):
+            distance = np.linalg.norm(expected - decoded[r, c], axis=1)
+            assert distance.min() < 2.0
+            matched.add(int(distance.argmin()))
+    assert len(matched) == 100  # every box seen once, in its own colour
+
+
 def test_bad_pass_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown passes"):
         render_views(_box(), tmp_path, "scoring4", passes=("emission",))

@@ -42,6 +42,12 @@ def test_report_files(dataset):
     assert len(thumbs) == 10  # input and watertight of the 5 ok assets
     alpha = np.asarray(Image.open(thumbs[0]))[..., 3]
     assert 0 < (alpha > 0).mean() < 1  # a real, non-blank picture
+    # the salient-edge samples drawn in red over the shape (the boxes' edges are salient)
+    overlays = list(dataset.glob("objects/*/*/renders/salient.png"))
+    assert len(overlays) == 5
+    pixels = np.asarray(Image.open(overlays[0]))
+    red = (pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 3] == 255)
+    assert red.sum() > 20 and (pixels[..., 3] > 0).sum() > red.sum()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install "

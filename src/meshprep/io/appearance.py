@@ -4,7 +4,8 @@
 every geometry instance of the scene contributes, in the order of the flattened faces, its UVs,
 its material (base-colour factor and texture) and its colours, so the render step can draw the
 ``color`` pass. Colour spaces follow glTF: textures are sRGB-encoded, factors and vertex colours
-linear. A missing or unreadable texture never fails a load: that material draws its factor.
+linear; a surface without any material has Blender's default base colour (0.8 grey). A missing
+or unreadable texture never fails a load: that material draws its factor.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import trimesh
 
 #: largest texture side kept (bigger ones are downsampled, so one asset cannot hold GBs)
 MAX_TEXTURE_SIDE = 4096
+#: base colour (linear) of a surface that has no material: Blender's default surface, so both
+#: render backends agree (a glTF material without a factor is white, as glTF defines)
+DEFAULT_BASE_COLOR = (0.8, 0.8, 0.8, 1.0)
 
 
 @dataclass
@@ -94,18 +98,32 @@ def _texture(image) -> np.ndarray | None:
         return None
 
 
+def _default() -> Material:
+    return Material(np.array(DEFAULT_BASE_COLOR, np.float32))
+
+
+def _is_placeholder(material) -> bool:
+    """trimesh's stand-in for an OBJ without (or with a missing) ``.mtl``: a tiny uniform image
+    of its default grey, no file behind it."""
+    image = getattr(material, "image", None)
+    if image is None or max(image.size) > 4:
+        return False
+    pixels = np.asarray(image.convert("RGBA")).reshape(-1, 4)
+    default = np.asarray(trimesh.visual.color.DEFAULT_COLOR)[:3]
+    return bool((np.abs(pixels[:, :3].astype(int) - default).max() <= 2))
+
+
 def _material(material) -> Material:
     """Base colour of a trimesh PBR or simple (OBJ/MTL) material."""
-    if material is None:
-        return Material(np.ones(4, np.float32))
+    if material is None or _is_placeholder(material):
+        return _default()
     if isinstance(material, trimesh.visual.material.PBRMaterial):
         factor = material.baseColorFactor
         return Material(np.ones(4, np.float32) if factor is None else _unit(factor),
                         _texture(material.baseColorTexture))
     diffuse = getattr(material, "diffuse", None)
+    # an MTL Kd is taken as linear, as Blender's OBJ importer takes it
     factor = np.ones(4, np.float32) if diffuse is None else _unit(diffuse)
-    # an MTL Kd is a display colour: stored sRGB in trimesh's uint8, made linear like glTF's
-    factor[:3] = _srgb_to_linear(factor[:3])
     return Material(factor, _texture(getattr(material, "image", None)))
 
 
@@ -136,7 +154,7 @@ def part_appearance(geometry: trimesh.Trimesh) -> _Part:
     visual = geometry.visual
     uv = np.zeros((n_vertices, 2), np.float32)
     vertex_color = face_color = None
-    material = Material(np.ones(4, np.float32))
+    material = _default()
     if isinstance(visual, trimesh.visual.TextureVisuals):
         if visual.uv is not None and len(visual.uv) == n_vertices:
             uv = np.asarray(visual.uv, np.float32).reshape(n_vertices, 2)
@@ -144,6 +162,9 @@ def part_appearance(geometry: trimesh.Trimesh) -> _Part:
         attributes = getattr(visual, "vertex_attributes", None) or {}
         vertex_color = _colors(attributes.get("color"), n_vertices)
     elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
+        # the colours are the look: drawn as stored (Blender's importers keep them as a colour
+        # attribute that its default surface does not show)
+        material = Material(np.ones(4, np.float32))
         if visual.kind == "vertex":
             vertex_color = _colors(visual.vertex_colors, n_vertices)
         elif visual.kind == "face":
@@ -171,6 +192,6 @@ def _stacked(arrays: list[np.ndarray | None], counts: list[int]) -> np.ndarray |
 
 
 def plain(n_vertices: int, n_faces: int) -> Appearance:
-    """A white, untextured look (for meshes loaded without appearance)."""
+    """The default grey, untextured look (for meshes loaded without appearance)."""
     return Appearance(np.zeros((n_vertices, 2), np.float32), None, None,
-                      np.zeros(n_faces, np.int32), [Material(np.ones(4, np.float32))])
+                      np.zeros(n_faces, np.int32), [_default()])

@@ -226,6 +226,14 @@ def step_render(ctx: AssetContext) -> None:
             result = render_views(mesh, out, params["cameras"], size=params["size"],
                                   passes=tuple(params["passes"]), seed=seed, appearance=look)
         ctx.metrics[f"render_{target}_seconds"] = result.seconds
+    if ctx.samples is not None and meshes["input"] is not None and \
+            len(ctx.samples.salient_points):
+        from meshprep.render.views import render_points_overlay
+
+        # the salient-edge samples over the shape, for the report's gallery
+        render_points_overlay(meshes["input"], ctx.samples.salient_points,
+                              ctx.staging / "renders" / "salient.png", params["cameras"],
+                              size=params["size"], seed=seed)
 
 
 def _render_with_blender(ctx: AssetContext, target: str, mesh, out: Path, seed: int):

@@ -67,8 +67,11 @@ def _append_blend(path: str) -> None:
 
 
 def pose_at_first_frame(scene: bpy.types.Scene) -> None:
-    """Animated and rigged assets are evaluated at the first frame of their animation."""
-    scene.frame_set(scene.frame_start)
+    """Animated and rigged assets are evaluated at the first keyframe of their animations (the
+    glTF importer puts time 0 at frame 0, before the scene's default start, frame 1)."""
+    starts = [action.frame_range[0] for action in bpy.data.actions]
+    frame = min(starts) if starts else scene.frame_start
+    scene.frame_set(int(frame), subframe=float(frame - int(frame)))
 
 
 def export_glb(output: str) -> dict:
@@ -132,14 +135,45 @@ def override_materials(scene, kind: str, depth_max: float) -> None:
     vertex colours included); ``normal``: the world-space shading normal as ``(n + 1) / 2``;
     ``depth``: the z-depth along the camera axis divided by ``depth_max``.
     """
-    white = bpy.data.materials.new("meshprep_white")
+    white = bpy.data.materials.new("meshprep_default")  # Blender's default 0.8 grey
+    _replace_missing_images()
     for obj in _mesh_objects(scene):
+        fallback = _vertex_color_material(obj.data) or white
         if not obj.material_slots:
-            obj.data.materials.append(white)
+            obj.data.materials.append(fallback)
         for slot in obj.material_slots:
             if slot.material is None:
-                slot.material = white
+                slot.material = fallback
             slot.material = _emission_copy(slot.material, kind, depth_max)
+
+
+def _vertex_color_material(mesh):
+    """A surface showing the mesh's colour attribute, for a mesh without materials (PLY, OBJ
+    vertex colours), as the built-in renderer draws it; None without colours."""
+    if not mesh.color_attributes:
+        return None
+    material = bpy.data.materials.new("meshprep_vertex_colors")
+    material.use_nodes = True
+    tree = material.node_tree
+    attribute = tree.nodes.new("ShaderNodeVertexColor")
+    attribute.layer_name = mesh.color_attributes[0].name
+    bsdf = next(n for n in tree.nodes if n.type == "BSDF_PRINCIPLED")
+    tree.links.new(attribute.outputs["Color"], bsdf.inputs["Base Color"])
+    return material
+
+
+def _replace_missing_images() -> None:
+    """A texture whose file is missing draws white (its factor alone), as the built-in
+    renderer draws it, instead of Blender's magenta."""
+    blank = None
+    for image in list(bpy.data.images):
+        # reading the size loads the pixels: 0 x 0 when the file is missing or unreadable
+        if image.source != "FILE" or image.size[0] > 0:
+            continue
+        if blank is None:
+            blank = bpy.data.images.new("meshprep_blank", 1, 1, alpha=True)
+            blank.pixels = [1.0, 1.0, 1.0, 1.0]
+        image.user_remap(blank)
 
 
 def _emission_copy(material, kind: str, depth_max: float):

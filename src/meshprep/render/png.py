@@ -27,12 +27,12 @@ def encode_png(image: np.ndarray, level: int = 1) -> bytes:
         raise ValueError(f"PNG needs uint8 or uint16 pixels, got {image.dtype}")
     height, width = image.shape[:2]
     channels = 1 if image.ndim == 2 else image.shape[2]
+    rows = np.empty((height, width * channels * image.dtype.itemsize + 1), np.uint8)
+    rows[:, 0] = 0  # filter byte 0 (none) per row
     # 16-bit samples are big-endian in PNG
-    big = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder(">"))
-    raw = big.reshape(height, -1).view(np.uint8)
-    rows = np.zeros((height, raw.shape[1] + 1), np.uint8)  # filter byte 0 (none) per row
-    rows[:, 1:] = raw
+    big = rows[:, 1:].view(image.dtype.newbyteorder(">")).reshape(image.shape)
+    big[...] = image
     header = struct.pack(">IIBBBBB", width, height, image.dtype.itemsize * 8,
                          _COLOR_TYPES[channels], 0, 0, 0)
     return (_SIGNATURE + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + _chunk(b"IEND", b""))
+            + _chunk(b"IDAT", zlib.compress(rows, level)) + _chunk(b"IEND", b""))

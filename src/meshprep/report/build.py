@@ -65,6 +65,7 @@ def _rows(ledger: Ledger, root: Path, render_missing: bool):
                     and (folder / "watertight.ply").exists():
                 _render_thumbnail(folder)
             row[f"thumb_{target}"] = thumb.exists()
+        row["thumb_salient"] = (folder / "renders" / "salient.png").exists()
         yield row
 
 

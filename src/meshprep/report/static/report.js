@@ -45,8 +45,9 @@
       return none;
     }
     const img = document.createElement("img");
-    img.loading = "lazy"; img.alt = target;
-    img.src = value(row, "folder") + "/renders/" + target + "/000_normal.png";
+    img.loading = "lazy"; img.alt = target; img.title = target;
+    img.src = value(row, "folder") + "/renders/" +
+      (target === "salient" ? "salient.png" : target + "/000_normal.png");
     return img;
   }
 
@@ -57,6 +58,7 @@
     const thumbs = document.createElement("div");
     thumbs.className = "thumbs";
     thumbs.append(thumb(row, "input"), thumb(row, "watertight"));
+    if (value(row, "thumb_salient")) thumbs.append(thumb(row, "salient"));
     div.appendChild(thumbs);
     const id = document.createElement(value(row, "status") === "failed" ? "a" : "div");
     id.className = "id"; id.textContent = value(row, "asset_id").slice(0, 16);
