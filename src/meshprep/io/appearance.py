@@ -110,7 +110,7 @@ def _is_placeholder(material) -> bool:
         return False
     pixels = np.asarray(image.convert("RGBA")).reshape(-1, 4)
     default = np.asarray(trimesh.visual.color.DEFAULT_COLOR)[:3]
-    return bool((np.abs(pixels[:, :3].astype(int) - default).max() <= 2))
+    return bool(np.abs(pixels[:, :3].astype(int) - default).max() <= 2)
 
 
 def _material(material) -> Material:
