@@ -20,9 +20,13 @@ def _edge(ax, ay, bx, by, px, py):
 
 
 @nb.njit(cache=True, inline="always")
-def _cover(k, px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth, face_id,
+def _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth, face_id,
            bary):
-    """Depth-test pixel (px, py) of view k against the triangle; keep it when nearer."""
+    """Depth-test pixel (px, py) of one view's buffers against the triangle; keep it when
+    nearer.
+
+    ``za, zb, zc`` are the corners' depths (orthographic) or their reciprocals (perspective).
+    """
     cx_, cy_ = px + 0.5, py + 0.5
     w0 = _edge(bx, by, qx, qy, cx_, cy_) * inv_area
     if w0 < 0.0:
@@ -35,15 +39,17 @@ def _cover(k, px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, de
         return
     if ortho:
         d = w0 * za + w1 * zb + w2 * zc
-        p1, p2 = w1, w2
     else:
-        d = 1.0 / (w0 / za + w1 / zb + w2 / zc)
-        p1, p2 = w1 / zb * d, w2 / zc * d
-    if d < depth[k, py, px]:
-        depth[k, py, px] = d
-        face_id[k, py, px] = f
-        bary[k, py, px, 0] = p1
-        bary[k, py, px, 1] = p2
+        d = 1.0 / (w0 * za + w1 * zb + w2 * zc)
+    if d < depth[py, px]:
+        depth[py, px] = d
+        face_id[py, px] = f
+        if ortho:
+            bary[py, px, 0] = w1
+            bary[py, px, 1] = w2
+        else:
+            bary[py, px, 0] = w1 * zb * d
+            bary[py, px, 1] = w2 * zc * d
 
 
 @nb.njit(cache=True, parallel=True, error_model="numpy")
@@ -58,9 +64,10 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
     n_views = w2c.shape[0]
     n_vertices = vertices.shape[0]
     for k in nb.prange(n_views):
-        sx = np.empty(n_vertices)
-        sy = np.empty(n_vertices)
-        sz = np.empty(n_vertices)
+        # screen x, y and depth of every vertex, packed so a corner is one cache line
+        screen = np.empty((n_vertices, 4))
+        view_depth, view_face, view_bary = depth[k], face_id[k], bary[k]
+        ortho = orthographic[k]
         fx, fy, cx, cy = intrinsics[k, 0], intrinsics[k, 1], intrinsics[k, 2], intrinsics[k, 3]
         for v in range(n_vertices):
             x = w2c[k, 0, 0] * vertices[v, 0] + w2c[k, 0, 1] * vertices[v, 1] \
@@ -69,19 +76,20 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
                 + w2c[k, 1, 2] * vertices[v, 2] + w2c[k, 1, 3]
             z = w2c[k, 2, 0] * vertices[v, 0] + w2c[k, 2, 1] * vertices[v, 1] \
                 + w2c[k, 2, 2] * vertices[v, 2] + w2c[k, 2, 3]
-            sz[v] = z
+            screen[v, 2] = z
             if orthographic[k]:
-                sx[v], sy[v] = fx * x + cx, fy * y + cy
+                screen[v, 0], screen[v, 1] = fx * x + cx, fy * y + cy
             elif z > NEAR:
-                sx[v], sy[v] = fx * x / z + cx, fy * y / z + cy
+                screen[v, 0], screen[v, 1] = fx * x / z + cx, fy * y / z + cy
             else:
-                sx[v], sy[v] = np.nan, np.nan
+                screen[v, 0], screen[v, 1] = np.nan, np.nan
         for f in range(faces.shape[0]):
             a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
-            za, zb, zc = sz[a], sz[b], sz[c]
+            za, zb, zc = screen[a, 2], screen[b, 2], screen[c, 2]
             if not orthographic[k] and (za <= NEAR or zb <= NEAR or zc <= NEAR):
                 continue  # crosses the camera plane (never for the named camera sets)
-            ax, ay, bx, by, qx, qy = sx[a], sy[a], sx[b], sy[b], sx[c], sy[c]
+            ax, ay, bx, by = screen[a, 0], screen[a, 1], screen[b, 0], screen[b, 1]
+            qx, qy = screen[c, 0], screen[c, 1]
             area = _edge(ax, ay, bx, by, qx, qy)
             if not abs(area) > 1e-12:
                 continue  # degenerate on screen (or NaN)
@@ -92,12 +100,14 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
             inv_area = 1.0 / area
             if x0 > x1 or y0 > y1:
                 continue  # no pixel centre inside the box
+            if not orthographic[k]:
+                za, zb, zc = 1.0 / za, 1.0 / zb, 1.0 / zc  # 1/z is linear on screen
             if (x1 - x0 + 1) * (y1 - y0 + 1) <= 4:
                 # most triangles of a dense mesh cover a pixel or two: test the centres directly
                 for py in range(y0, y1 + 1):
                     for px in range(x0, x1 + 1):
-                        _cover(k, px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area,
-                               orthographic[k], f, depth, face_id, bary)
+                        _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho,
+                               f, view_depth, view_face, view_bary)
                 continue
             for py in range(y0, y1 + 1):
                 cy_ = py + 0.5
@@ -114,8 +124,8 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
                 start = max(x0, int(np.floor(left - 0.5)))
                 stop = min(x1, int(np.ceil(right - 0.5)))
                 for px in range(start, stop + 1):
-                    _cover(k, px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area,
-                           orthographic[k], f, depth, face_id, bary)
+                    _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f,
+                           view_depth, view_face, view_bary)
 
 
 @nb.njit(cache=True, inline="always")
