@@ -55,7 +55,7 @@ def _validate(vertices: np.ndarray, faces: np.ndarray, resolution: int) -> None:
         )
 
 
-def _band_method(vertices, faces, resolution, eps, stats):
+def _band_method(vertices, faces, resolution, eps, stats, warp_device=None):
     # every sign change is on a grid edge with one end in the shell (udf < eps), so its other
     # end is within eps + 1 voxel: that is all the band needs to hold exactly
     width = eps + 1.0
@@ -65,7 +65,13 @@ def _band_method(vertices, faces, resolution, eps, stats):
     stats.update(band_blocks=band.n_blocks, band_points=band.n_blocks * band.udf.shape[1],
                  band_bytes=band.nbytes)
     start = time.perf_counter()
-    signed, empty_outside = sign_band(band, eps)
+    if warp_device is None:
+        signed, empty_outside = sign_band(band, eps)
+    else:  # the flood fill and signing with Warp (same labels; the rest stays on the CPU)
+        from meshprep.gpu.floodfill import sign_band_warp
+
+        signed, empty_outside, stats["sign_passes"] = sign_band_warp(band, eps,
+                                                                     device=warp_device)
     stats["time_sign"] = time.perf_counter() - start
     start = time.perf_counter()
     plan = plan_contour(band, signed, empty_outside)
@@ -84,6 +90,7 @@ def make_watertight(
     method: Method = "band",
     eps: float | None = None,
     target_faces: int | None = None,
+    device: str = "cpu",
 ) -> WatertightResult:
     """Turn a triangle mesh (open, self-intersecting, a soup...) into a closed 2-manifold.
 
@@ -104,6 +111,10 @@ def make_watertight(
         ``2 * eps`` voxels are closed). Default ``(res - 1) / res``: the reference's ``2 / res``.
     target_faces : int, optional
         Decimate the output to about this many faces, keeping it closed.
+    device : str
+        ``"cpu"`` (numba), or a Warp device (``"cuda"``, ``"auto"``, Warp's ``"cpu"`` backend
+        as ``"warp-cpu"``) for the flood fill and signing; the band and the contour stay on
+        the CPU for now (``meshprep[gpu]``).
 
     Returns
     -------
@@ -131,7 +142,9 @@ def make_watertight(
     total = time.perf_counter()
     if method == "band":
         # grid coordinates (float32) and int32 faces: mapped to the cube once checked
-        out_vertices, out_faces = _band_method(vertices, faces, resolution, eps, stats)
+        warp_device = None if device == "cpu" else "cpu" if device == "warp-cpu" else device
+        out_vertices, out_faces = _band_method(vertices, faces, resolution, eps, stats,
+                                               warp_device)
     elif method == "reference":
         start = time.perf_counter()
         out_vertices, out_faces = reference_watertight(vertices, faces, resolution)
