@@ -70,7 +70,8 @@ def test_the_whole_corpus_goes_through(tmp_path, corpus_dir, capsys):
                "missing_bin.gltf", "recursive_nodes.gltf", "scene.gltf"]
     # FBX / BLEND load through the Blender backend when it is installed
     blend = "ok" if blender_python() is not None else "failed"
-    assert by_name["human_blend.blend"]["status"] == blend
+    for name in ("human_blend.blend", "spider_fbx.fbx", "anim_skeleton_fbx.fbx"):
+        assert by_name[name]["status"] == blend, name
     for name in failing:
         row = by_name[name]
         assert row["status"] == "failed" and row["stage"] == "load", name
