@@ -241,3 +241,21 @@ def test_corpus_through_blender(blender, corpus_dir, name):
     assert np.isfinite(mesh.vertices).all()
     assert mesh.metadata["meshprep_via"] == "blender"
     assert mesh.metadata["meshprep_format"] == name.rsplit(".", 1)[1]
+
+
+@needs_blender
+def test_run_renders_with_the_blender_backend(tmp_path):
+    from meshprep.pipeline import LocalExecutor, resolve_config, run_dataset
+    from tests.pipeline.conftest import write_models
+
+    write_models(tmp_path / "in", ["a.glb", "b.stl"])
+    config = resolve_config(overrides={
+        "run": {"steps": ["load", "normalize", "render", "write"]},
+        "render": {"backend": "blender", "cameras": "scoring4", "size": 48,
+                   "passes": ["normal", "mask"], "targets": ["input"]},
+    })
+    run_dataset(tmp_path / "in", tmp_path / "out", config, executor=LocalExecutor(1),
+                progress=False)
+    masks = sorted((tmp_path / "out").glob("objects/*/*/renders/input/*_mask.png"))
+    assert len(masks) == 8  # 4 views of each asset
+    assert all(np.asarray(Image.open(m)).any() for m in masks)
