@@ -1,9 +1,11 @@
-"""A minimal PNG writer: no row filters, zlib level 1.
+"""A minimal PNG writer: no row filters, deflate level 1 through Intel's ISA-L.
 
 Rendered frames are mostly empty background, which deflate compresses well without filters;
-skipping Pillow's filter search makes encoding about 1.7× faster here (4.3 vs 7.5 ms for a
-512² RGBA normal map, and a smaller file), and ``zlib.compress`` releases the GIL so two writer
-threads encode in parallel. Any PNG reader opens the files (tested against Pillow).
+skipping Pillow's filter search makes encoding about 1.7× faster than Pillow with zlib, and
+ISA-L's deflate (``isal``, a zlib-compatible stream) is another 5–7× faster than zlib's level 1
+with smaller files (512² engine view: 0.62 vs 3.3 ms for the RGBA normal map, 0.45 vs 2.9 ms for
+16-bit depth). Without ``isal`` (a platform with no wheel) zlib is used. Both release the GIL,
+so writer threads encode in parallel. Any PNG reader opens the files (tested against Pillow).
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ import struct
 import zlib
 
 import numpy as np
+
+try:  # ISA-L's deflate: same stream format, several times faster at level 1
+    from isal.isal_zlib import compress as _deflate
+except ImportError:  # pragma: no cover - every platform meshprep supports has a wheel
+    _deflate = zlib.compress
 
 _COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # grey, RGB, RGBA
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -35,4 +42,4 @@ def encode_png(image: np.ndarray, level: int = 1) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, image.dtype.itemsize * 8,
                          _COLOR_TYPES[channels], 0, 0, 0)
     return (_SIGNATURE + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(rows, level)) + _chunk(b"IEND", b""))
+            + _chunk(b"IDAT", _deflate(rows, level)) + _chunk(b"IEND", b""))

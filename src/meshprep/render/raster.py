@@ -12,14 +12,17 @@ import numba as nb
 import numpy as np
 
 NEAR = 1e-4
+#: fast-math without assuming finite values: the NaN screen corners of vertices behind the
+#: camera must still fail the area test
+FAST = {"contract", "arcp", "afn", "reassoc"}
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", fastmath=FAST)
 def _edge(ax, ay, bx, by, px, py):
     return (bx - ax) * (py - ay) - (by - ay) * (px - ax)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", fastmath=FAST)
 def _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth, face_id,
            bary):
     """Depth-test pixel (px, py) of one view's buffers against the triangle; keep it when
@@ -52,7 +55,7 @@ def _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth
             bary[py, px, 1] = w2 * zc * d
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@nb.njit(cache=True, parallel=True, error_model="numpy", fastmath=FAST)
 def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, depth, face_id,
               bary):
     """Fill ``depth`` (K, H, W) f32 (inf = background), ``face_id`` (K, H, W) int32 (-1) and
@@ -93,13 +96,16 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
             area = _edge(ax, ay, bx, by, qx, qy)
             if not abs(area) > 1e-12:
                 continue  # degenerate on screen (or NaN)
-            x0 = max(int(np.floor(min(ax, bx, qx) - 0.5)), 0)
-            x1 = min(int(np.ceil(max(ax, bx, qx) - 0.5)), width - 1)
-            y0 = max(int(np.floor(min(ay, by, qy) - 0.5)), 0)
-            y1 = min(int(np.ceil(max(ay, by, qy) - 0.5)), height - 1)
-            inv_area = 1.0 / area
-            if x0 > x1 or y0 > y1:
+            # pixel centres px + 0.5 inside [min, max]: the first is ceil(min - 0.5)
+            x0 = max(int(np.ceil(min(ax, bx, qx) - 0.5)), 0)
+            x1 = min(int(np.floor(max(ax, bx, qx) - 0.5)), width - 1)
+            if x0 > x1:
                 continue  # no pixel centre inside the box
+            y0 = max(int(np.ceil(min(ay, by, qy) - 0.5)), 0)
+            y1 = min(int(np.floor(max(ay, by, qy) - 0.5)), height - 1)
+            if y0 > y1:
+                continue
+            inv_area = 1.0 / area
             if not orthographic[k]:
                 za, zb, zc = 1.0 / za, 1.0 / zb, 1.0 / zc  # 1/z is linear on screen
             if (x1 - x0 + 1) * (y1 - y0 + 1) <= 4:
@@ -169,11 +175,13 @@ def shade_views(face_id, bary, depth, vertices, faces, face_normals, vertex_norm
 
     Writes world-space normals as ``(n + 1) / 2`` RGBA (alpha = mask), depth as 16-bit
     ``depth / depth_max``, the mask, grey Lambert shading, and float normals into ``normals``
-    (K, H, W, 3) when it has K rows (the lit colour pass reads them). Background pixels are
-    left as they are: pass zero-filled outputs.
+    (K, H, W, 3) when it has K rows (the lit colour pass reads them). An output with 0 rows is
+    not computed. Background pixels are left as they are: pass zero-filled outputs.
     """
     n_views, height, width = face_id.shape
     keep_normals = normals.shape[0] == n_views
+    want_depth, want_mask = depth16.shape[0] == n_views, mask8.shape[0] == n_views
+    want_shaded = shaded.shape[0] == n_views
     for k in nb.prange(n_views):
         eye, forward = eyes[k], forwards[k]
         for y in range(height):
@@ -191,13 +199,17 @@ def shade_views(face_id, bary, depth, vertices, faces, face_normals, vertex_norm
                 rgba[k, y, x, 1] = _unit_byte(ny)
                 rgba[k, y, x, 2] = _unit_byte(nz)
                 rgba[k, y, x, 3] = 255
-                scaled = min(max(depth[k, y, x] / depth_max, 0.0), 1.0) * 65535.0 + 0.5
-                depth16[k, y, x] = np.uint16(scaled)
-                mask8[k, y, x] = 255
-                light = min(max(-(nx * forward[0] + ny * forward[1] + nz * forward[2]), 0.0), 1.0)
-                grey = np.uint8((0.2 + 0.75 * light) * 255.0)
-                shaded[k, y, x, 0] = shaded[k, y, x, 1] = shaded[k, y, x, 2] = grey
-                shaded[k, y, x, 3] = 255
+                if want_depth:
+                    scaled = min(max(depth[k, y, x] / depth_max, 0.0), 1.0) * 65535.0 + 0.5
+                    depth16[k, y, x] = np.uint16(scaled)
+                if want_mask:
+                    mask8[k, y, x] = 255
+                if want_shaded:
+                    light = min(max(-(nx * forward[0] + ny * forward[1] + nz * forward[2]),
+                                    0.0), 1.0)
+                    grey = np.uint8((0.2 + 0.75 * light) * 255.0)
+                    shaded[k, y, x, 0] = shaded[k, y, x, 1] = shaded[k, y, x, 2] = grey
+                    shaded[k, y, x, 3] = 255
 
 
 @nb.njit(cache=True, inline="always")

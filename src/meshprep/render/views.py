@@ -157,10 +157,12 @@ def render_views(
                       face_id, bary)
             lit = "color" in passes
             normals = np.zeros((n if lit else 0, size, size, 3), np.float32)
+            # the normal map is always drawn (the lit colour pass reads its normals); the other
+            # outputs only when asked (0 rows: skipped)
             rgba = np.zeros((n, size, size, 4), np.uint8)
-            depth16 = np.zeros((n, size, size), np.uint16)
-            mask8 = np.zeros((n, size, size), np.uint8)
-            shaded = np.zeros((n, size, size, 4), np.uint8)
+            depth16 = np.zeros((n if "depth" in passes else 0, size, size), np.uint16)
+            mask8 = np.zeros((n if "mask" in passes else 0, size, size), np.uint8)
+            shaded = np.zeros((n if "shaded" in passes else 0, size, size, 4), np.uint8)
             shade_views(face_id, bary, depth, vertices, faces, unit_normals, vertex_normals,
                         smooth, eyes[views], forwards[views], ortho[views], depth_max, rgba,
                         depth16, mask8, shaded, normals)
