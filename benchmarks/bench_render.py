@@ -60,7 +60,7 @@ def _builtin_seconds(mesh, folder: Path, views: int, size: int) -> tuple[float, 
 def _workbench_seconds(path: Path, folder: Path, views: int, size: int) -> float:
     result = render_blender(path, folder / "workbench", f"hammersley:{views}", size=size,
                             passes=("normal",), engine="workbench")
-    return float(sum(sum(v) for v in result.blender_seconds.values()))
+    return float(sum(sum(v) for v in result.stage_seconds.values()))
 
 
 def agreement(ours: Path, blender: Path) -> dict[str, float]:

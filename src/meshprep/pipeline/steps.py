@@ -247,11 +247,12 @@ def _render_with_blender(ctx: AssetContext, target: str, mesh, out: Path, seed: 
     source = Path(ctx.path) if ctx.path is not None else None
     importable = {".glb", ".gltf", ".obj", ".ply", ".stl", *BLENDER_FORMATS}
     if target == "input" and source is not None and source.suffix.lower() in importable:
-        return render_blender(source, out, params["cameras"], **options)
+        # the file as loaded (not the canonical mesh): the coordinates Blender imports
+        return render_blender(source, out, params["cameras"], mesh=ctx.mesh, **options)
     with tempfile.TemporaryDirectory(prefix="meshprep-render-") as folder:
         ply = Path(folder) / f"{target}.ply"
         write_mesh(mesh, ply)
-        return render_blender(ply, out, params["cameras"], **options)
+        return render_blender(ply, out, params["cameras"], mesh=mesh, **options)
 
 
 BUILTIN_STEPS: dict[str, Callable[[AssetContext], None]] = {

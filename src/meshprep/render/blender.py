@@ -101,22 +101,24 @@ def export_glb(path: str | os.PathLike[str], output: str | os.PathLike[str],
 
 def import_axes(path: str | os.PathLike[str]) -> np.ndarray:
     """4×4 from Blender's coordinates after import to :func:`meshprep.load`'s coordinates."""
+    from .views import Y_UP_TO_Z_UP
+
     if Path(path).suffix.lower() in _Y_UP_IMPORTS:
-        # Blender turned a Y-up file Z-up: (x, y, z) -> (x, -z, y); undo it
-        return np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])
+        return Y_UP_TO_Z_UP.T  # Blender turned a Y-up file Z-up; undo that rotation
     return np.eye(4)
 
 
 def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cameras,
                    *, size: int = 512, passes=("normal", "depth", "mask"),
                    engine: str = "cycles", samples: int = 64, y_up: bool = True, seed: int = 0,
-                   timeout: float = DEFAULT_TIMEOUT):
+                   timeout: float = DEFAULT_TIMEOUT, mesh=None):
     """Render a model file with Blender on the built-in renderer's cameras and conventions.
 
     The file is read by :func:`meshprep.load` first, for the normalization (the same matrix
     the built-in renderer uses, so both backends' pixels agree), then by Blender. ``normal``,
     ``depth`` and ``albedo`` are unlit material overrides sampled once at each pixel's centre;
     ``color`` renders the real materials under a uniform grey sky with ``samples`` samples.
+    ``mesh``: the file as :func:`meshprep.load` returned it, when the caller has it already.
 
     Returns
     -------
@@ -125,8 +127,7 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     from meshprep.io import load
 
     from .cameras import parse_cameras
-    from .png import encode_png
-    from .views import RenderResult, depth_range, world_transform, write_transforms
+    from .views import PASS_SUFFIX, RenderResult, depth_range, world_transform, write_transforms
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: use {ENGINES}")
@@ -134,7 +135,7 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     cams = parse_cameras(cameras, seed) if isinstance(cameras, str) else cameras
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    mesh = load(path)
+    mesh = load(path) if mesh is None else mesh
     normalization = world_transform(np.asarray(mesh.vertices), cams.bound, y_up, cams.fit)
     depth_max = depth_range(cams)
     frames = [{"c2w": c.c2w.tolist(), "fov": c.fov,
@@ -145,32 +146,26 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
                       "passes": asked, "engine": engine, "samples": samples,
                       "depth_max": depth_max,
                       "to_world": (normalization @ import_axes(path)).tolist()}, timeout)
-    files = [out / f"{i:03d}{_suffix(p)}.png" for i in range(len(frames)) for p in asked]
+    files = [out / f"{i:03d}{PASS_SUFFIX[p]}.png" for i in range(len(frames)) for p in asked]
     if "mask" in passes:
-        files += _masks_from_alpha(out, len(frames), _suffix(asked[0]), encode_png)
+        files += _masks_from_alpha(out, len(frames), PASS_SUFFIX[asked[0]])
     for file in [f for f in files if f.stem[3:] == "_albedo" and "albedo" not in passes]:
         file.unlink()  # rendered only for its alpha
         files.remove(file)
     files.append(write_transforms(out, cams, size, passes, normalization, depth_max))
-    rendered = RenderResult(len(frames), files, time.perf_counter() - start)
-    rendered.blender_seconds = result.get("seconds", {})
-    return rendered
+    return RenderResult(len(frames), files, time.perf_counter() - start,
+                        result.get("seconds", {}))
 
 
-def _suffix(kind: str) -> str:
-    return {"normal": "_normal", "depth": "_depth", "albedo": "_albedo", "color": ""}[kind]
-
-
-def _masks_from_alpha(out: Path, count: int, suffix: str, encode_png) -> list[Path]:
+def _masks_from_alpha(out: Path, count: int, suffix: str) -> list[Path]:
     from PIL import Image
 
-    from meshprep.io import atomic_write
+    from .views import save_png
 
     files = []
     for i in range(count):
         alpha = np.asarray(Image.open(out / f"{i:03d}{suffix}.png").convert("RGBA"))[..., 3]
         path = out / f"{i:03d}_mask.png"
-        with atomic_write(path, durable=False) as tmp, open(tmp, "wb") as stream:
-            stream.write(encode_png(np.where(alpha >= 128, 255, 0).astype(np.uint8)))
+        save_png(np.where(alpha >= 128, 255, 0).astype(np.uint8), path)
         files.append(path)
     return files

@@ -60,6 +60,10 @@ class CameraSet:
     bound: float = 1.0
     fit: str = "box"
 
+    def first(self) -> CameraSet:
+        """The same set cut to its first camera (thumbnails, overlays)."""
+        return CameraSet(self.name, self.cameras[:1], self.bound, self.fit)
+
 
 def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> np.ndarray:
     """Camera-to-world matrix of a camera at ``eye`` looking at ``target`` (Blender axes)."""

@@ -21,7 +21,7 @@ import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,8 @@ from .png import encode_png
 from .raster import rasterize, shade_colors, shade_views
 
 PASSES = ("normal", "depth", "mask", "color", "albedo", "shaded")
-_SUFFIX = {"normal": "_normal", "depth": "_depth", "mask": "_mask", "color": "",
+#: file name suffix of each pass (``NNN<suffix>.png``)
+PASS_SUFFIX = {"normal": "_normal", "depth": "_depth", "mask": "_mask", "color": "",
            "albedo": "_albedo", "shaded": "_shaded"}
 
 #: Blender's glTF / OBJ importers turn Y-up files Z-up: (x, y, z) -> (x, -z, y)
@@ -45,11 +46,13 @@ Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 
 
 @dataclass
 class RenderResult:
-    """What :func:`render_views` wrote: the frame count, the files, the timing."""
+    """What a renderer wrote: the frame count, the files, the timing (``stage_seconds``: the
+    Blender backend's render time per pass and frame)."""
 
     frames: int
     files: list
     seconds: float
+    stage_seconds: dict = field(default_factory=dict)
 
 
 def world_transform(vertices: np.ndarray, bound: float, y_up: bool = True,
@@ -174,9 +177,9 @@ def render_views(
                                  name == "color", images[name])
             for i in range(n):
                 for name in passes:
-                    path = out / f"{first + i:03d}{_SUFFIX[name]}.png"
+                    path = out / f"{first + i:03d}{PASS_SUFFIX[name]}.png"
                     files.append(path)
-                    jobs.append(writers.submit(_save, images[name][i], path))
+                    jobs.append(writers.submit(save_png, images[name][i], path))
         for job in jobs:
             job.result()
     files.append(write_transforms(out, cams, size, passes, normalization, depth_max))
@@ -231,7 +234,9 @@ _SRGB_TO_LINEAR = np.where(np.arange(256) / 255.0 <= 0.04045, np.arange(256) / 2
                            ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4)
 
 
-def _save(image: np.ndarray, path: Path) -> None:
+def save_png(image: np.ndarray, path: Path) -> None:
+    """Encode and write one frame atomically (no fsync: frames are published with their
+    asset)."""
     data = encode_png(image)
     # frames are published together with their asset: atomic, without a per-file fsync
     with atomic_write(path, durable=False) as tmp, open(tmp, "wb") as stream:
@@ -280,7 +285,7 @@ def render_points_overlay(mesh: trimesh.Trimesh, points: np.ndarray, path: str |
     ``points`` are in the mesh's coordinates; at most ``max_points`` (evenly strided) are drawn.
     """
     cams = parse_cameras(cameras, seed) if isinstance(cameras, str) else cameras
-    first = CameraSet(cams.name, cams.cameras[:1], cams.bound, cams.fit)
+    first = cams.first()
     loaded = np.asarray(mesh.vertices, dtype=np.float64)
     normalization = world_transform(loaded, first.bound, y_up, first.fit)
     vertices = loaded @ normalization[:3, :3].T + normalization[:3, 3]
@@ -314,5 +319,5 @@ def render_points_overlay(mesh: trimesh.Trimesh, points: np.ndarray, path: str |
     image[row[visible], col[visible]] = (220, 30, 30, 255)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _save(image, out)
+    save_png(image, out)
     return out

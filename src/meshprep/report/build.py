@@ -69,15 +69,17 @@ def _rows(ledger: Ledger, root: Path, render_missing: bool):
         yield row
 
 
-def _render_thumbnail(folder: Path) -> None:
+def _first_view(source: Path, folder: Path) -> None:
+    """The first scoring camera's 128² normal view of a model file into ``folder``."""
     from meshprep.io import load
     from meshprep.render import parse_cameras, render_views
-    from meshprep.render.cameras import CameraSet
 
-    cams = parse_cameras("scoring4")
-    one = CameraSet(cams.name, cams.cameras[:1], cams.bound, cams.fit)
-    render_views(load(folder / "watertight.ply"), folder / "renders" / "watertight", one,
-                 size=128, passes=("normal",))
+    render_views(load(source), folder, parse_cameras("scoring4").first(), size=128,
+                 passes=("normal",))
+
+
+def _render_thumbnail(folder: Path) -> None:
+    _first_view(folder / "watertight.ply", folder / "renders" / "watertight")
 
 
 def _histogram_svg(title: str, values: list[float], log: bool = False, bins: int = 20) -> str:
@@ -184,15 +186,9 @@ def _example_image(row: dict, report: Path) -> str | None:
 def _render_source_thumbnail(source: Path, thumb: Path) -> None:
     import tempfile
 
-    from meshprep.io import load
-    from meshprep.render import parse_cameras, render_views
-    from meshprep.render.cameras import CameraSet
-
-    cams = parse_cameras("scoring4")
-    one = CameraSet(cams.name, cams.cameras[:1], cams.bound, cams.fit)
     thumb.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=thumb.parent) as folder:
-        render_views(load(source), folder, one, size=128, passes=("normal",))
+        _first_view(source, Path(folder))
         os.replace(Path(folder) / "000_normal.png", thumb)
 
 
