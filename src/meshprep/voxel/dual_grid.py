@@ -1,0 +1,781 @@
+"""O-Voxel shape: TRELLIS.2's flexible dual grid, on the CPU in numba.
+
+Definition (learned from microsoft/TRELLIS.2 ``o-voxel/src/convert/flexible_dual_grid.cpp``,
+``o-voxel/o_voxel/convert/flexible_dual_grid.py`` and ``data_toolkit/dual_grid.py``; this is our
+own implementation of it):
+
+- The mesh is normalized as ``dual_grid.py`` does, in float32: bounding-box centre to 0, scale
+  ``0.99999 / largest extent``; the grid covers the box [-0.5, 0.5]^3 with ``res`` voxels per
+  axis, voxel ``i`` spanning [-0.5 + i/res, -0.5 + (i+1)/res].
+- A grid edge along axis ``a`` crossed by a triangle activates the four voxels around it; the
+  voxel whose upper corner the edge runs through owns it (its ``intersected[a]`` flag). The
+  crossings are found by the same scan lines as the reference (rows of one axis, columns of the
+  next, float32 grid lines, float64 interpolation), so the active set is the same bit for bit.
+- Each active voxel's dual vertex minimizes a quadric error: the planes of the triangles crossing
+  its edges (once per crossing), the planes of the triangles overlapping its box (the
+  reference's ``face_weight`` only switches this term on), the lines of the mesh's boundary edges
+  through it (``boundary_weight``), and a pull toward the mean crossing point
+  (``regularization_weight`` × crossings). Outside its voxel, the best point on the voxel's
+  faces, edges and corners is taken, as the reference does.
+
+The work is proportional to the surface: crossings are found per triangle (in parallel), the
+active voxels are kept in 8³ blocks under a dense map of blocks (``res/8`` per axis), never in a
+``res³`` array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from meshprep.errors import InvalidGeometryError
+
+BLOCK_SHIFT = 3
+BLOCK = 1 << BLOCK_SHIFT
+BLOCK_MASK = BLOCK - 1
+QEF_SIZE = 10  # upper triangle of a symmetric 4x4 matrix: 00 01 02 03 11 12 13 22 23 33
+
+
+@dataclass
+class DualGrid:
+    """The O-Voxel shape of a mesh at one resolution.
+
+    Attributes
+    ----------
+    resolution : int
+        Voxels per axis over the box [-0.5, 0.5]^3.
+    coords : numpy.ndarray
+        (N, 3) int32 voxel indices of the active voxels (block order: sorted by 8³ block, then
+        by position inside the block).
+    dual_vertices : numpy.ndarray
+        (N, 3) float32 dual vertices in grid units measured from the box corner (-0.5)^3, i.e.
+        ``(p + 0.5) * res``; each lies in its voxel ``[coords, coords + 1]``.
+    intersected : numpy.ndarray
+        (N, 3) bool: the grid edge along x / y / z that the voxel owns is crossed.
+    """
+
+    resolution: int
+    coords: np.ndarray
+    dual_vertices: np.ndarray
+    intersected: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.coords)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """(N, 3) float32 dual vertices in the normalized frame [-0.5, 0.5]^3."""
+        return self.dual_vertices / np.float32(self.resolution) - np.float32(0.5)
+
+    def vertices_u8(self) -> np.ndarray:
+        """Dual vertices as TRELLIS.2 stores them: offset in the voxel, clamped to [0, 1], ×255,
+        truncated to uint8 (``data_toolkit/dual_grid.py``)."""
+        offset = self.dual_vertices - self.coords.astype(np.float32)
+        return (np.clip(offset, 0, 1) * np.float32(255)).astype(np.uint8)
+
+    def intersected_u8(self) -> np.ndarray:
+        """(N, 1) uint8 bit mask of the crossed edges: x = 1, y = 2, z = 4."""
+        bits = self.intersected.astype(np.uint8) << np.arange(3, dtype=np.uint8)
+        return bits.sum(axis=1, dtype=np.uint8)[:, None]
+
+
+def normalize_for_dual_grid(vertices: np.ndarray) -> np.ndarray:
+    """Vertices normalized as ``data_toolkit/dual_grid.py`` does, in float32.
+
+    Box centre to 0, scale ``0.99999 / largest extent``; the result lies in [-0.5, 0.5]^3.
+    """
+    v = np.asarray(vertices, dtype=np.float32)
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    center = (lo + hi) / np.float32(2)
+    extent = np.float32((hi - lo).max())
+    if not np.isfinite(extent) or extent <= 0:
+        raise InvalidGeometryError("the mesh has no extent: it cannot be voxelized")
+    # ``0.99999 / tensor`` in torch is ``tensor.reciprocal() * 0.99999`` (two float32 roundings)
+    scale = (np.float32(1) / extent) * np.float32(0.99999)
+    return ((v - center) * scale).astype(np.float32)
+
+
+def flexible_dual_grid(
+    vertices: np.ndarray,
+    faces: np.ndarray | None = None,
+    resolution: int = 256,
+    *,
+    normalize: bool = True,
+    face_weight: float = 1.0,
+    boundary_weight: float = 0.2,
+    regularization_weight: float = 1e-2,
+) -> DualGrid:
+    """TRELLIS.2's O-Voxel shape (flexible dual grid) of a triangle mesh.
+
+    Parameters
+    ----------
+    vertices : numpy.ndarray or trimesh.Trimesh
+        (V, 3) vertices, or a mesh (then ``faces`` is taken from it).
+    faces : numpy.ndarray, optional
+        (F, 3) vertex indices.
+    resolution : int
+        Voxels per axis.
+    normalize : bool
+        Normalize as TRELLIS.2's ``dual_grid.py`` does first (default). With False the vertices
+        must already lie in [-0.5, 0.5]^3.
+    face_weight, boundary_weight, regularization_weight : float
+        The quadric's terms, TRELLIS.2's data-toolkit values by default.
+
+    Returns
+    -------
+    DualGrid
+    """
+    return flexible_dual_grids(
+        vertices, faces, [resolution], normalize=normalize, face_weight=face_weight,
+        boundary_weight=boundary_weight, regularization_weight=regularization_weight,
+    )[resolution]
+
+
+def flexible_dual_grids(
+    vertices: np.ndarray,
+    faces: np.ndarray | None,
+    resolutions: list[int],
+    *,
+    normalize: bool = True,
+    face_weight: float = 1.0,
+    boundary_weight: float = 0.2,
+    regularization_weight: float = 1e-2,
+) -> dict[int, DualGrid]:
+    """O-Voxel shapes at several resolutions, sharing the per-triangle work.
+
+    See :func:`flexible_dual_grid` for the parameters; returns ``{resolution: DualGrid}``.
+    """
+    if faces is None:
+        vertices, faces = vertices.vertices, vertices.faces
+    v, f = _checked_mesh(vertices, faces, normalize)
+    # the reference works in the box's frame, shifted so that its corner is the origin
+    shifted = (v - np.float32(-0.5)).astype(np.float32)
+    tris = shifted[f]
+    planes = _triangle_quadrics(tris)
+    boundary = _boundary_segments(shifted, f) if boundary_weight > 0 else np.empty((0, 2, 3),
+                                                                                   np.float32)
+    grids = {}
+    for res in resolutions:
+        grids[res] = _dual_grid_at(tris, planes, boundary, int(res), face_weight,
+                                   boundary_weight, regularization_weight)
+    return grids
+
+
+def _checked_mesh(vertices, faces, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+    v = np.asarray(vertices, dtype=np.float32)
+    f = np.asarray(faces, dtype=np.int64)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3 or len(f) == 0:
+        raise InvalidGeometryError("a triangle mesh with at least one face is needed")
+    if f.min() < 0 or f.max() >= len(v):
+        raise InvalidGeometryError("face indices out of range")
+    if not np.isfinite(v).all():
+        raise InvalidGeometryError("the mesh has non-finite vertices")
+    if normalize:
+        v = normalize_for_dual_grid(v)
+    elif v.min() < -0.5 or v.max() > 0.5:
+        raise InvalidGeometryError("vertices must lie in [-0.5, 0.5]^3 (or pass normalize=True)")
+    return v, f.astype(np.int32)
+
+
+def _dual_grid_at(tris, planes, boundary, res, face_weight, boundary_weight, reg_weight):
+    if res < 2:
+        raise ValueError(f"resolution must be at least 2, got {res}")
+    vs = np.float32(1.0) / np.float32(res)
+    counts = _count_crossings(tris, vs, res)
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    cross_idx, cross_pt, cross_tri = _fill_crossings(tris, vs, res, offsets)
+    nb_axis = (res + BLOCK - 1) >> BLOCK_SHIFT
+    block_of = _mark_blocks(cross_idx, nb_axis)
+    slots, coords = _number_voxels(cross_idx, block_of)
+    order, bounds = _slab_schedule(tris, vs, res)
+    qef, mean, count, flags = _quadric_terms(order, bounds, offsets, cross_idx, cross_pt, planes,
+                                             block_of, slots, len(coords), tris, vs, res,
+                                             face_weight > 0)
+    del cross_idx, cross_pt, cross_tri
+    if boundary_weight > 0 and len(boundary):
+        _boundary_terms(boundary, np.float32(boundary_weight), vs, res, block_of, slots, qef)
+    dual = _solve_vertices(qef, mean, count, coords, vs, np.float32(reg_weight))
+    dual_grid_units = dual * np.float32(res)
+    return DualGrid(res, coords, dual_grid_units.astype(np.float32), flags.astype(bool))
+
+
+# ---------------------------------------------------------------------------------------------
+# per-triangle quantities
+
+
+@nb.njit(cache=True, parallel=True)
+def _triangle_quadrics(tris):
+    """The plane quadric of every triangle (10 unique entries, float64).
+
+    The normal is ``normalize((v1 - v0) × (v2 - v1))`` in float32 (zero for a degenerate
+    triangle, whose quadric is then zero) and the plane ``n·p - n·v0``, as the reference.
+    """
+    out = np.zeros((len(tris), QEF_SIZE), np.float64)
+    for t in nb.prange(len(tris)):
+        v0, v1, v2 = tris[t, 0], tris[t, 1], tris[t, 2]
+        e0 = v1 - v0
+        e1 = v2 - v1
+        n = np.empty(3, np.float32)
+        n[0] = e0[1] * e1[2] - e0[2] * e1[1]
+        n[1] = e0[2] * e1[0] - e0[0] * e1[2]
+        n[2] = e0[0] * e1[1] - e0[1] * e1[0]
+        length = np.float32(np.sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]))
+        if length > 0:
+            n /= length
+        p = np.empty(4, np.float64)
+        p[0], p[1], p[2] = n[0], n[1], n[2]
+        p[3] = -(np.float64(n[0]) * v0[0] + np.float64(n[1]) * v0[1] + np.float64(n[2]) * v0[2])
+        _add_outer(out[t], p, 1.0)
+    return out
+
+
+@nb.njit(cache=True, inline="always")
+def _add_outer(q, p, w):
+    k = 0
+    for i in range(4):
+        for j in range(i, 4):
+            q[k] += w * p[i] * p[j]
+            k += 1
+
+
+def _boundary_segments(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(B, 2, 3) float32 end points of the edges used by exactly one face (by vertex index,
+    as the reference counts them), in the reference's order (sorted by index pair)."""
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges.sort(axis=1)
+    keys = edges[:, 0].astype(np.int64) * (len(vertices) + 1) + edges[:, 1]
+    unique, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    once = edges[first[counts == 1]]
+    return vertices[once]
+
+
+# ---------------------------------------------------------------------------------------------
+# edge crossings: the reference's scan lines, replicated operation for operation
+
+
+@nb.njit(cache=True, inline="always")
+def _lerp(a, b, t, va, vb):
+    if a == b:
+        return va
+    alpha = (t - a) / (b - a)
+    return (1.0 - alpha) * va + alpha * vb
+
+
+@nb.njit(cache=True, inline="always")
+def _clamp_index(value, res):
+    i = int(value)
+    return min(max(i, 0), res - 1)
+
+
+@nb.njit(cache=True)
+def _scan_triangle(tri, ax2, vs, res, out_idx, out_pt, out_tri, t_id, pos, write):
+    """Crossings of triangle ``tri`` with the grid edges along ``ax2``; returns how many.
+
+    Rows step along ``ax1 = ax2 + 2``, columns along ``ax0 = ax2 + 1`` (mod 3). Grid lines are
+    float32 products ``(i + 1) * voxel_size``; interpolation is in float64.
+    """
+    ax0 = (ax2 + 1) % 3
+    ax1 = (ax2 + 2) % 3
+    tx = np.empty(3, np.float64)
+    ty = np.empty(3, np.float64)
+    tz = np.empty(3, np.float64)
+    for k in range(3):
+        tx[k], ty[k], tz[k] = tri[k, ax0], tri[k, ax1], tri[k, ax2]
+    # stable sort of the three corners by their row coordinate
+    for i in range(1, 3):
+        j = i
+        while j > 0 and ty[j] < ty[j - 1]:
+            tx[j], tx[j - 1] = tx[j - 1], tx[j]
+            ty[j], ty[j - 1] = ty[j - 1], ty[j]
+            tz[j], tz[j - 1] = tz[j - 1], tz[j]
+            j -= 1
+    vs64 = np.float64(vs)
+    start = _clamp_index(ty[0] / vs64, res)
+    mid = _clamp_index(ty[1] / vs64, res)
+    end = _clamp_index(ty[2] / vs64, res)
+    n = 0
+    for half in range(2):
+        a, b, c = (0, 1, 2) if half == 0 else (2, 1, 0)
+        row0, row1 = (start, mid) if half == 0 else (mid, end)
+        for y_idx in range(row0, row1):
+            y = np.float64(np.float32(y_idx + 1) * vs)
+            px = _lerp(ty[a], ty[b], y, tx[a], tx[b])
+            pz = _lerp(ty[a], ty[b], y, tz[a], tz[b])
+            qx = _lerp(ty[a], ty[c], y, tx[a], tx[c])
+            qz = _lerp(ty[a], ty[c], y, tz[a], tz[c])
+            if px > qx:
+                px, qx = qx, px
+                pz, qz = qz, pz
+            line0 = _clamp_index(px / vs64, res)
+            line1 = _clamp_index(qx / vs64, res)
+            for x_idx in range(line0, line1):
+                x = np.float64(np.float32(x_idx + 1) * vs)
+                z = _lerp(px, qx, x, pz, qz)
+                z_idx = int(z / vs64)
+                if z_idx < 0 or z_idx >= res:
+                    continue
+                if write:
+                    k = pos + n
+                    out_idx[k, ax0] = x_idx
+                    out_idx[k, ax1] = y_idx
+                    out_idx[k, ax2] = z_idx
+                    out_idx[k, 3] = ax2
+                    out_pt[k, ax0] = np.float32(x)
+                    out_pt[k, ax1] = np.float32(y)
+                    out_pt[k, ax2] = np.float32(z)
+                    out_tri[k] = t_id
+                n += 1
+    return n
+
+
+@nb.njit(cache=True, parallel=True)
+def _count_crossings(tris, vs, res):
+    counts = np.zeros(len(tris), np.int64)
+    dummy_i = np.empty((0, 4), np.int32)
+    dummy_p = np.empty((0, 3), np.float32)
+    dummy_t = np.empty(0, np.int32)
+    for t in nb.prange(len(tris)):
+        n = 0
+        for ax2 in range(3):
+            n += _scan_triangle(tris[t], ax2, vs, res, dummy_i, dummy_p, dummy_t, t, 0, False)
+        counts[t] = n
+    return counts
+
+
+@nb.njit(cache=True, parallel=True)
+def _fill_crossings(tris, vs, res, offsets):
+    """Every crossing: (i, j, k of the owning voxel, axis), its point (float32), its triangle;
+    in triangle order, then axis x, y, z, as the reference meets them."""
+    total = offsets[-1]
+    idx = np.empty((total, 4), np.int32)
+    pts = np.empty((total, 3), np.float32)
+    tri_of = np.empty(total, np.int32)
+    for t in nb.prange(len(tris)):
+        pos = offsets[t]
+        for ax2 in range(3):
+            pos += _scan_triangle(tris[t], ax2, vs, res, idx, pts, tri_of, t, pos, True)
+    return idx, pts, tri_of
+
+
+# ---------------------------------------------------------------------------------------------
+# the active voxels in 8³ blocks
+
+
+@nb.njit(cache=True, inline="always")
+def _corner_voxel(idx_row, corner):
+    """Voxel ``corner`` (0..3) of the four around a crossing's edge."""
+    ax2 = idx_row[3]
+    d0 = corner & 1
+    d1 = corner >> 1
+    i, j, k = idx_row[0], idx_row[1], idx_row[2]
+    if ax2 == 0:  # columns along y, rows along z
+        return i, j + d0, k + d1
+    if ax2 == 1:  # columns along z, rows along x
+        return i + d1, j, k + d0
+    return i + d0, j + d1, k  # columns along x, rows along y
+
+
+@nb.njit(cache=True, parallel=True)
+def _mark_blocks(cross_idx, nb_axis):
+    """Dense map of 8³ blocks: -1 empty, else the block's number (in x, y, z order)."""
+    marks = np.zeros((nb_axis, nb_axis, nb_axis), np.uint8)
+    for n in nb.prange(len(cross_idx)):
+        for corner in range(4):
+            i, j, k = _corner_voxel(cross_idx[n], corner)
+            marks[i >> BLOCK_SHIFT, j >> BLOCK_SHIFT, k >> BLOCK_SHIFT] = 1
+    block_of = np.full((nb_axis, nb_axis, nb_axis), -1, np.int32)
+    count = 0
+    for a in range(nb_axis):
+        for b in range(nb_axis):
+            for c in range(nb_axis):
+                if marks[a, b, c]:
+                    block_of[a, b, c] = count
+                    count += 1
+    return block_of
+
+
+@nb.njit(cache=True, inline="always")
+def _slot(block_of, i, j, k):
+    b = block_of[i >> BLOCK_SHIFT, j >> BLOCK_SHIFT, k >> BLOCK_SHIFT]
+    if b < 0:
+        return -1
+    return (b << 9) | ((i & BLOCK_MASK) << 6) | ((j & BLOCK_MASK) << 3) | (k & BLOCK_MASK)
+
+
+@nb.njit(cache=True, parallel=True)
+def _mark_slots(cross_idx, block_of):
+    n_blocks = block_of.max() + 1
+    slots = np.full(n_blocks << 9, -1, np.int32)
+    for n in nb.prange(len(cross_idx)):  # every writer stores the same value
+        for corner in range(4):
+            i, j, k = _corner_voxel(cross_idx[n], corner)
+            slots[_slot(block_of, i, j, k)] = 0
+    return slots
+
+
+@nb.njit(cache=True)
+def _number_slots(slots, block_of):
+    """Number the marked slots in order; the (N, 3) coordinates of the voxels."""
+    origin = np.empty((len(slots) >> 9, 3), np.int32)
+    nb_axis = block_of.shape[0]
+    for a in range(nb_axis):
+        for b in range(nb_axis):
+            for c in range(nb_axis):
+                blk = block_of[a, b, c]
+                if blk >= 0:
+                    origin[blk, 0], origin[blk, 1], origin[blk, 2] = a * BLOCK, b * BLOCK, c * BLOCK
+    count = 0
+    for s in range(len(slots)):
+        if slots[s] == 0:
+            slots[s] = count
+            count += 1
+    coords = np.empty((count, 3), np.int32)
+    for s in range(len(slots)):
+        v = slots[s]
+        if v >= 0:
+            blk = s >> 9
+            coords[v, 0] = origin[blk, 0] + ((s >> 6) & BLOCK_MASK)
+            coords[v, 1] = origin[blk, 1] + ((s >> 3) & BLOCK_MASK)
+            coords[v, 2] = origin[blk, 2] + (s & BLOCK_MASK)
+    return coords
+
+
+def _number_voxels(cross_idx: np.ndarray, block_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel numbers per block slot (-1 inactive) and the (N, 3) coordinates, in slot order."""
+    slots = _mark_slots(cross_idx, block_of)
+    return slots, _number_slots(slots, block_of)
+
+
+@nb.njit(cache=True, inline="always")
+def _voxel_id(block_of, slots, i, j, k, res):
+    if i < 0 or j < 0 or k < 0 or i >= res or j >= res or k >= res:
+        return -1
+    s = _slot(block_of, i, j, k)
+    return -1 if s < 0 else slots[s]
+
+
+# ---------------------------------------------------------------------------------------------
+# the quadric's terms
+
+
+SLAB = 32  # voxels per z-slab of triangles processed by one thread
+
+
+def _slab_schedule(tris: np.ndarray, vs: np.float32, res: int):
+    """Triangles grouped by the z-slab of their lowest voxel, for race-free parallel updates.
+
+    A triangle whose voxels span less than ``SLAB - 2`` layers touches only its own slab and
+    the next one, so the even slabs can run in parallel, then the odd ones. Taller triangles
+    are returned apart and run serially.
+    """
+    z = tris[:, :, 2]
+    z0 = np.clip((z.min(axis=1) / vs).astype(np.int64), 0, res - 1)
+    z1 = np.clip((z.max(axis=1) / vs).astype(np.int64), 0, res - 1)
+    tall = (z1 - z0) >= SLAB - 2
+    slab = np.where(tall, -1, z0 // SLAB)
+    order = np.argsort(slab, kind="stable").astype(np.int32)
+    n_slabs = (res + SLAB - 1) // SLAB
+    sorted_slab = slab[order]
+    bounds = np.searchsorted(sorted_slab, np.arange(-1, n_slabs + 1)).astype(np.int64)
+    return order, bounds
+
+
+@nb.njit(cache=True, inline="always")
+def _triangle_terms(t, offsets, cross_idx, cross_pt, planes, block_of, slots, qef, mean,
+                    count, flags, tris, vs, res, with_faces):
+    plane = planes[t]
+    for n in range(offsets[t], offsets[t + 1]):
+        for corner in range(4):
+            i, j, k = _corner_voxel(cross_idx[n], corner)
+            v = slots[_slot(block_of, i, j, k)]
+            for q in range(QEF_SIZE):
+                qef[v, q] += plane[q]
+            mean[v, 0] += cross_pt[n, 0]
+            mean[v, 1] += cross_pt[n, 1]
+            mean[v, 2] += cross_pt[n, 2]
+            count[v] += 1.0
+            if corner == 0:
+                flags[v, cross_idx[n, 3]] = 1
+    if with_faces:
+        _face_term(tris[t], plane, vs, res, block_of, slots, qef)
+
+
+@nb.njit(cache=True, parallel=True)
+def _quadric_terms(order, bounds, offsets, cross_idx, cross_pt, planes, block_of, slots,
+                   n_voxels, tris, vs, res, with_faces):
+    """Per voxel: the planes of the crossings around it (and, ``with_faces``, of the triangles
+    overlapping its box), the sum and count of its crossing points, the flags of its edges."""
+    qef = np.zeros((n_voxels, QEF_SIZE), np.float64)
+    mean = np.zeros((n_voxels, 3), np.float64)
+    count = np.zeros(n_voxels, np.float64)
+    flags = np.zeros((n_voxels, 3), np.uint8)
+    n_slabs = len(bounds) - 2
+    for parity in range(2):
+        for g in nb.prange((n_slabs + 1 - parity) // 2):
+            slab = 2 * g + parity
+            for r in range(bounds[slab + 1], bounds[slab + 2]):
+                _triangle_terms(order[r], offsets, cross_idx, cross_pt, planes, block_of,
+                                slots, qef, mean, count, flags, tris, vs, res, with_faces)
+    for r in range(bounds[0], bounds[1]):  # the tall triangles
+        _triangle_terms(order[r], offsets, cross_idx, cross_pt, planes, block_of, slots, qef,
+                        mean, count, flags, tris, vs, res, with_faces)
+    return qef, mean, count, flags
+
+
+@nb.njit(cache=True)
+def _face_term(tri, plane, vs, res, block_of, slots, qef):
+    """Add a triangle's plane to the active voxels whose box it overlaps (the plane/box and
+    three projected edge tests of Schwarz & Seidel, as the reference's ``face_qef``)."""
+    vs64 = np.float64(vs)
+    v0x, v0y, v0z = np.float64(tri[0, 0]), np.float64(tri[0, 1]), np.float64(tri[0, 2])
+    v1x, v1y, v1z = np.float64(tri[1, 0]), np.float64(tri[1, 1]), np.float64(tri[1, 2])
+    v2x, v2y, v2z = np.float64(tri[2, 0]), np.float64(tri[2, 1]), np.float64(tri[2, 2])
+    ex = (v1x - v0x, v2x - v1x, v0x - v2x)
+    ey = (v1y - v0y, v2y - v1y, v0y - v2y)
+    ez = (v1z - v0z, v2z - v1z, v0z - v2z)
+    nx = ey[0] * ez[1] - ez[0] * ey[1]
+    ny = ez[0] * ex[1] - ex[0] * ez[1]
+    nz = ex[0] * ey[1] - ey[0] * ex[1]
+    length = np.sqrt(nx * nx + ny * ny + nz * nz)
+    if length > 0:
+        nx, ny, nz = nx / length, ny / length, nz / length
+    x0 = max(int(min(v0x, v1x, v2x) / vs64), 0)
+    y0 = max(int(min(v0y, v1y, v2y) / vs64), 0)
+    z0 = max(int(min(v0z, v1z, v2z) / vs64), 0)
+    x1 = min(int(max(v0x, v1x, v2x) / vs64 + 1.0), res)
+    y1 = min(int(max(v0y, v1y, v2y) / vs64 + 1.0), res)
+    z1 = min(int(max(v0z, v1z, v2z) / vs64 + 1.0), res)
+    cx = vs64 if nx > 0 else 0.0
+    cy = vs64 if ny > 0 else 0.0
+    cz = vs64 if nz > 0 else 0.0
+    d1 = nx * (cx - v0x) + ny * (cy - v0y) + nz * (cz - v0z)
+    d2 = nx * (vs64 - cx - v0x) + ny * (vs64 - cy - v0y) + nz * (vs64 - cz - v0z)
+    px = (v0x, v1x, v2x)
+    py = (v0y, v1y, v2y)
+    pz = (v0z, v1z, v2z)
+    # edge k's normal in the xy, yz and zx projections and its offset (vertex k on the edge)
+    mxy = -1.0 if nz < 0 else 1.0
+    myz = -1.0 if nx < 0 else 1.0
+    mzx = -1.0 if ny < 0 else 1.0
+    exy = np.empty((3, 3), np.float64)
+    eyz = np.empty((3, 3), np.float64)
+    ezx = np.empty((3, 3), np.float64)
+    for k in range(3):
+        a, b = -mxy * ey[k], mxy * ex[k]
+        exy[k, 0], exy[k, 1] = a, b
+        exy[k, 2] = -(a * px[k] + b * py[k]) + (max(a, 0.0) + max(b, 0.0)) * vs64
+        a, b = -myz * ez[k], myz * ey[k]
+        eyz[k, 0], eyz[k, 1] = a, b
+        eyz[k, 2] = -(a * py[k] + b * pz[k]) + (max(a, 0.0) + max(b, 0.0)) * vs64
+        a, b = -mzx * ex[k], mzx * ez[k]
+        ezx[k, 0], ezx[k, 1] = a, b
+        ezx[k, 2] = -(a * pz[k] + b * px[k]) + (max(a, 0.0) + max(b, 0.0)) * vs64
+    for z in range(z0, z1):
+        qz = z * vs64
+        for y in range(y0, y1):
+            qy = y * vs64
+            for x in range(x0, x1):
+                qx = x * vs64
+                ndp = nx * qx + ny * qy + nz * qz
+                if (ndp + d1) * (ndp + d2) > 0.0:
+                    continue
+                hit = True
+                for k in range(3):
+                    if (exy[k, 0] * qx + exy[k, 1] * qy + exy[k, 2] < 0.0
+                            or eyz[k, 0] * qy + eyz[k, 1] * qz + eyz[k, 2] < 0.0
+                            or ezx[k, 0] * qz + ezx[k, 1] * qx + ezx[k, 2] < 0.0):
+                        hit = False
+                        break
+                if not hit:
+                    continue
+                v = _voxel_id(block_of, slots, x, y, z, res)
+                if v >= 0:
+                    for q in range(QEF_SIZE):
+                        qef[v, q] += plane[q]
+
+
+@nb.njit(cache=True)
+def _boundary_terms(segments, weight, vs, res, block_of, slots, qef):
+    """Add ``weight`` × the line quadric of every boundary edge to the active voxels it passes
+    through (a 3D DDA from one end, stopping after the edge's length, as the reference)."""
+    vs64 = np.float64(vs)
+    q = np.empty(QEF_SIZE, np.float64)
+    for s in range(len(segments)):
+        a = segments[s, 0].astype(np.float64)
+        d = segments[s, 1].astype(np.float64) - a
+        length = np.sqrt((d * d).sum())
+        if length < 1e-6:
+            continue
+        d /= length
+        # (I - d d^T), -(I - d d^T) a, a^T (I - d d^T) a packed as a 4x4 quadric
+        m = np.eye(3) - np.outer(d, d)
+        b = -(m @ a)
+        k = 0
+        for i in range(3):
+            for j in range(i, 3):
+                q[k] = m[i, j]
+                k += 1
+            q[k] = b[i]
+            k += 1
+        q[9] = a @ (m @ a)
+        cur = np.empty(3, np.int64)
+        step = np.empty(3, np.int64)
+        t_max = np.empty(3, np.float64)
+        t_delta = np.empty(3, np.float64)
+        for ax in range(3):
+            cur[ax] = int(np.floor(segments[s, 0, ax] / vs))
+            step[ax] = 1 if d[ax] > 0 else -1
+            if d[ax] == 0.0:
+                t_max[ax] = np.inf
+                t_delta[ax] = np.inf
+            else:
+                border = np.float32(vs * np.float32(cur[ax] + (1 if step[ax] > 0 else 0)))
+                t_max[ax] = np.float64(np.float32(border - segments[s, 0, ax])) / d[ax]
+                t_delta[ax] = vs64 / abs(d[ax])
+        while True:
+            v = _voxel_id(block_of, slots, cur[0], cur[1], cur[2], res)
+            if v >= 0:
+                for k in range(QEF_SIZE):
+                    qef[v, k] += weight * q[k]
+            if t_max[0] < t_max[1]:
+                ax = 0 if t_max[0] < t_max[2] else 2
+            else:
+                ax = 1 if t_max[1] < t_max[2] else 2
+            if t_max[ax] > length:
+                break
+            cur[ax] += step[ax]
+            t_max[ax] += t_delta[ax]
+
+
+# ---------------------------------------------------------------------------------------------
+# the dual vertices
+
+
+@nb.njit(cache=True, inline="always")
+def _unpack(q):
+    m = np.empty((4, 4), np.float64)
+    k = 0
+    for i in range(4):
+        for j in range(i, 4):
+            m[i, j] = q[k]
+            m[j, i] = q[k]
+            k += 1
+    return m
+
+
+@nb.njit(cache=True, inline="always")
+def _error(m, x, y, z):
+    p = (x, y, z, 1.0)
+    err = 0.0
+    for i in range(4):
+        for j in range(4):
+            err += p[i] * m[i, j] * p[j]
+    return err
+
+
+@nb.njit(cache=True, inline="always")
+def _inside(x, lo, hi):
+    return x >= lo and x <= hi
+
+
+@nb.njit(cache=True, inline="always")
+def _solve3(m):
+    """Solve ``m[:3, :3] x = -m[:3, 3]`` by Cramer's rule; (False, ...) when singular."""
+    a, b, c = m[0, 0], m[0, 1], m[0, 2]
+    d, e, f = m[1, 0], m[1, 1], m[1, 2]
+    g, h, i = m[2, 0], m[2, 1], m[2, 2]
+    r0, r1, r2 = -m[0, 3], -m[1, 3], -m[2, 3]
+    c00 = e * i - f * h
+    c01 = f * g - d * i
+    c02 = d * h - e * g
+    det = a * c00 + b * c01 + c * c02
+    scale = abs(a) + abs(e) + abs(i)
+    if scale == 0.0 or abs(det) <= 1e-12 * scale * scale * scale:
+        return False, 0.0, 0.0, 0.0
+    x0 = (r0 * c00 + b * (f * r2 - r1 * i) + c * (r1 * h - e * r2)) / det
+    x1 = (a * (r1 * i - f * r2) + r0 * c01 + c * (d * r2 - r1 * g)) / det
+    x2 = (a * (e * r2 - r1 * h) + b * (r1 * g - d * r2) + r0 * c02) / det
+    return True, x0, x1, x2
+
+
+@nb.njit(cache=True)
+def _solve_one(m, lo, hi):
+    """Minimize the quadric ``m`` over the box [lo, hi] as the reference does: the free
+    minimum if it lies inside, else the best of the minima on faces, edges and corners."""
+    ok, x0, x1, x2 = _solve3(m)
+    if ok and _inside(x0, lo[0], hi[0]) and _inside(x1, lo[1], hi[1]) and \
+            _inside(x2, lo[2], hi[2]):
+        return x0, x1, x2
+    best = np.inf
+    out = np.empty(3, np.float64)
+    out[:] = (lo + hi) * 0.5
+    p = np.empty(3, np.float64)
+    # one coordinate on a face of the box
+    for fixed in range(3):
+        a1 = (fixed + 1) % 3
+        a2 = (fixed + 2) % 3
+        s11, s12, s22 = m[a1, a1], m[a1, a2], m[a2, a2]
+        det2 = s11 * s22 - s12 * s12
+        if det2 == 0.0:
+            continue
+        for bound in (lo[fixed], hi[fixed]):
+            r1 = -(m[a1, fixed] * bound + m[a1, 3])
+            r2 = -(m[a2, fixed] * bound + m[a2, 3])
+            x1 = (s22 * r1 - s12 * r2) / det2
+            x2 = (s11 * r2 - s12 * r1) / det2
+            if _inside(x1, lo[a1], hi[a1]) and _inside(x2, lo[a2], hi[a2]):
+                p[fixed], p[a1], p[a2] = bound, x1, x2
+                err = _error(m, p[0], p[1], p[2])
+                if err < best:
+                    best = err
+                    out[:] = p
+    # two coordinates on an edge of the box
+    for free in range(3):
+        a1 = (free + 1) % 3
+        a2 = (free + 2) % 3
+        for c1 in (lo[a1], hi[a1]):
+            for c2 in (lo[a2], hi[a2]):
+                x = -(m[free, a1] * c1 + m[free, a2] * c2 + m[free, 3]) / m[free, free] \
+                    if m[free, free] != 0.0 else np.nan
+                if _inside(x, lo[free], hi[free]):
+                    p[free], p[a1], p[a2] = x, c1, c2
+                    err = _error(m, p[0], p[1], p[2])
+                    if err < best:
+                        best = err
+                        out[:] = p
+    # the corners
+    for cx in (hi[0], lo[0]):
+        for cy in (hi[1], lo[1]):
+            for cz in (hi[2], lo[2]):
+                err = _error(m, cx, cy, cz)
+                if err < best:
+                    best = err
+                    out[0], out[1], out[2] = cx, cy, cz
+    return out[0], out[1], out[2]
+
+
+@nb.njit(cache=True, parallel=True)
+def _solve_vertices(qef, mean, count, coords, vs, reg_weight):
+    """(N, 3) float32 dual vertices in the shifted box frame (corner at the origin)."""
+    out = np.empty((len(coords), 3), np.float32)
+    for v in nb.prange(len(coords)):
+        m = _unpack(qef[v])
+        if reg_weight > 0:
+            w = np.float64(reg_weight) * count[v]
+            for a in range(3):
+                p = mean[v, a] / count[v]
+                m[a, a] += w
+                m[a, 3] -= w * p
+                m[3, a] -= w * p
+                m[3, 3] += w * p * p
+        lo = np.empty(3, np.float64)
+        hi = np.empty(3, np.float64)
+        for a in range(3):
+            lo[a] = np.float32(coords[v, a] * vs)
+            hi[a] = np.float32((coords[v, a] + 1) * vs)
+        x, y, z = _solve_one(m, lo, hi)
+        out[v, 0], out[v, 1], out[v, 2] = x, y, z
+    return out
