@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 import meshprep as mp
-from meshprep.curate import asset_metrics, curate_dataset, decide
+from meshprep.curate import asset_metrics, decide
 from meshprep.pipeline import AssetOutcome, AssetTask, Ledger, resolve_config
+from meshprep.pipeline.curation import curate_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

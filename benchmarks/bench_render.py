@@ -3,7 +3,7 @@
     python benchmarks/bench_render.py [--assets a,b,c] [--views 150] [--size 512]
         [--workbench-assets a,b] [--agree-views 24] [--no-blender]
 
-Blender is found as ``meshprep.render.blender`` finds it (``$MESHPREP_BLENDER_PYTHON`` or bpy
+Blender is found as ``meshprep.blender`` finds it (``$MESHPREP_BLENDER_PYTHON`` or bpy
 importable here). Prints three markdown tables:
 
 1. speed: per asset, seconds for ``hammersley:N`` at ``size``² with normal, depth and mask
@@ -31,8 +31,9 @@ import numpy as np
 from PIL import Image
 
 import meshprep as mp
+from meshprep.blender import blender_python
 from meshprep.render import render_views
-from meshprep.render.blender import blender_python, render_blender
+from meshprep.render.blender import render_blender
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

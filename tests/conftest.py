@@ -38,7 +38,7 @@ def open_box(size: float = 0.6) -> trimesh.Trimesh:
 @pytest.fixture
 def no_blender(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Pretend no Python with bpy exists."""
-    from meshprep.render.blender import blender_python
+    from meshprep.blender import blender_python
 
     monkeypatch.setenv("MESHPREP_BLENDER_PYTHON", "/nonexistent/python-with-bpy")
     blender_python.cache_clear()

@@ -376,8 +376,8 @@ def _add_curate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_curate(args: argparse.Namespace) -> int:
-    from .curate import curate_dataset
     from .pipeline import Ledger, OutputStore, resolve_config
+    from .pipeline.curation import curate_dataset
     from .pipeline.run import write_manifest
 
     ledger = _existing_ledger(args.output, args.ledger)
@@ -422,8 +422,9 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from .curate.score import Scorer, predict_dataset, train_from_ratings
+    from .curate.score import Scorer
     from .pipeline import Ledger, OutputStore
+    from .pipeline.curation import predict_dataset, train_from_ratings
     from .pipeline.run import write_manifest
 
     paths = {key: path for key, path in (("dinov2", args.dinov2), ("clip", args.clip)) if path}

@@ -16,15 +16,13 @@ transformers = pytest.importorskip("transformers")
 
 from meshprep.cli import main  # noqa: E402
 from meshprep.curate import embed  # noqa: E402
-from meshprep.curate.score import (  # noqa: E402
-    GEOMETRY_FEATURES,
-    Scorer,
+from meshprep.curate.score import GEOMETRY_FEATURES, Scorer, make_extractor  # noqa: E402
+from meshprep.pipeline import Ledger  # noqa: E402
+from meshprep.pipeline.curation import (  # noqa: E402
     dataset_features,
-    make_extractor,
     predict_dataset,
     train_from_ratings,
 )
-from meshprep.pipeline import Ledger  # noqa: E402
 
 from ..pipeline.conftest import REPO  # noqa: E402
 
@@ -206,7 +204,8 @@ def test_cuda_without_a_device_is_refused(weights):
 
 
 def test_importing_the_scorer_does_not_import_torch():
-    code = ("import sys, meshprep.cli, meshprep.curate.score, meshprep.curate.embed; "
+    code = ("import sys, meshprep.cli, meshprep.curate.score, meshprep.curate.embed, "
+            "meshprep.pipeline.curation; "
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO,
                    env={**os.environ, "PYTHONPATH": str(REPO / "src")})

@@ -623,7 +623,7 @@ def test_corpus_sweep(corpus_dir: Path, capfd: pytest.CaptureFixture[str]) -> No
         if row["faces"]:
             assert len(mesh.faces) == int(row["faces"]), row["id"]
         outcomes[row["id"]] = None
-    from meshprep.render.blender import blender_python
+    from meshprep.blender import blender_python
 
     expected = dict(CORPUS_ERRORS)
     if blender_python() is not None:  # the Blender backend reads FBX and BLEND

@@ -64,7 +64,7 @@ def test_the_whole_corpus_goes_through(tmp_path, corpus_dir, capsys):
     rows = pq.read_table(out / "manifest.parquet").to_pylist()
     assert len(rows) >= 50
     by_name = {Path(r["source"]).name: r for r in rows}
-    from meshprep.render.blender import blender_python
+    from meshprep.blender import blender_python
 
     failing = ["bad_nan.ply", "bad_truncated.glb", "empty_ply.ply", "points_only.ply",
                "missing_bin.gltf", "recursive_nodes.gltf", "scene.gltf"]

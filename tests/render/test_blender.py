@@ -16,10 +16,11 @@ import pytest
 import trimesh
 from PIL import Image
 
+from meshprep.blender import BlenderError, blender_python, run_job
 from meshprep.errors import LoadError, UnsupportedFormatError
 from meshprep.io import load
 from meshprep.render import render_views
-from meshprep.render.blender import BlenderError, blender_python, render_blender, run_job
+from meshprep.render.blender import render_blender
 
 
 def _find_blender() -> str | None:

@@ -8,6 +8,10 @@ metrics. The ``dinov2``, ``clip`` and ``clip+dinov2`` extractors (:mod:`meshprep
 (``model_paths``: ``{"dinov2": PATH, "clip": PATH}``) and add the same curation metrics. A fitted
 scorer is a small JSON file (extractor, model paths, feature names, standardization,
 coefficients, cross-validated R²) that reloads and predicts identically.
+
+Everything here works on one asset's folder and metrics, or on features in memory; training on
+a run's ratings and scoring a whole run (which read and write its ledger) are in
+:mod:`meshprep.pipeline.curation`.
 """
 
 from __future__ import annotations
@@ -131,7 +135,7 @@ class Scorer:
     """A fitted ridge regressor (standardized features).
 
     ``model_paths`` records the weights folders of an embedding extractor (model key -> path),
-    which :func:`predict_dataset` reuses unless told otherwise.
+    which :func:`meshprep.pipeline.curation.predict_dataset` reuses unless told otherwise.
     """
 
     extractor: str
@@ -204,84 +208,3 @@ def fit_scorer(rows: list[dict[str, float]], scores, *, alpha: float = 1.0, fold
     coef, intercept = _ridge(z, y, alpha)
     return Scorer(extractor, features, mean.tolist(), scale.tolist(), coef.tolist(), intercept,
                   alpha, _r2(y, predicted), len(y))
-
-
-def dataset_features(output: str | os.PathLike[str], extractor: str = "builtin",
-                     model_paths: ModelPaths | None = None, *, device: str = "cpu"
-                     ) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
-    """Features of every ``ok`` asset of a run's output, and a uid -> asset id map.
-
-    ``model_paths`` and ``device`` reach the embedding extractors (see :func:`make_extractor`).
-    """
-    from meshprep.pipeline.ledger import Ledger
-
-    root = Path(output)
-    extract = make_extractor(extractor, model_paths, device=device)
-    features, uids = {}, {}
-    with Ledger(root / "ledger.sqlite") as ledger:
-        for asset_id, uid, text in ledger.db.execute(
-                "SELECT asset_id, uid, metrics FROM assets WHERE status = 'ok'"):
-            folder = root / "objects" / asset_id[:2] / asset_id
-            features[asset_id] = extract(folder, json.loads(text or "{}"))
-            if uid:
-                uids[uid] = asset_id
-    return features, uids
-
-
-def train_from_ratings(ratings: str | os.PathLike[str], output: str | os.PathLike[str], *,
-                       alpha: float = 1.0, extractor: str = "builtin",
-                       model_paths: ModelPaths | None = None, device: str = "cpu") -> Scorer:
-    """Fit a scorer on a CSV of ``id,score`` (asset id or the list's uid) over a dataset.
-
-    The scorer records ``extractor`` and the weights folders it used (absolute paths).
-    """
-    import csv
-
-    features, uids = dataset_features(output, extractor, model_paths, device=device)
-    rows, scores = [], []
-    with open(ratings, newline="", encoding="utf-8") as stream:
-        for record in csv.DictReader(stream):
-            asset = record.get("id") or record.get("uid") or ""
-            asset = asset if asset in features else uids.get(asset, "")
-            if asset in features and record.get("score") not in (None, ""):
-                rows.append(features[asset])
-                scores.append(float(record["score"]))
-    scorer = fit_scorer(rows, scores, alpha=alpha, extractor=extractor)
-    scorer.model_paths = used_model_paths(extractor, model_paths)
-    return scorer
-
-
-def predict_dataset(output: str | os.PathLike[str], scorer: Scorer, *,
-                    model_paths: ModelPaths | None = None, device: str = "cpu") -> int:
-    """Write ``quality_score`` into every ``ok`` asset's metrics; returns how many.
-
-    The weights folders are the scorer's own, each replaced by one given in ``model_paths``.
-    """
-    from meshprep.pipeline.ledger import Ledger
-
-    paths = {**scorer.model_paths, **(model_paths or {})}
-    features, _ = dataset_features(output, scorer.extractor, paths, device=device)
-    ids = list(features)
-    _check_features(scorer, features)
-    predicted = scorer.predict([features[i] for i in ids]) if ids else []
-    with Ledger(Path(output) / "ledger.sqlite") as ledger:
-        updates = []
-        for asset_id, value in zip(ids, predicted, strict=True):
-            (text,) = ledger.db.execute("SELECT metrics FROM assets WHERE asset_id = ?",
-                                        (asset_id,)).fetchone()
-            metrics = json.loads(text or "{}")
-            metrics["quality_score"] = round(float(value), 4)
-            updates.append((json.dumps(metrics), asset_id))
-        ledger.db.executemany("UPDATE assets SET metrics = ? WHERE asset_id = ?", updates)
-        ledger.db.commit()
-    return len(ids)
-
-
-def _check_features(scorer: Scorer, features: dict[str, dict[str, float]]) -> None:
-    """Refuse features that lack some of the scorer's (other weights than it was fitted on)."""
-    row = next(iter(features.values()), None)
-    missing = [f for f in scorer.features if row is not None and f not in row]
-    if missing:
-        raise ValueError(f"the {scorer.extractor!r} extractor gives no {missing[0]!r} "
-                         f"({len(missing)} of the scorer's features missing): other weights "
-                         "than the scorer was trained with?")

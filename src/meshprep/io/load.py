@@ -150,7 +150,7 @@ def _checked_extension(path: Path) -> str:
     """Return the lower-case extension, or raise UnsupportedFormatError for formats not read."""
     ext = path.suffix.lower()
     if ext in _NEEDS_BLENDER:
-        from meshprep.render.blender import blender_python
+        from meshprep.blender import blender_python
 
         if blender_python() is None:
             raise UnsupportedFormatError(
@@ -227,7 +227,7 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
 
 def _load_through_blender(path: Path, max_bytes: int, appearance: bool) -> trimesh.Trimesh:
     """FBX / BLEND / ABC / USD: Blender (in a worker process) exports a GLB, loaded as usual."""
-    from meshprep.render.blender import export_glb
+    from meshprep.blender import export_glb
 
     with tempfile.TemporaryDirectory(prefix="meshprep_blender_") as folder:
         glb = Path(folder) / "model.glb"

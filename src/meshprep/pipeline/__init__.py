@@ -4,16 +4,10 @@ from .config import DEFAULTS, ConfigError, config_hash, dump_toml, resolve_confi
 from .executors import Executor, Job, LocalExecutor, RayExecutor, default_workers
 from .ledger import Ledger
 from .manifest import export_manifest, format_summary, summarize
+from .outcome import AssetOutcome
 from .run import RunSummary, default_ledger_path, run_dataset
 from .sources import AssetTask, SourceError, iter_tasks
-from .steps import (
-    AssetContext,
-    AssetOutcome,
-    ChecksumError,
-    PipelineError,
-    SkipAsset,
-    process_asset,
-)
+from .steps import AssetContext, ChecksumError, PipelineError, SkipAsset, process_asset
 from .store import OutputStore
 
 __all__ = [

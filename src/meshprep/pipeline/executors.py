@@ -9,7 +9,7 @@ One interface (:class:`Executor`), two implementations:
 * :class:`RayExecutor`: each asset is a Ray task with resource requests (CPU, memory, GPU),
   results stream back to the runner, which keeps the same ledger.
 
-Both yield one :class:`~meshprep.pipeline.steps.AssetOutcome` per asset, in completion order.
+Both yield one :class:`~meshprep.pipeline.outcome.AssetOutcome` per asset, in completion order.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from multiprocessing.connection import wait
 from meshprep.errors import MeshprepError
 
 from .limits import die_with_parent, memory_cap, resident_mb, signal_name
+from .outcome import AssetOutcome
 from .sources import AssetTask
-from .steps import AssetOutcome, failure, process_asset
+from .steps import failure, process_asset
 from .store import OutputStore
 
 

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .config import ConfigError
+from .outcome import AssetOutcome
 from .sources import AssetTask, file_sha256
-from .steps import AssetOutcome
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (

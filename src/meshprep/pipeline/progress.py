@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from .steps import AssetOutcome
+from .outcome import AssetOutcome
 
 
 def _duration(seconds: float) -> str:

@@ -21,9 +21,10 @@ from .config import ConfigError, config_hash, dump_toml
 from .executors import Executor, Job, LocalExecutor, default_workers
 from .ledger import Ledger
 from .manifest import export_manifest
+from .outcome import AssetOutcome
 from .progress import Progress
 from .sources import AssetTask, iter_tasks
-from .steps import AssetOutcome, resolve_step
+from .steps import resolve_step
 from .store import OutputStore
 
 LEDGER = "ledger.sqlite"

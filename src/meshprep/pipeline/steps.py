@@ -21,7 +21,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from meshprep.errors import MeshprepError
 
+from .outcome import AssetOutcome
 from .sources import AssetTask, file_sha256, is_uri
 from .store import META, OutputStore
 
@@ -238,8 +239,9 @@ def step_render(ctx: AssetContext) -> None:
 
 def _render_with_blender(ctx: AssetContext, target: str, mesh, out: Path, seed: int):
     """The input file itself when Blender imports it (its materials too), else the mesh as PLY."""
+    from meshprep.blender import BLENDER_FORMATS
     from meshprep.io import write_mesh
-    from meshprep.render.blender import BLENDER_FORMATS, render_blender
+    from meshprep.render.blender import render_blender
 
     params = ctx.config["render"]
     options = dict(size=params["size"], passes=tuple(params["passes"]), seed=seed,
@@ -279,28 +281,6 @@ def resolve_step(name: str) -> Callable[[AssetContext], None]:
         return getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as exc:
         raise PipelineError(f"cannot import step {name!r}: {exc}") from exc
-
-
-@dataclass
-class AssetOutcome:
-    """What happened to one asset: sent from the worker to the runner, stored in the ledger.
-
-    ``status`` is ``"ok"``, ``"failed"`` or ``"skipped"``; ``stages`` lists
-    ``(name, status, seconds)`` for each step that ran.
-    """
-
-    asset_id: str
-    status: str
-    seconds: float = 0.0
-    stage: str | None = None
-    error_class: str | None = None
-    error_message: str | None = None
-    stages: list = field(default_factory=list)
-    metrics: dict = field(default_factory=dict)
-    files: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def failure(task: AssetTask, error_class: str, message: str, seconds: float = 0.0,

@@ -28,6 +28,7 @@ import numpy as np
 import trimesh
 
 from meshprep.geometry import face_normals
+from meshprep.geometry.axes import Y_UP_TO_Z_UP
 from meshprep.io import atomic_write
 from meshprep.io.appearance import Appearance, plain
 
@@ -39,9 +40,6 @@ PASSES = ("normal", "depth", "mask", "color", "albedo", "shaded")
 #: file name suffix of each pass (``NNN<suffix>.png``)
 PASS_SUFFIX = {"normal": "_normal", "depth": "_depth", "mask": "_mask", "color": "",
            "albedo": "_albedo", "shaded": "_shaded"}
-
-#: Blender's glTF / OBJ importers turn Y-up files Z-up: (x, y, z) -> (x, -z, y)
-Y_UP_TO_Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
 
 
 @dataclass

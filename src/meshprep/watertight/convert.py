@@ -68,7 +68,7 @@ def _band_method(vertices, faces, resolution, eps, stats, warp_device=None):
     if warp_device is None:
         signed, empty_outside = sign_band(band, eps)
     else:  # the flood fill and signing with Warp (same labels; the rest stays on the CPU)
-        from meshprep.gpu.floodfill import sign_band_warp
+        from .floodfill_warp import sign_band_warp
 
         signed, empty_outside, stats["sign_passes"] = sign_band_warp(band, eps,
                                                                      device=warp_device)

@@ -17,9 +17,9 @@ a GPU where one is present).
 # no "from __future__ import annotations": Warp reads the kernels' annotations as objects
 import numpy as np
 
-from meshprep.watertight.band import SparseBand
+from meshprep.warp_device import _warp, resolve_device
 
-from .distance import _warp, resolve_device
+from .band import SparseBand
 
 _KERNELS = None
 #: passes inside one block before its thread hands over (the outer loop goes on anyway)

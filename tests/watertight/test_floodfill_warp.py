@@ -11,8 +11,8 @@ from meshprep.watertight.floodfill import sign_band
 
 warp = pytest.importorskip("warp")
 
-from meshprep.gpu.floodfill import sign_band_warp  # noqa: E402
-from tests.gpu.test_warp import _devices  # noqa: E402
+from meshprep.watertight.floodfill_warp import sign_band_warp  # noqa: E402
+from tests.warp_devices import _devices  # noqa: E402
 
 
 def _quad():

@@ -1,0 +1,59 @@
+"""Renders in the Blender worker: one job for every frame and pass of a model file.
+
+The cameras, the normalization and the files beside the images (masks, ``transforms.json``)
+are the renderer's: :func:`meshprep.render.blender.render_blender` builds the frames and
+calls :func:`render_job`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .formats import import_axes
+from .process import DEFAULT_TIMEOUT, run_job
+
+ENGINES = ("cycles", "eevee", "workbench")
+
+
+def render_job(path: str | os.PathLike[str], out: str | os.PathLike[str], frames: list[dict],
+               *, size: int, passes: list[str], engine: str, samples: int, depth_max: float,
+               normalization: np.ndarray, timeout: float = DEFAULT_TIMEOUT) -> dict:
+    """Render ``frames`` of the model file ``path`` with Blender into the folder ``out``.
+
+    Parameters
+    ----------
+    path : path-like
+        The model file Blender imports.
+    out : path-like
+        Folder for the images (``NNN<suffix>.png`` per frame and pass).
+    frames : list of dict
+        ``c2w`` (Blender camera-to-world), ``fov`` (horizontal radians), ``ortho_scale`` or
+        None, per frame.
+    size : int
+        Image width and height in pixels.
+    passes : list of str
+        Any of ``normal, depth, albedo, color`` (masks are the alpha of these).
+    engine : str
+        One of :data:`ENGINES`.
+    samples : int
+        Samples per pixel of the ``color`` pass.
+    depth_max : float
+        World depth that the 16-bit depth pass maps to 65535.
+    normalization : (4, 4) array
+        From :func:`meshprep.load`'s coordinates to the render world.
+    timeout : float
+        Seconds the worker may run.
+
+    Returns
+    -------
+    dict
+        The worker's result (``seconds``: render time per pass and frame).
+    """
+    return run_job({"action": "render", "input": str(Path(path).resolve()),
+                    "output": str(Path(out).resolve()), "frames": frames, "size": size,
+                    "passes": passes, "engine": engine, "samples": samples,
+                    "depth_max": depth_max,
+                    "to_world": (normalization @ import_axes(path)).tolist()}, timeout)
