@@ -22,7 +22,12 @@ import os
 import sys
 import time
 
-import bpy
+# Python puts this script's folder first on sys.path; it also holds meshprep's own modules of
+# the blender package (process.py, formats.py, render.py), which must not shadow anything bpy or
+# its add-ons import by those names
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(__file__)]
+
+import bpy  # noqa: E402
 
 IMPORTERS = {
     ".glb": ("import_scene", "gltf"), ".gltf": ("import_scene", "gltf"),
