@@ -461,25 +461,32 @@ def _voxel_id(block_of, slots, i, j, k, res):
 # the quadric's terms
 
 
-SLAB = 32  # voxels per z-slab of triangles processed by one thread
+SLABS = (32, 64, 128, 256)  # candidate thicknesses (voxels) of the z-slabs of triangles
+TALL_SHARE = 0.05  # largest share of the surface left to the serial pass
 
 
 def _slab_schedule(tris: np.ndarray, vs: np.float32, res: int):
     """Triangles grouped by the z-slab of their lowest voxel, for race-free parallel updates.
 
-    A triangle whose voxels span less than ``SLAB - 2`` layers touches only its own slab and
+    A triangle whose voxels span less than ``slab - 2`` layers touches only its own slab and
     the next one, so the even slabs can run in parallel, then the odd ones. Taller triangles
-    are returned apart and run serially.
+    run serially afterwards; the slab is the thinnest that leaves them at most ``TALL_SHARE``
+    of the surface (and at least four slabs).
     """
     z = tris[:, :, 2]
     z0 = np.clip((z.min(axis=1) / vs).astype(np.int64), 0, res - 1)
     z1 = np.clip((z.max(axis=1) / vs).astype(np.int64), 0, res - 1)
-    tall = (z1 - z0) >= SLAB - 2
-    slab = np.where(tall, -1, z0 // SLAB)
-    order = np.argsort(slab, kind="stable").astype(np.int32)
-    n_slabs = (res + SLAB - 1) // SLAB
-    sorted_slab = slab[order]
-    bounds = np.searchsorted(sorted_slab, np.arange(-1, n_slabs + 1)).astype(np.int64)
+    area = np.linalg.norm(np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]), axis=1)
+    total = max(float(area.sum()), 1e-30)
+    slab = SLABS[0]
+    for slab in SLABS:
+        if 4 * slab >= res or area[(z1 - z0) >= slab - 2].sum() <= TALL_SHARE * total:
+            break
+    tall = (z1 - z0) >= slab - 2
+    group = np.where(tall, -1, z0 // slab)
+    order = np.argsort(group, kind="stable").astype(np.int32)
+    n_slabs = (res + slab - 1) // slab
+    bounds = np.searchsorted(group[order], np.arange(-1, n_slabs + 1)).astype(np.int64)
     return order, bounds
 
 
@@ -573,12 +580,38 @@ def _face_term(tri, plane, vs, res, block_of, slots, qef):
         a, b = -mzx * ex[k], mzx * ez[k]
         ezx[k, 0], ezx[k, 1] = a, b
         ezx[k, 2] = -(a * pz[k] + b * px[k]) + (max(a, 0.0) + max(b, 0.0)) * vs64
-    for z in range(z0, z1):
-        qz = z * vs64
-        for y in range(y0, y1):
-            qy = y * vs64
-            for x in range(x0, x1):
-                qx = x * vs64
+    # Candidates: instead of the whole bounding box, walk the columns along the normal's
+    # dominant axis and keep the cells the plane passes through over each column's square (one
+    # cell of margin); the exact test below decides, so the result is the bounding box's.
+    lo = (x0, y0, z0)
+    hi = (x1, y1, z1)
+    nrm = (nx, ny, nz)
+    dom = 0
+    if abs(ny) > abs(nrm[dom]):
+        dom = 1
+    if abs(nz) > abs(nrm[dom]):
+        dom = 2
+    ua = (dom + 1) % 3
+    wa = (dom + 2) % 3
+    offset = -(nx * v0x + ny * v0y + nz * v0z)  # plane: n·p + offset = 0
+    cell = np.empty(3, np.int64)
+    for u in range(lo[ua], hi[ua]):
+        for w in range(lo[wa], hi[wa]):
+            if nrm[dom] == 0.0:
+                k0, k1 = lo[dom], hi[dom]
+            else:
+                dmin, dmax = np.inf, -np.inf
+                for cu in (u, u + 1):
+                    for cw in (w, w + 1):
+                        dcoord = -(nrm[ua] * cu * vs64 + nrm[wa] * cw * vs64 + offset) / nrm[dom]
+                        dmin = min(dmin, dcoord)
+                        dmax = max(dmax, dcoord)
+                k0 = max(int(np.floor(dmin / vs64)) - 1, lo[dom])
+                k1 = min(int(np.floor(dmax / vs64)) + 2, hi[dom])
+            for kk in range(k0, k1):
+                cell[dom], cell[ua], cell[wa] = kk, u, w
+                x, y, z = cell[0], cell[1], cell[2]
+                qx, qy, qz = x * vs64, y * vs64, z * vs64
                 ndp = nx * qx + ny * qy + nz * qz
                 if (ndp + d1) * (ndp + d2) > 0.0:
                     continue
@@ -654,26 +687,16 @@ def _boundary_terms(segments, weight, vs, res, block_of, slots, qef):
 # the dual vertices
 
 
-@nb.njit(cache=True, inline="always")
-def _unpack(q):
-    m = np.empty((4, 4), np.float64)
-    k = 0
-    for i in range(4):
-        for j in range(i, 4):
-            m[i, j] = q[k]
-            m[j, i] = q[k]
-            k += 1
-    return m
+#: index into the packed upper triangle of entry (i, j) of a symmetric 4x4 matrix
+_PACK = np.array([[0, 1, 2, 3], [1, 4, 5, 6], [2, 5, 7, 8], [3, 6, 8, 9]], np.int64)
 
 
 @nb.njit(cache=True, inline="always")
-def _error(m, x, y, z):
-    p = (x, y, z, 1.0)
-    err = 0.0
-    for i in range(4):
-        for j in range(4):
-            err += p[i] * m[i, j] * p[j]
-    return err
+def _error(q, x, y, z):
+    """``p^T Q p`` for ``p = (x, y, z, 1)``."""
+    return (q[0] * x * x + q[4] * y * y + q[7] * z * z + q[9]
+            + 2.0 * (q[1] * x * y + q[2] * x * z + q[5] * y * z
+                     + q[3] * x + q[6] * y + q[8] * z))
 
 
 @nb.njit(cache=True, inline="always")
@@ -682,12 +705,12 @@ def _inside(x, lo, hi):
 
 
 @nb.njit(cache=True, inline="always")
-def _solve3(m):
-    """Solve ``m[:3, :3] x = -m[:3, 3]`` by Cramer's rule; (False, ...) when singular."""
-    a, b, c = m[0, 0], m[0, 1], m[0, 2]
-    d, e, f = m[1, 0], m[1, 1], m[1, 2]
-    g, h, i = m[2, 0], m[2, 1], m[2, 2]
-    r0, r1, r2 = -m[0, 3], -m[1, 3], -m[2, 3]
+def _solve3(q):
+    """Solve ``Q[:3, :3] x = -Q[:3, 3]`` by Cramer's rule; (False, ...) when singular."""
+    a, b, c = q[0], q[1], q[2]
+    e, f, i = q[4], q[5], q[7]
+    d, g, h = b, c, f
+    r0, r1, r2 = -q[3], -q[6], -q[8]
     c00 = e * i - f * h
     c01 = f * g - d * i
     c02 = d * h - e * g
@@ -702,59 +725,65 @@ def _solve3(m):
 
 
 @nb.njit(cache=True)
-def _solve_one(m, lo, hi):
-    """Minimize the quadric ``m`` over the box [lo, hi] as the reference does: the free
-    minimum if it lies inside, else the best of the minima on faces, edges and corners."""
-    ok, x0, x1, x2 = _solve3(m)
-    if ok and _inside(x0, lo[0], hi[0]) and _inside(x1, lo[1], hi[1]) and \
-            _inside(x2, lo[2], hi[2]):
+def _solve_one(q, lx, ly, lz, hx, hy, hz):
+    """Minimize the quadric ``q`` over the box [l, h] as the reference does: the free minimum
+    if it lies inside, else the best of the minima on faces, edges and corners."""
+    ok, x0, x1, x2 = _solve3(q)
+    if ok and _inside(x0, lx, hx) and _inside(x1, ly, hy) and _inside(x2, lz, hz):
         return x0, x1, x2
+    lo = (lx, ly, lz)
+    hi = (hx, hy, hz)
     best = np.inf
-    out = np.empty(3, np.float64)
-    out[:] = (lo + hi) * 0.5
-    p = np.empty(3, np.float64)
+    bx, by, bz = 0.5 * (lx + hx), 0.5 * (ly + hy), 0.5 * (lz + hz)
     # one coordinate on a face of the box
     for fixed in range(3):
         a1 = (fixed + 1) % 3
         a2 = (fixed + 2) % 3
-        s11, s12, s22 = m[a1, a1], m[a1, a2], m[a2, a2]
+        s11, s12, s22 = q[_PACK[a1, a1]], q[_PACK[a1, a2]], q[_PACK[a2, a2]]
         det2 = s11 * s22 - s12 * s12
         if det2 == 0.0:
             continue
-        for bound in (lo[fixed], hi[fixed]):
-            r1 = -(m[a1, fixed] * bound + m[a1, 3])
-            r2 = -(m[a2, fixed] * bound + m[a2, 3])
-            x1 = (s22 * r1 - s12 * r2) / det2
-            x2 = (s11 * r2 - s12 * r1) / det2
-            if _inside(x1, lo[a1], hi[a1]) and _inside(x2, lo[a2], hi[a2]):
-                p[fixed], p[a1], p[a2] = bound, x1, x2
-                err = _error(m, p[0], p[1], p[2])
+        for side in range(2):
+            bound = lo[fixed] if side == 0 else hi[fixed]
+            r1 = -(q[_PACK[a1, fixed]] * bound + q[_PACK[a1, 3]])
+            r2 = -(q[_PACK[a2, fixed]] * bound + q[_PACK[a2, 3]])
+            u = (s22 * r1 - s12 * r2) / det2
+            w = (s11 * r2 - s12 * r1) / det2
+            if _inside(u, lo[a1], hi[a1]) and _inside(w, lo[a2], hi[a2]):
+                p = [0.0, 0.0, 0.0]
+                p[fixed], p[a1], p[a2] = bound, u, w
+                err = _error(q, p[0], p[1], p[2])
                 if err < best:
-                    best = err
-                    out[:] = p
+                    best, bx, by, bz = err, p[0], p[1], p[2]
     # two coordinates on an edge of the box
     for free in range(3):
         a1 = (free + 1) % 3
         a2 = (free + 2) % 3
-        for c1 in (lo[a1], hi[a1]):
-            for c2 in (lo[a2], hi[a2]):
-                x = -(m[free, a1] * c1 + m[free, a2] * c2 + m[free, 3]) / m[free, free] \
-                    if m[free, free] != 0.0 else np.nan
-                if _inside(x, lo[free], hi[free]):
-                    p[free], p[a1], p[a2] = x, c1, c2
-                    err = _error(m, p[0], p[1], p[2])
+        diag = q[_PACK[free, free]]
+        if diag == 0.0:
+            continue
+        for s1 in range(2):
+            c1 = lo[a1] if s1 == 0 else hi[a1]
+            for s2 in range(2):
+                c2 = lo[a2] if s2 == 0 else hi[a2]
+                t = -(q[_PACK[free, a1]] * c1 + q[_PACK[free, a2]] * c2 + q[_PACK[free, 3]]) / diag
+                if _inside(t, lo[free], hi[free]):
+                    p = [0.0, 0.0, 0.0]
+                    p[free], p[a1], p[a2] = t, c1, c2
+                    err = _error(q, p[0], p[1], p[2])
                     if err < best:
-                        best = err
-                        out[:] = p
+                        best, bx, by, bz = err, p[0], p[1], p[2]
     # the corners
-    for cx in (hi[0], lo[0]):
-        for cy in (hi[1], lo[1]):
-            for cz in (hi[2], lo[2]):
-                err = _error(m, cx, cy, cz)
+    for sx in range(2):
+        cx = hx if sx == 0 else lx
+        for sy in range(2):
+            cy = hy if sy == 0 else ly
+            for sz in range(2):
+                cz = hz if sz == 0 else lz
+                err = _error(q, cx, cy, cz)
                 if err < best:
-                    best = err
-                    out[0], out[1], out[2] = cx, cy, cz
-    return out[0], out[1], out[2]
+                    best, bx, by, bz = err, cx, cy, cz
+    return bx, by, bz
 
 
 @nb.njit(cache=True, parallel=True)
@@ -762,20 +791,20 @@ def _solve_vertices(qef, mean, count, coords, vs, reg_weight):
     """(N, 3) float32 dual vertices in the shifted box frame (corner at the origin)."""
     out = np.empty((len(coords), 3), np.float32)
     for v in nb.prange(len(coords)):
-        m = _unpack(qef[v])
+        q = qef[v].copy()
         if reg_weight > 0:
             w = np.float64(reg_weight) * count[v]
-            for a in range(3):
-                p = mean[v, a] / count[v]
-                m[a, a] += w
-                m[a, 3] -= w * p
-                m[3, a] -= w * p
-                m[3, 3] += w * p * p
-        lo = np.empty(3, np.float64)
-        hi = np.empty(3, np.float64)
-        for a in range(3):
-            lo[a] = np.float32(coords[v, a] * vs)
-            hi[a] = np.float32((coords[v, a] + 1) * vs)
-        x, y, z = _solve_one(m, lo, hi)
+            px, py, pz = mean[v, 0] / count[v], mean[v, 1] / count[v], mean[v, 2] / count[v]
+            q[0] += w
+            q[4] += w
+            q[7] += w
+            q[3] -= w * px
+            q[6] -= w * py
+            q[8] -= w * pz
+            q[9] += w * (px * px + py * py + pz * pz)
+        i, j, k = coords[v, 0], coords[v, 1], coords[v, 2]
+        x, y, z = _solve_one(q, np.float32(i * vs), np.float32(j * vs), np.float32(k * vs),
+                             np.float32((i + 1) * vs), np.float32((j + 1) * vs),
+                             np.float32((k + 1) * vs))
         out[v, 0], out[v, 1], out[v, 2] = x, y, z
     return out
