@@ -346,6 +346,78 @@ def _run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_voxelize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("voxelize", help="sparse voxels for sparse-voxel models (TRELLIS.2)",
+                       description="Load one asset and write its sparse voxels. ovoxel: "
+                                   "TRELLIS.2's O-Voxels, dual_grid_<res>.vxz (shape) and "
+                                   "pbr_voxels_<res>.vxz (PBR attributes), in the Z-up world "
+                                   "of meshprep's renders.")
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    p.add_argument("--format", choices=("ovoxel", "trellis"), default="ovoxel",
+                   help="ovoxel: TRELLIS.2's O-Voxels; trellis: TRELLIS's 150 renders, mesh.ply, "
+                        "64³ voxels.ply (and DINOv2 features with --dinov2)")
+    p.add_argument("-r", "--resolution", type=int, action="append", default=None,
+                   help="voxels per axis (repeat for several; default 256)")
+    p.add_argument("--no-pbr", action="store_true", help="shape only")
+    p.add_argument("--views", type=int, default=150, help="trellis: Hammersley views")
+    p.add_argument("--features", choices=("dinov2",), default=None,
+                   help="trellis: voxel features (needs --dinov2)")
+    p.add_argument("--dinov2", default=None, help="local DINOv2 model folder (transformers)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.set_defaults(run=_run_voxelize)
+
+
+def _run_voxelize(args: argparse.Namespace) -> int:
+    if args.format == "trellis":
+        return _run_voxelize_trellis(args)
+    return _run_voxelize_ovoxel(args)
+
+
+def _run_voxelize_trellis(args: argparse.Namespace) -> int:
+    from .export import write_trellis_asset
+    from .io import load
+
+    if args.features and not args.dinov2:
+        raise ValueError("--features dinov2 needs --dinov2 PATH (a local model folder)")
+    mesh = load(args.input, appearance=True)
+    metrics = write_trellis_asset(args.output, mesh,
+                                  appearance=mesh.metadata.get("meshprep_appearance"),
+                                  views=args.views, dinov2=args.dinov2 if args.features else None,
+                                  device=args.device)
+    print(f"{args.output / 'trellis'}: {metrics['trellis_voxels']} voxels, "
+          f"{args.views} views")
+    return 0
+
+
+def _run_voxelize_ovoxel(args: argparse.Namespace) -> int:
+    import time
+
+    import trimesh
+
+    from .export.trellis2 import dual_grid_name, pbr_name, z_up_vertices
+    from .io import load
+    from .voxel import flexible_dual_grids, pbr_voxels_multi, write_vxz
+
+    resolutions = sorted(set(args.resolution or [256]))
+    mesh = load(args.input, appearance=not args.no_pbr)
+    vertices, faces = z_up_vertices(mesh.vertices), mesh.faces
+    args.output.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for res, grid in flexible_dual_grids(vertices, faces, resolutions).items():
+        write_vxz(args.output / dual_grid_name(res), grid.coords,
+                  {"vertices": grid.vertices_u8(), "intersected": grid.intersected_u8()})
+        print(f"{args.output / dual_grid_name(res)}: {len(grid)} voxels")
+    if not args.no_pbr:
+        look = mesh.metadata.get("meshprep_appearance")
+        z_up = trimesh.Trimesh(vertices, faces, process=False)
+        for res, (coords, attrs) in pbr_voxels_multi(z_up, look, resolutions).items():
+            write_vxz(args.output / pbr_name(res), coords, attrs)
+            print(f"{args.output / pbr_name(res)}: {len(coords)} voxels")
+    print(f"{time.perf_counter() - start:.2f} s")
+    return 0
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="an HTML report of a run's output",
                        description="Write OUTPUT/report/index.html: overview, gallery, failures.")
@@ -458,6 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run, _add_status, _add_report, _add_curate, _add_score, _add_fetch, _add_render,
+    _add_voxelize,
     _add_watertight, _add_sample, _add_check,
 ]
 

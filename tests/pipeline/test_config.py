@@ -8,8 +8,8 @@ from meshprep.pipeline import DEFAULTS, ConfigError, config_hash, dump_toml, res
 def test_defaults_are_complete_and_valid():
     config = resolve_config()
     assert config["watertight"]["resolution"] == 512
-    assert config["run"]["steps"] == ["load", "normalize", "curate", "watertight", "sample",
-                                      "render", "write"]
+    assert config["run"]["steps"] == ["load", "normalize", "curate", "watertight", "voxelize",
+                                      "sample", "render", "write"]
     assert set(config) == set(DEFAULTS)
 
 

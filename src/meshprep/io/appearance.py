@@ -1,11 +1,14 @@
-"""What a loaded mesh looks like: UVs, base-colour textures and factors, vertex and face colours.
+"""What a loaded mesh looks like: UVs, PBR materials (base colour, metallic/roughness, alpha mode),
+vertex and face colours.
 
 :func:`meshprep.load` keeps geometry only unless asked (``load(path, appearance=True)``); then
 every geometry instance of the scene contributes, in the order of the flattened faces, its UVs,
 its material (base-colour factor and texture) and its colours, so the render step can draw the
 ``color`` pass. Colour spaces follow glTF: textures are sRGB-encoded, factors and vertex colours
-linear; a surface without any material has Blender's default base colour (0.8 grey). A missing
-or unreadable texture never fails a load: that material draws its factor.
+linear; a surface without any material has Blender's default base colour (0.8 grey), metallic
+0 and roughness 0.5 (the default TRELLIS.2's ``data_toolkit/voxelize_pbr.py`` appends). glTF's
+metallic-roughness texture is linear (B metallic, G roughness). A missing or unreadable texture
+never fails a load: that material draws its factor.
 """
 
 from __future__ import annotations
@@ -22,12 +25,39 @@ MAX_TEXTURE_SIDE = 4096
 DEFAULT_BASE_COLOR = (0.8, 0.8, 0.8, 1.0)
 
 
+#: glTF alpha modes
+ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")
+
+
 @dataclass
 class Material:
-    """A base colour: ``factor`` linear RGBA in [0, 1], times ``texture`` (H, W, 4) uint8 sRGB."""
+    """A PBR material (glTF metallic-roughness model).
+
+    Attributes
+    ----------
+    factor : (4,) float32
+        Base colour factor, linear RGBA in [0, 1] (alpha: the glTF alpha factor).
+    texture : (H, W, 4) uint8 or None
+        Base colour texture, sRGB-encoded RGBA (A: the alpha texture).
+    metallic_factor, roughness_factor : float
+        glTF's factors (1 where a glTF material leaves them out, as glTF defines; 0 and 0.5,
+        Blender's default surface, for materials that have no such notion, e.g. OBJ/MTL).
+    metallic_roughness_texture : (H, W, 4) uint8 or None
+        glTF's metallic-roughness texture, linear: B metallic, G roughness.
+    alpha_mode : str
+        ``"OPAQUE"`` (alpha ignored), ``"MASK"`` (alpha below ``alpha_cutoff`` is 0, else 1)
+        or ``"BLEND"``.
+    alpha_cutoff : float
+        The MASK threshold.
+    """
 
     factor: np.ndarray
     texture: np.ndarray | None = None
+    metallic_factor: float = 0.0
+    roughness_factor: float = 0.5
+    metallic_roughness_texture: np.ndarray | None = None
+    alpha_mode: str = "OPAQUE"
+    alpha_cutoff: float = 0.5
 
 
 @dataclass
@@ -119,12 +149,29 @@ def _material(material) -> Material:
         return _default()
     if isinstance(material, trimesh.visual.material.PBRMaterial):
         factor = material.baseColorFactor
+        alpha_mode = str(material.alphaMode or "OPAQUE").upper()
         return Material(np.ones(4, np.float32) if factor is None else _unit(factor),
-                        _texture(material.baseColorTexture))
+                        _texture(material.baseColorTexture),
+                        metallic_factor=_scalar(material.metallicFactor, 1.0),
+                        roughness_factor=_scalar(material.roughnessFactor, 1.0),
+                        metallic_roughness_texture=_texture(material.metallicRoughnessTexture),
+                        alpha_mode=alpha_mode if alpha_mode in ALPHA_MODES else "OPAQUE",
+                        alpha_cutoff=_scalar(material.alphaCutoff, 0.5, clip=False))
     diffuse = getattr(material, "diffuse", None)
     # an MTL Kd is taken as linear, as Blender's OBJ importer takes it
     factor = np.ones(4, np.float32) if diffuse is None else _unit(diffuse)
     return Material(factor, _texture(getattr(material, "image", None)))
+
+
+def _scalar(value, default: float, clip: bool = True) -> float:
+    """A glTF scalar factor as a float (``default`` when missing or not finite)."""
+    try:
+        number = float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        return default
+    if not np.isfinite(number):
+        return default
+    return min(max(number, 0.0), 1.0) if clip else number
 
 
 def _colors(values, count: int) -> np.ndarray | None:

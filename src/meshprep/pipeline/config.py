@@ -3,7 +3,8 @@
 Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides some of them::
 
     [run]
-    steps = ["load", "normalize", "curate", "watertight", "sample", "render", "write"]
+    steps = ["load", "normalize", "curate", "watertight", "voxelize", "sample", "render",
+             "write"]
     seed = 0
 
     [limits]                     # per asset, enforced by the executor
@@ -47,6 +48,19 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     layout = "meshprep"          # or "hunyuan3d"
     float16 = false
 
+    [voxel]                      # the "voxelize" step (runs for the layouts that need voxels)
+    resolutions = [256, 512, 1024]   # O-Voxel resolutions (TRELLIS.2)
+    pbr = true                   # O-Voxel PBR attributes beside the shape
+    cond_views = 16              # TRELLIS.2 condition views (cond:N cameras), 0: none
+    cond_size = 1024
+    trellis_views = 150          # TRELLIS (v1) renders (hammersley:N, 512²)
+    trellis_size = 512
+    dinov2 = ""                  # local DINOv2 folder: TRELLIS voxel features (meshprep[embed])
+    feature_device = "cpu"       # or "cuda"
+
+    [write]
+    layouts = []                 # dataset roots other trainers read: "trellis2", "trellis"
+
 The *hash* covers every section that changes what is written for an asset (all but ``[limits]``
 and ``[curate]``, whose thresholds only decide which assets go on), so an output folder made with
 one configuration is never silently extended with another.
@@ -65,7 +79,8 @@ from meshprep.errors import MeshprepError
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "run": {
-        "steps": ["load", "normalize", "curate", "watertight", "sample", "render", "write"],
+        "steps": ["load", "normalize", "curate", "watertight", "voxelize", "sample", "render",
+                  "write"],
         "seed": 0,
     },
     "limits": {"timeout_s": 600.0, "memory_mb": 8000},
@@ -81,6 +96,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "layout": "meshprep",
         "float16": False,
     },
+    "voxel": {"resolutions": [256, 512, 1024], "pbr": True, "cond_views": 16,
+              "cond_size": 1024, "trellis_views": 150, "trellis_size": 512, "dinov2": "",
+              "feature_device": "cpu"},
+    "write": {"layouts": []},
     "curate": {"max_plane_share": 0.9, "min_thinness": 0.03, "max_ground_tile_share": 0.15,
                "max_objects": 1, "max_floater_share": 0.001, "max_pose_ratio": 3.0,
                "drop": ["plane"]},
@@ -99,12 +118,14 @@ _CHOICES = {
     ("sample", "layout"): ("meshprep", "hunyuan3d"),
     ("render", "backend"): ("builtin", "blender"),
     ("render", "engine"): ("cycles", "eevee", "workbench"),
+    ("voxel", "feature_device"): ("cpu", "cuda"),
 }
 _LIST_CHOICES = {
     ("curate", "drop"): ("plane", "flat", "ground", "multi", "floaters", "animation",
                          "duplicate"),
     ("render", "passes"): ("normal", "depth", "mask", "color", "albedo", "shaded"),
     ("render", "targets"): ("input", "watertight"),
+    ("write", "layouts"): ("trellis2", "trellis"),
 }
 
 
@@ -190,6 +211,9 @@ def _validate(config: dict) -> None:
     steps = config["run"]["steps"]
     if not steps or not all(isinstance(s, str) for s in steps):
         raise ConfigError("run.steps must be a non-empty list of step names")
+    resolutions = config["voxel"]["resolutions"]
+    if not resolutions or not all(isinstance(r, int) and 8 <= r <= 4096 for r in resolutions):
+        raise ConfigError(f"voxel.resolutions must be integers in [8, 4096], got {resolutions!r}")
     for key in ("timeout_s", "memory_mb"):
         if config["limits"][key] <= 0:
             raise ConfigError(f"limits.{key} must be positive")

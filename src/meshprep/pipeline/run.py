@@ -179,6 +179,7 @@ def run_dataset(
         store.clear_staging()
         summary.counts = ledger.counts()
         summary.manifest = write_manifest(ledger, store)
+        write_dataset_layouts(config, store, summary.manifest, log)
         if not store.is_local:
             store.put_file(ledger_file, LEDGER)
     return summary
@@ -246,6 +247,26 @@ def _put_text(store: OutputStore, name: str, text: str) -> None:
         store.put_file(stream.name, name)
     finally:
         os.unlink(stream.name)
+
+
+def write_dataset_layouts(config: dict, store: OutputStore, manifest: str, log) -> None:
+    """Rebuild the dataset roots of ``[write] layouts`` from the manifest (local outputs)."""
+    layouts = config["write"]["layouts"]
+    if not layouts:
+        return
+    if not store.is_local:
+        print(f"dataset layouts {layouts} are assembled for local outputs only; the assets' "
+              "own trellis2/ folders hold every file", file=log)
+        return
+    import pyarrow.parquet as pq
+
+    from meshprep.export import assemble_trellis, assemble_trellis2
+
+    rows = pq.read_table(manifest).to_pylist()
+    if "trellis2" in layouts:
+        print(f"TRELLIS.2 dataset root: {assemble_trellis2(store.root, rows)}", file=log)
+    if "trellis" in layouts:
+        print(f"TRELLIS dataset root: {assemble_trellis(store.root, rows)}", file=log)
 
 
 def write_manifest(ledger: Ledger, store: OutputStore) -> str:

@@ -3,7 +3,7 @@
 A step is a function ``step(ctx: AssetContext) -> None`` that reads what earlier steps left on
 the context and adds its own results, metrics and files. The built-in steps are::
 
-    load → normalize → curate → watertight → sample → render → write
+    load → normalize → curate → watertight → voxelize → sample → render → write
 
 and a configuration may insert user steps by import path (``"mypackage.filters:drop_planes"``)
 anywhere in ``run.steps``: that is how curation filters and render hooks plug in. A step that
@@ -98,8 +98,18 @@ def step_load(ctx: AssetContext) -> None:
     render = ctx.config["render"]
     colour = "render" in ctx.config["run"]["steps"] and "input" in render["targets"] and \
         bool({"color", "albedo"} & set(render["passes"]))
+    colour = colour or _needs_materials(ctx.config)
     ctx.mesh = load(ctx.path, appearance=colour)
     ctx.metrics.update(input_vertices=len(ctx.mesh.vertices), input_faces=len(ctx.mesh.faces))
+
+
+def _needs_materials(config: dict) -> bool:
+    """Whether the voxelize step needs the asset's materials (PBR voxels, condition views)."""
+    voxel, layouts = config["voxel"], config["write"]["layouts"]
+    if "voxelize" not in config["run"]["steps"]:
+        return False
+    return "trellis" in layouts or ("trellis2" in layouts and
+                                    (voxel["pbr"] or voxel["cond_views"] > 0))
 
 
 def _local_source(ctx: AssetContext) -> Path:
@@ -173,6 +183,33 @@ def step_watertight(ctx: AssetContext) -> None:
         watertight_components=topology.components, watertight_genus=topology.genus,
         watertight_seconds=result.stats["time_total"],
     )
+
+
+def step_voxelize(ctx: AssetContext) -> None:
+    """The sparse voxels of the configured layouts into the asset's folder: TRELLIS.2's
+    O-Voxels (shape and PBR, with its mesh dump and condition views) into ``trellis2/``,
+    TRELLIS's renders, 64³ voxels and DINOv2 features into ``trellis/``."""
+    layouts = ctx.config["write"]["layouts"]
+    if not {"trellis2", "trellis"} & set(layouts):
+        return
+    from meshprep.export import write_trellis2_asset, write_trellis_asset
+
+    loaded = ctx.require("mesh", "voxelize", "load")
+    mesh = ctx.canonical if ctx.canonical is not None else loaded
+    look = loaded.metadata.get("meshprep_appearance")
+    if len(mesh.faces) != len(loaded.faces):  # the extract step removed parts: no materials
+        look = None
+    params, seed = ctx.config["voxel"], ctx.config["run"]["seed"]
+    if "trellis2" in layouts:
+        ctx.metrics.update(write_trellis2_asset(
+            ctx.staging, mesh, resolutions=params["resolutions"], appearance=look,
+            pbr=params["pbr"], cond_views=params["cond_views"], cond_size=params["cond_size"],
+            seed=seed))
+    if "trellis" in layouts:
+        ctx.metrics.update(write_trellis_asset(
+            ctx.staging, mesh, appearance=look, views=params["trellis_views"],
+            size=params["trellis_size"], dinov2=params["dinov2"] or None,
+            device=params["feature_device"], seed=seed))
 
 
 def step_sample(ctx: AssetContext) -> None:
@@ -263,6 +300,7 @@ BUILTIN_STEPS: dict[str, Callable[[AssetContext], None]] = {
     "curate": step_curate,
     "extract": step_extract,
     "watertight": step_watertight,
+    "voxelize": step_voxelize,
     "sample": step_sample,
     "render": step_render,
     "write": step_write,

@@ -66,6 +66,7 @@ def _rows(ledger: Ledger, root: Path, render_missing: bool):
                 _render_thumbnail(folder)
             row[f"thumb_{target}"] = thumb.exists()
         row["thumb_salient"] = (folder / "renders" / "salient.png").exists()
+        row["thumb_ovoxel"] = (folder / "renders" / "ovoxel.png").exists()
         yield row
 
 

@@ -2,9 +2,29 @@
 
 - ``dual_grid``: TRELLIS.2's O-Voxel shape (flexible dual grid: active voxels, dual vertices,
   edge-crossing flags).
+- ``pbr``: TRELLIS.2's O-Voxel PBR attributes (base colour, metallic, roughness, alpha).
 - ``vxz``: TRELLIS.2's ``.vxz`` container (sparse voxel octree per chunk + LZMA attributes).
+- ``surface``: TRELLIS (v1)'s 64³ surface voxels (Open3D's triangle/box overlap) and their PLY.
 """
 
 from .dual_grid import DualGrid, flexible_dual_grid, flexible_dual_grids, normalize_for_dual_grid
+from .pbr import PBR_ATTRIBUTES, pbr_voxels, pbr_voxels_multi
+from .surface import normalize_for_trellis, read_voxel_ply, surface_voxels, write_voxel_ply
+from .vxz import read_vxz, read_vxz_info, write_vxz
 
-__all__ = ["DualGrid", "flexible_dual_grid", "flexible_dual_grids", "normalize_for_dual_grid"]
+__all__ = [
+    "PBR_ATTRIBUTES",
+    "DualGrid",
+    "flexible_dual_grid",
+    "flexible_dual_grids",
+    "normalize_for_dual_grid",
+    "normalize_for_trellis",
+    "pbr_voxels",
+    "pbr_voxels_multi",
+    "read_voxel_ply",
+    "read_vxz",
+    "read_vxz_info",
+    "surface_voxels",
+    "write_voxel_ply",
+    "write_vxz",
+]

@@ -47,7 +47,8 @@
     const img = document.createElement("img");
     img.loading = "lazy"; img.alt = target; img.title = target;
     img.src = value(row, "folder") + "/renders/" +
-      (target === "salient" ? "salient.png" : target + "/000_normal.png");
+      (target === "salient" || target === "ovoxel" ? target + ".png"
+        : target + "/000_normal.png");
     return img;
   }
 
@@ -59,6 +60,7 @@
     thumbs.className = "thumbs";
     thumbs.append(thumb(row, "input"), thumb(row, "watertight"));
     if (value(row, "thumb_salient")) thumbs.append(thumb(row, "salient"));
+    if (value(row, "thumb_ovoxel")) thumbs.append(thumb(row, "ovoxel"));
     div.appendChild(thumbs);
     const id = document.createElement(value(row, "status") === "failed" ? "a" : "div");
     id.className = "id"; id.textContent = value(row, "asset_id").slice(0, 16);

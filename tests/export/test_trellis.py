@@ -1,0 +1,77 @@
+"""The TRELLIS (v1) dataset root written by ``meshprep run``, read back as TRELLIS reads it.
+
+The reader follows microsoft/TRELLIS ``trellis/datasets/sparse_structure.py`` (``voxelized``
+filter, voxel centres read from ``voxels/<sha256>.ply`` and turned into indices with
+``((p + 0.5) * 64).int()``) and ``dataset_toolkits/extract_feature.py`` (the frames' files and
+cameras in ``renders/<sha256>/transforms.json``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from meshprep.pipeline import resolve_config, run_dataset
+from meshprep.voxel import read_voxel_ply, surface_voxels
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("trellis") / "ds"
+    config = resolve_config(overrides={
+        "run": {"steps": ["load", "normalize", "voxelize", "write"]},
+        "write": {"layouts": ["trellis"]},
+        "voxel": {"trellis_views": 6, "trellis_size": 96},
+    })
+    assert run_dataset(REPO / "examples", out, config, progress=False).counts["ok"] == 3
+    return out
+
+
+def test_sparse_structure_reads_the_voxels(dataset: Path) -> None:
+    root = dataset / "trellis"
+    with open(root / "metadata.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 3
+    for row in rows:
+        assert row["voxelized"] == "True" and row["rendered"] == "True"
+        positions = np.asarray(trimesh.load(root / "voxels" / f"{row['sha256']}.ply").vertices,
+                               np.float32)
+        coords = ((positions + 0.5) * 64).astype(np.int32)
+        assert len(coords) == int(row["num_voxels"]) and coords.min() >= 0 and coords.max() < 64
+        assert np.array_equal(np.sort(coords.view("i4,i4,i4"), axis=0),
+                              np.sort(read_voxel_ply(root / "voxels" / f"{row['sha256']}.ply")
+                                      .astype(np.int32).view("i4,i4,i4"), axis=0))
+        # the voxels are those of the exported mesh.ply (voxelize.py's input)
+        mesh = trimesh.load(root / "renders" / row["sha256"] / "mesh.ply", process=False)
+        expected = surface_voxels(np.asarray(mesh.vertices), faces=mesh.faces, normalize=False)
+        assert {tuple(c) for c in coords.tolist()} == {tuple(c) for c in expected.tolist()}
+
+
+def test_renders_and_mesh_share_a_frame(dataset: Path) -> None:
+    """mesh.ply lies in [-0.5, 0.5]^3 and projects into each view's silhouette."""
+    root = dataset / "trellis" / "renders"
+    for folder in root.iterdir():
+        data = json.loads((folder / "transforms.json").read_text())
+        assert data["aabb"] == [[-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]]
+        mesh = trimesh.load(folder / "mesh.ply", process=False)
+        v = np.asarray(mesh.vertices)
+        assert np.abs(v).max() <= 0.5 + 1e-6 and np.isclose(np.ptp(v, axis=0).max(), 1, 1e-5)
+        assert len(data["frames"]) == 6
+        for frame in data["frames"]:
+            image = np.array(Image.open(folder / frame["file_path"]))
+            alpha = np.pad(image[..., 3], 1)  # one pixel of slack: vertices on the silhouette
+            alpha = np.max([np.roll(np.roll(alpha, dy, 0), dx, 1) for dy in (-1, 0, 1)
+                            for dx in (-1, 0, 1)], axis=0)[1:-1, 1:-1]
+            K, w2c = np.asarray(frame["opencv"]["K"]), np.asarray(frame["opencv"]["w2c"])
+            cam = v @ w2c[:3, :3].T + w2c[:3, 3]
+            uv = cam[:, :2] / cam[:, 2:] @ K[:2, :2].T + K[:2, 2]
+            col, row = np.clip(uv.astype(int), 0, image.shape[1] - 1).T
+            assert (alpha[row, col] > 0).mean() > 0.99

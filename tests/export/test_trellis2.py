@@ -1,0 +1,174 @@
+"""The TRELLIS.2 dataset root written by ``meshprep run``, read back as TRELLIS.2's datasets do.
+
+The reader below follows microsoft/TRELLIS.2 ``trellis2/datasets/components.py`` (one root per
+product, each with a ``metadata.csv`` merged on ``sha256``), ``flexi_dual_grid.py``
+(``filter_metadata``, ``read_mesh``, ``read_dual_grid``) and ``sparse_voxel_pbr.py``
+(``pbr_voxelized`` / ``num_pbr_voxels``, attributes ``x / 255 * 2 - 1``), without pandas/torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from meshprep.export.trellis2 import z_up_vertices
+from meshprep.io import load
+from meshprep.pipeline import resolve_config, run_dataset
+from meshprep.voxel import flexible_dual_grid, read_vxz
+
+REPO = Path(__file__).resolve().parents[2]
+RESOLUTIONS = [32, 64]
+
+
+def _metadata(roots: dict[str, Path]) -> dict[str, dict[str, str]]:
+    """``combine_first`` of every root's metadata.csv, keyed by sha256."""
+    merged: dict[str, dict[str, str]] = {}
+    for root in roots.values():
+        with open(root / "metadata.csv", newline="") as stream:
+            for row in csv.DictReader(stream):
+                entry = merged.setdefault(row["sha256"], {})
+                for key, value in row.items():
+                    if value != "" and key not in entry:
+                        entry[key] = value
+    return merged
+
+
+def _flexi_dual_grid_instances(roots, max_active_voxels=1_000_000, max_num_faces=None):
+    """FlexiDualGridDataset.filter_metadata with ``min_aesthetic_score=None``."""
+    keep = []
+    for sha256, row in _metadata(roots).items():
+        if row.get("dual_grid_converted") != "True" or row.get("cond_rendered") != "True":
+            continue
+        if float(row["dual_grid_size"]) > max_active_voxels:
+            continue
+        if max_num_faces is not None and float(row["num_faces"]) > max_num_faces:
+            continue
+        keep.append(sha256)
+    return keep
+
+
+def _read_mesh(root: Path, instance: str) -> tuple[np.ndarray, np.ndarray]:
+    with open(root / f"{instance}.pickle", "rb") as stream:
+        dump = pickle.load(stream)
+    vertices, faces, start = [], [], 0
+    for obj in dump["objects"]:
+        if obj["vertices"].size == 0 or obj["faces"].size == 0:
+            continue
+        vertices.append(obj["vertices"])
+        faces.append(obj["faces"] + start)
+        start += len(obj["vertices"])
+    v = np.concatenate(vertices).astype(np.float32)
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    v = (v - (lo + hi) / 2) * (np.float32(1) / (hi - lo).max() * np.float32(0.99999))
+    assert np.all(v >= -0.5) and np.all(v <= 0.5), "vertices out of range"
+    return v, np.concatenate(faces)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("trellis2") / "ds"
+    config = resolve_config(overrides={
+        "run": {"steps": ["load", "normalize", "voxelize", "write"]},
+        "write": {"layouts": ["trellis2"]},
+        "voxel": {"resolutions": RESOLUTIONS, "cond_views": 3, "cond_size": 128},
+    })
+    summary = run_dataset(REPO / "examples", out, config, progress=False)
+    assert summary.counts["ok"] == 3
+    return out
+
+
+def test_trellis2_root_reads_back_as_its_datasets_do(dataset: Path) -> None:
+    root = dataset / "trellis2"
+    for res in RESOLUTIONS:
+        roots = {"mesh_dump": root / "mesh_dumps", "dual_grid": root / f"dual_grid_{res}",
+                 "render_cond": root / "renders_cond"}
+        instances = _flexi_dual_grid_instances(roots)
+        assert len(instances) == 3
+        for instance in instances:
+            vertices, faces = _read_mesh(roots["mesh_dump"], instance)
+            coords, attrs = read_vxz(roots["dual_grid"] / f"{instance}.vxz")
+            assert set(attrs) == {"vertices", "intersected"}
+            assert attrs["vertices"].shape == (len(coords), 3)
+            intersected = np.concatenate([attrs["intersected"] % 2, attrs["intersected"] // 2 % 2,
+                                          attrs["intersected"] // 4 % 2], axis=-1).astype(bool)
+            # the file holds the O-Voxels of the dumped mesh, as TRELLIS.2's dual_grid.py
+            # would compute them from it
+            grid = flexible_dual_grid(vertices, faces, res, normalize=False)
+            order = np.lexsort(coords.T[::-1])
+            ours = np.lexsort(grid.coords.T[::-1])
+            assert np.array_equal(coords[order], grid.coords[ours])
+            assert np.array_equal(attrs["vertices"][order], grid.vertices_u8()[ours])
+            assert np.array_equal(intersected[order], grid.intersected[ours])
+            row = _metadata(roots)[instance]
+            assert int(row["dual_grid_size"]) == len(coords)
+
+
+def test_pbr_voxels_and_condition_views(dataset: Path) -> None:
+    root = dataset / "trellis2"
+    roots = {"pbr_voxel": root / "pbr_voxels_64", "render_cond": root / "renders_cond"}
+    metadata = _metadata(roots)
+    assert len(metadata) == 3
+    for instance, row in metadata.items():
+        assert row["pbr_voxelized"] == "True"
+        coords, attrs = read_vxz(roots["pbr_voxel"] / f"{instance}.vxz")
+        assert int(row["num_pbr_voxels"]) == len(coords)
+        assert list(attrs) == ["base_color", "metallic", "roughness", "alpha"]
+        assert [a.shape[1] for a in attrs.values()] == [3, 1, 1, 1]
+        # ImageConditionedMixin: a random frame's file, RGBA, an object in its alpha
+        folder = roots["render_cond"] / instance
+        frames = json.loads((folder / "transforms.json").read_text())["frames"]
+        assert len(frames) == 3
+        image = Image.open(folder / frames[1]["file_path"])
+        alpha = np.array(image.getchannel(3))
+        assert image.size == (128, 128) and alpha.max() == 255 and alpha.min() == 0
+
+
+def test_mesh_dump_is_the_asset_z_up(dataset: Path) -> None:
+    """One frame: the dump is the loaded asset turned Z-up (TRELLIS.2's Blender world)."""
+    root = dataset / "trellis2" / "mesh_dumps"
+    fandisk = load(REPO / "examples" / "fandisk.obj")
+    expected = z_up_vertices(fandisk.vertices)
+    for path in root.glob("*.pickle"):
+        with open(path, "rb") as stream:
+            obj = pickle.load(stream)["objects"][0]
+        assert obj["vertices"].dtype == np.float32 and obj["faces"].dtype == np.int32
+        if len(obj["faces"]) == len(fandisk.faces):
+            v = obj["vertices"]
+            span = lambda a: (a - a.min(0)) / np.ptp(a, axis=0).max()  # noqa: E731
+            assert np.allclose(span(v), span(expected), atol=1e-5)
+            return
+    pytest.fail("no dump of fandisk")
+
+
+def test_the_root_is_rebuilt_from_what_is_done(dataset: Path, tmp_path: Path) -> None:
+    """A rerun does no work and lists the same assets; a removed link comes back."""
+    copy = tmp_path / "ds"
+    shutil.copytree(dataset, copy)
+    link = next((copy / "trellis2" / "dual_grid_32").glob("*.vxz"))
+    link.unlink()
+    config = resolve_config(overrides={
+        "run": {"steps": ["load", "normalize", "voxelize", "write"]},
+        "write": {"layouts": ["trellis2"]},
+        "voxel": {"resolutions": RESOLUTIONS, "cond_views": 3, "cond_size": 128},
+    })
+    summary = run_dataset(REPO / "examples", copy, config, progress=False)
+    assert summary.processed == 0
+    assert link.is_file()
+    with open(copy / "trellis2" / "dual_grid_32" / "metadata.csv") as stream:
+        assert len(list(csv.DictReader(stream))) == 3
+
+
+def test_report_picture_of_the_ovoxels(dataset: Path) -> None:
+    """The dual vertices drawn in red over the shape, for the report's gallery."""
+    pictures = list(dataset.glob("objects/*/*/renders/ovoxel.png"))
+    assert len(pictures) == 3
+    image = np.array(Image.open(pictures[0]))
+    red = (image[..., 0] == 220) & (image[..., 1] == 30) & (image[..., 3] == 255)
+    assert red.sum() > 100
