@@ -17,7 +17,9 @@ Prints markdown tables:
    active-voxel sets, ``intersected`` equal, dual-vertex bytes within ±2.
 2. One call for 256, 512 and 1024 against the 1024 one alone (ratio), on one asset.
 3. ``.vxz``: meshprep's writer and o_voxel's on the same voxels (size, seconds).
-4. Peak RSS of one asset at 1024³ in a fresh process.
+4. PBR attributes against ``voxelize_pbr.py``'s conversion on the same dump
+   (``--anchor-pbr-script``).
+5. Peak RSS of one asset at 1024³ in a fresh process (shape + ``.vxz``).
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ def time_ours(vertices, faces, res: int, repeats: int = 3) -> tuple[float, objec
     return statistics.median(times), grid
 
 
-def run_anchor(args, vertices, faces, res: int, folder: Path) -> tuple[float, dict] | None:
-    if not (args.anchor_python and args.anchor_script):
+def run_anchor(args, vertices, faces, res: int, folder: Path, script: str | None = None
+               ) -> tuple[float, dict] | None:
+    script = script or args.anchor_script
+    if not (args.anchor_python and script):
         return None
     mesh, out = folder / "mesh.npz", folder / "anchor.npz"
     np.savez(mesh, vertices=vertices, faces=faces)
-    done = subprocess.run([args.anchor_python, args.anchor_script, str(mesh), str(res),
+    done = subprocess.run([args.anchor_python, script, str(mesh), str(res),
                            str(out)], capture_output=True, text=True, check=True)
     seconds = {k: float(v) for k, v in (line.split() for line in done.stdout.splitlines()
                                         if line.endswith(tuple("0123456789")) and
@@ -97,22 +101,25 @@ def agreement(grid, anchor: dict, res: int) -> tuple[bool, float, float]:
 def table_per_asset(args) -> None:
     print(f"\n### O-Voxel shape at {args.res}³ (2 cores; anchor single-threaded C++)\n")
     print("| asset | faces | voxels | meshprep s | anchor s | speed-up | same set | "
-          "intersected eq | vertex ±2 |")
-    print("|---|---:|---:|---:|---:|---:|---|---:|---:|")
+          "intersected eq | vertex ±2 | vertex ±2 vs anchor in float64 |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     ratios = []
     for name, path in corpus_assets(args.assets):
         vertices, faces = load_z_up(path)
         ours, grid = time_ours(vertices, faces, args.res)
         with tempfile.TemporaryDirectory() as folder:
             anchor = run_anchor(args, vertices, faces, args.res, Path(folder))
+            double = run_anchor(args, vertices, faces, args.res, Path(folder),
+                                args.anchor64_script) if args.anchor64_script else None
         if anchor is None:
-            print(f"| {name} | {len(faces)} | {len(grid)} | {ours:.3f} | – | – | – | – | – |")
+            print(f"| {name} | {len(faces)} | {len(grid)} | {ours:.3f} | – | – | – | – | – | – |")
             continue
         seconds, result = anchor
         same, flags, close = agreement(grid, result, args.res)
+        close64 = f"{agreement(grid, double[1], args.res)[2]:.5f}" if double else "–"
         ratios.append(seconds / ours)
         print(f"| {name} | {len(faces)} | {len(grid)} | {ours:.3f} | {seconds:.3f} | "
-              f"{seconds / ours:.1f}× | {same} | {flags:.5f} | {close:.4f} |")
+              f"{seconds / ours:.1f}× | {same} | {flags:.5f} | {close:.4f} | {close64} |")
     if ratios:
         print(f"\nmedian speed-up {statistics.median(ratios):.1f}× over {len(ratios)} assets")
 
@@ -177,6 +184,77 @@ def _same_voxels(coords, attrs, coords2, attrs2, res) -> bool:
         np.array_equal(attrs[k][a], attrs2[k][b]) for k in attrs))
 
 
+def pbr_dump(mesh, look) -> dict:
+    """The asset as TRELLIS.2's ``data_toolkit/blender_script/dump_pbr.py`` dumps it (materials
+    with PNG-encoded texture channels, bottom row first; per object vertices, faces, per-corner
+    UVs, material ids), so its converter sees exactly meshprep's geometry and materials."""
+    import io
+
+    from PIL import Image
+
+    def png(pixels, mode):
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(pixels[::-1]), mode).save(buffer, format="PNG")
+        return {"image": buffer.getvalue(), "interpolation": "Linear", "extension": "REPEAT"}
+
+    materials = []
+    for m in look.materials:
+        tex, mr = m.texture, m.metallic_roughness_texture
+        materials.append({
+            "baseColorFactor": [float(x) for x in m.factor[:3]], "alphaFactor": float(m.factor[3]),
+            "metallicFactor": float(m.metallic_factor),
+            "roughnessFactor": float(m.roughness_factor),
+            "alphaMode": m.alpha_mode, "alphaCutoff": float(m.alpha_cutoff),
+            "baseColorTexture": None if tex is None else png(tex[..., :3], "RGB"),
+            "alphaTexture": None if tex is None or m.alpha_mode == "OPAQUE"
+            else png(tex[..., 3], "L"),
+            "metallicTexture": None if mr is None else png(mr[..., 2], "L"),
+            "roughnessTexture": None if mr is None else png(mr[..., 1], "L"),
+        })
+    faces = np.asarray(mesh.faces, np.int32)
+    obj = {"vertices": np.asarray(mesh.vertices, np.float32), "faces": faces,
+           "normals": np.zeros((len(faces), 3, 3), np.float32),
+           "uvs": np.asarray(look.uv, np.float32)[faces],
+           "mat_ids": np.asarray(look.face_material, np.int32)}
+    return {"materials": materials, "objects": [obj]}
+
+
+def table_pbr(args) -> None:
+    import pickle
+
+    import meshprep as mp
+    from meshprep.voxel import pbr_voxels_multi
+
+    print(f"\n### O-Voxel PBR attributes at {args.res}³\n")
+    print("| asset | voxels | meshprep s | anchor s | speed-up | same set | every attribute "
+          "exact |\n|---|---:|---:|---:|---:|---|---:|")
+    for name, path in corpus_assets(args.pbr_assets):
+        mesh = mp.load(path, appearance=True)
+        look = mesh.metadata["meshprep_appearance"]
+        pbr_voxels_multi(mesh, look, [args.res])
+        start = time.perf_counter()
+        coords, attrs = pbr_voxels_multi(mesh, look, [args.res])[args.res]
+        ours = time.perf_counter() - start
+        if not (args.anchor_python and args.anchor_pbr_script):
+            print(f"| {name} | {len(coords)} | {ours:.3f} | – | – | – | – |")
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            dump, out = Path(folder) / "dump.pickle", Path(folder) / "out.npz"
+            dump.write_bytes(pickle.dumps(pbr_dump(mesh, look)))
+            subprocess.run([args.anchor_python, args.anchor_pbr_script, str(dump),
+                            str(args.res), str(out)], check=True, capture_output=True)
+            ref = dict(np.load(out))
+        key = lambda c: (np.asarray(c, np.int64)[:, 0] * args.res  # noqa: E731
+                         + np.asarray(c, np.int64)[:, 1]) * args.res + np.asarray(c, np.int64)[:, 2]
+        a, b = np.argsort(key(coords)), np.argsort(key(ref[f"coords_{args.res}"]))
+        same = bool(np.array_equal(key(coords)[a], key(ref[f"coords_{args.res}"])[b]))
+        exact = same and all(np.array_equal(attrs[k][a], ref[f"{k}_{args.res}"][b])
+                             for k in ("base_color", "metallic", "roughness", "alpha"))
+        theirs = float(ref[f"seconds_{args.res}"])
+        print(f"| {name} | {len(coords)} | {ours:.3f} | {theirs:.3f} | {theirs / ours:.1f}× | "
+              f"{same} | {exact} |")
+
+
 def table_memory(args) -> None:
     name, path = corpus_assets(args.assets)[0]
     here = str(Path(__file__).parent)
@@ -199,10 +277,18 @@ def main() -> None:
     parser.add_argument("--assets", type=lambda s: s.split(","), default=list(DEFAULT_ASSETS))
     parser.add_argument("--anchor-python", default=None)
     parser.add_argument("--anchor-script", default=None)
+    parser.add_argument("--anchor64-script", default=None,
+                        help="the anchor's converter with its QEF in float64 (same CLI as "
+                             "--anchor-script): shows where the float32 noise comes from")
     parser.add_argument("--anchor-vxz-script", default=None,
                         help="script taking VOXELS.npz OUT.vxz that writes with o_voxel's "
                              "write_vxz and prints its seconds last")
-    parser.add_argument("--tables", default="asset,multi,vxz,memory")
+    parser.add_argument("--anchor-pbr-script", default=None,
+                        help="script taking DUMP.pickle RES OUT.npz that runs voxelize_pbr.py's "
+                             "conversion (coords_<res>, <attr>_<res>, seconds_<res>)")
+    parser.add_argument("--pbr-assets", type=lambda s: s.split(","),
+                        default=["duck_glb", "milk_truck", "box_textured", "capsule_textured"])
+    parser.add_argument("--tables", default="asset,multi,vxz,pbr,memory")
     args = parser.parse_args()
     tables = args.tables.split(",")
     if "asset" in tables:
@@ -211,6 +297,8 @@ def main() -> None:
         table_multi(args)
     if "vxz" in tables:
         table_vxz(args)
+    if "pbr" in tables:
+        table_pbr(args)
     if "memory" in tables:
         table_memory(args)
 

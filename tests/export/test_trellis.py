@@ -75,3 +75,31 @@ def test_renders_and_mesh_share_a_frame(dataset: Path) -> None:
             uv = cam[:, :2] / cam[:, 2:] @ K[:2, :2].T + K[:2, 2]
             col, row = np.clip(uv.astype(int), 0, image.shape[1] - 1).T
             assert (alpha[row, col] > 0).mean() > 0.99
+
+
+def test_dinov2_features_in_the_root(tmp_path: Path) -> None:
+    """With a (tiny, random) DINOv2 folder the root gets features/<model>/<sha256>.npz for every
+    voxel of the asset, and ``feature_<model>`` in its metadata."""
+    from tests.voxel.test_features import _tiny_dinov2
+
+    weights = tmp_path / "dinov2_tiny"
+    _tiny_dinov2(weights)
+    config = resolve_config(overrides={
+        "run": {"steps": ["load", "normalize", "voxelize", "write"]},
+        "write": {"layouts": ["trellis"]},
+        "voxel": {"trellis_views": 2, "trellis_size": 64, "dinov2": str(weights)},
+    })
+    out = tmp_path / "ds"
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "fandisk.obj").write_bytes((REPO / "examples" / "fandisk.obj").read_bytes())
+    assert run_dataset(source, out, config, progress=False).counts["ok"] == 1
+    root = out / "trellis"
+    with open(root / "metadata.csv", newline="") as stream:
+        (row,) = list(csv.DictReader(stream))
+    assert row["feature_dinov2_tiny"] == "True"
+    data = np.load(root / "features" / "dinov2_tiny" / f"{row['sha256']}.npz")
+    assert data["indices"].dtype == np.uint8 and data["patchtokens"].dtype == np.float16
+    assert data["patchtokens"].shape == (int(row["num_voxels"]), 32)
+    voxels = read_voxel_ply(root / "voxels" / f"{row['sha256']}.ply")
+    assert {tuple(c) for c in data["indices"].tolist()} == {tuple(c) for c in voxels.tolist()}

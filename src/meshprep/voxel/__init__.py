@@ -5,15 +5,29 @@
 - ``pbr``: TRELLIS.2's O-Voxel PBR attributes (base colour, metallic, roughness, alpha).
 - ``vxz``: TRELLIS.2's ``.vxz`` container (sparse voxel octree per chunk + LZMA attributes).
 - ``surface``: TRELLIS (v1)'s 64³ surface voxels (Open3D's triangle/box overlap) and their PLY.
+- ``features``: TRELLIS (v1)'s DINOv2 voxel features (patch tokens of the renders projected to
+  the voxel centres).
 """
 
 from .dual_grid import DualGrid, flexible_dual_grid, flexible_dual_grids, normalize_for_dual_grid
+from .features import (
+    TRELLIS_FEATURE_NAME,
+    dinov2_voxel_features,
+    project_features,
+    read_feature_npz,
+    write_feature_npz,
+)
 from .pbr import PBR_ATTRIBUTES, pbr_voxels, pbr_voxels_multi
 from .surface import normalize_for_trellis, read_voxel_ply, surface_voxels, write_voxel_ply
 from .vxz import read_vxz, read_vxz_info, write_vxz
 
 __all__ = [
     "PBR_ATTRIBUTES",
+    "TRELLIS_FEATURE_NAME",
+    "dinov2_voxel_features",
+    "project_features",
+    "read_feature_npz",
+    "write_feature_npz",
     "DualGrid",
     "flexible_dual_grid",
     "flexible_dual_grids",

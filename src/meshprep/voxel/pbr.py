@@ -52,6 +52,7 @@ from PIL import Image
 
 from meshprep.errors import InvalidGeometryError
 from meshprep.io.appearance import Appearance, Material, plain
+from meshprep.voxel._scanline import corner_voxel, count_crossings, fill_crossings
 from meshprep.voxel.dual_grid import normalize_for_dual_grid
 
 __all__ = ["PBR_ATTRIBUTES", "pbr_voxels", "pbr_voxels_multi"]
@@ -308,10 +309,7 @@ class _Scene:
 
     def voxelize(self, res: int, mip_level_offset: float) -> tuple[np.ndarray, dict]:
         vs = np.float32(1.0) / np.float32(res)  # (aabb[1] - aabb[0]) / grid_size in float32
-        counts = _count_candidates(self.tris, vs, res)
-        cand_off = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum(counts, out=cand_off[1:])
-        keys, unique = _fill_candidates(self.tris, vs, res, cand_off)
+        keys, cand_off, unique = _triangle_voxels(self.tris, vs, res)
         uniq_off = np.zeros(len(unique) + 1, np.int64)
         np.cumsum(unique, out=uniq_off[1:])
         colors = self.colors if self.colors is not None else np.zeros((0, 3, 3), np.float32)
@@ -378,98 +376,29 @@ def _triangle_frames(tris, uvs):
 # the voxels of each triangle: volumetic_attr.cpp's scan lines (float64, grid lines float32)
 
 
-@nb.njit(cache=True, inline="always")
-def _lerp(a, b, t, va, vb):
-    if a == b:
-        return va
-    alpha = (t - a) / (b - a)
-    return (1.0 - alpha) * va + alpha * vb
-
-
-@nb.njit(cache=True, inline="always")
-def _clamp_index(value, res):
-    return min(max(int(value), 0), res - 1)
-
-
-@nb.njit(cache=True)
-def _scan_axis(tri, ax2, vs, res, out, pos, write):
-    """The voxels (linear keys, 4 per crossing) the scan lines across ``ax2`` meet."""
-    ax0 = (ax2 + 1) % 3
-    ax1 = (ax2 + 2) % 3
-    tx = np.empty(3, np.float64)
-    ty = np.empty(3, np.float64)
-    tz = np.empty(3, np.float64)
-    for k in range(3):
-        tx[k], ty[k], tz[k] = tri[k, ax0], tri[k, ax1], tri[k, ax2]
-    for i in range(1, 3):  # insertion sort by row coordinate (std::sort on 3 items)
-        j = i
-        while j > 0 and ty[j] < ty[j - 1]:
-            tx[j], tx[j - 1] = tx[j - 1], tx[j]
-            ty[j], ty[j - 1] = ty[j - 1], ty[j]
-            tz[j], tz[j - 1] = tz[j - 1], tz[j]
-            j -= 1
-    vs64 = np.float64(vs)
-    start = _clamp_index(ty[0] / vs64, res)
-    mid = _clamp_index(ty[1] / vs64, res)
-    end = _clamp_index(ty[2] / vs64, res)
-    stride = np.empty(3, np.int64)
-    stride[0], stride[1], stride[2] = res * res, res, 1
-    n = 0
-    for half in range(2):
-        a, b, c = (0, 1, 2) if half == 0 else (2, 1, 0)
-        row0, row1 = (start, mid) if half == 0 else (mid, end)
-        for y_idx in range(row0, row1):
-            y = np.float64(np.float32(y_idx + 1) * vs)
-            px = _lerp(ty[a], ty[b], y, tx[a], tx[b])
-            pz = _lerp(ty[a], ty[b], y, tz[a], tz[b])
-            qx = _lerp(ty[a], ty[c], y, tx[a], tx[c])
-            qz = _lerp(ty[a], ty[c], y, tz[a], tz[c])
-            if px > qx:
-                px, qx = qx, px
-                pz, qz = qz, pz
-            line0 = _clamp_index(px / vs64, res)
-            line1 = _clamp_index(qx / vs64, res)
-            for x_idx in range(line0, line1):
-                x = np.float64(np.float32(x_idx + 1) * vs)
-                z = _lerp(px, qx, x, pz, qz)
-                z_idx = int(z / vs64)
-                if z_idx < 0 or z_idx >= res:
-                    continue
-                if write:
-                    for d0 in range(2):
-                        for d1 in range(2):
-                            out[pos + n] = ((x_idx + d0) * stride[ax0]
-                                            + (y_idx + d1) * stride[ax1] + z_idx * stride[ax2])
-                            n += 1
-                else:
-                    n += 4
-    return n
+def _triangle_voxels(tris: np.ndarray, vs: np.float32, res: int):
+    """Every triangle's voxels (linear keys ``(x * res + y) * res + z``), deduplicated and
+    sorted at the start of its segment: (keys, segment offsets, unique counts)."""
+    counts = count_crossings(tris, vs, res)
+    crossing_offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=crossing_offsets[1:])
+    cross_idx, _, _ = fill_crossings(tris, vs, res, crossing_offsets)
+    keys, unique = _voxel_keys(cross_idx, crossing_offsets, res)
+    return keys, 4 * crossing_offsets, unique
 
 
 @nb.njit(cache=True, parallel=True)
-def _count_candidates(tris, vs, res):
-    counts = np.zeros(len(tris), np.int64)
-    dummy = np.empty(0, np.int64)
-    for t in nb.prange(len(tris)):
-        n = 0
-        for ax2 in range(3):
-            n += _scan_axis(tris[t], ax2, vs, res, dummy, 0, False)
-        counts[t] = n
-    return counts
-
-
-@nb.njit(cache=True, parallel=True)
-def _fill_candidates(tris, vs, res, offsets):
-    """Every triangle's voxel keys, deduplicated and sorted at the start of its segment."""
-    keys = np.empty(offsets[-1], np.int64)
-    unique = np.zeros(len(tris), np.int64)
-    for t in nb.prange(len(tris)):
-        pos = offsets[t]
-        n = 0
-        for ax2 in range(3):
-            n += _scan_axis(tris[t], ax2, vs, res, keys, pos + n, True)
+def _voxel_keys(cross_idx, offsets, res):
+    keys = np.empty(4 * offsets[-1], np.int64)
+    unique = np.zeros(len(offsets) - 1, np.int64)
+    for t in nb.prange(len(offsets) - 1):
+        pos, n = 4 * offsets[t], 4 * (offsets[t + 1] - offsets[t])
         if n == 0:
             continue
+        for c in range(offsets[t], offsets[t + 1]):
+            for corner in range(4):
+                i, j, k = corner_voxel(cross_idx[c], corner)
+                keys[pos + 4 * (c - offsets[t]) + corner] = (i * res + j) * res + k
         seg = np.sort(keys[pos:pos + n])
         m = 1
         keys[pos] = seg[0]
