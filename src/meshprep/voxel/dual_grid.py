@@ -183,27 +183,58 @@ def _checked_mesh(vertices, faces, normalize: bool) -> tuple[np.ndarray, np.ndar
     return v, f.astype(np.int32)
 
 
+#: layers of voxels worked on at once: the per-voxel quadrics (about 130 bytes a voxel) exist
+#: for one such z-range at a time, so memory stays bounded at high resolutions
+PASS_LAYERS = 128
+
+
 def _dual_grid_at(tris, planes, boundary, res, face_weight, boundary_weight, reg_weight):
+    """The dual grid at one resolution, computed in z-ranges of ``PASS_LAYERS`` layers."""
     if res < 2:
         raise ValueError(f"resolution must be at least 2, got {res}")
     vs = np.float32(1.0) / np.float32(res)
+    z_lo = np.floor(tris[:, :, 2].min(axis=1) / vs).astype(np.int64) - 1
+    z_hi = np.floor(tris[:, :, 2].max(axis=1) / vs).astype(np.int64) + 1
+    seg_lo = np.floor(boundary[:, :, 2].min(axis=1) / vs).astype(np.int64) - 1
+    seg_hi = np.floor(boundary[:, :, 2].max(axis=1) / vs).astype(np.int64) + 1
+    parts = []
+    for start in range(0, res, PASS_LAYERS):
+        end = min(res, start + PASS_LAYERS)
+        chosen = np.flatnonzero((z_hi >= start) & (z_lo < end))
+        if len(chosen) == 0:
+            continue
+        segments = boundary[(seg_hi >= start) & (seg_lo < end)]
+        parts.append(_dual_grid_layers(tris[chosen], planes[chosen], segments, res, vs, start,
+                                       end, face_weight, boundary_weight, reg_weight))
+    if not parts:
+        return DualGrid(res, np.zeros((0, 3), np.int32), np.zeros((0, 3), np.float32),
+                        np.zeros((0, 3), bool))
+    coords, dual, flags = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return DualGrid(res, coords, dual, flags.astype(bool))
+
+
+def _dual_grid_layers(tris, planes, boundary, res, vs, z_start, z_end, face_weight,
+                      boundary_weight, reg_weight):
+    """Coordinates, dual vertices (grid units) and flags of the voxels with z in
+    [z_start, z_end) (multiples of the block size), from the triangles that reach them."""
     counts = _count_crossings(tris, vs, res)
     offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
     cross_idx, cross_pt, cross_tri = _fill_crossings(tris, vs, res, offsets)
     nb_axis = (res + BLOCK - 1) >> BLOCK_SHIFT
-    block_of = _mark_blocks(cross_idx, nb_axis)
-    slots, coords = _number_voxels(cross_idx, block_of)
+    block_of = _mark_blocks(cross_idx, nb_axis, z_start, z_end)
+    slots, coords = _number_voxels(cross_idx, block_of, z_start, z_end)
     order, bounds = _slab_schedule(tris, vs, res)
     qef, mean, count, flags = _quadric_terms(order, bounds, offsets, cross_idx, cross_pt, planes,
                                              block_of, slots, len(coords), tris, vs, res,
-                                             face_weight > 0)
-    del cross_idx, cross_pt, cross_tri
+                                             face_weight > 0, z_start, z_end)
+    del cross_idx, cross_pt, cross_tri, slots
     if boundary_weight > 0 and len(boundary):
+        slots = _mark_slots_of(coords, block_of)
         _boundary_terms(boundary, np.float32(boundary_weight), vs, res, block_of, slots, qef)
+        del slots
     dual = _solve_vertices(qef, mean, count, coords, vs, np.float32(reg_weight))
-    dual_grid_units = dual * np.float32(res)
-    return DualGrid(res, coords, dual_grid_units.astype(np.float32), flags.astype(bool))
+    return coords, (dual * np.float32(res)).astype(np.float32), flags
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,13 +292,15 @@ def _boundary_segments(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True, parallel=True)
-def _mark_blocks(cross_idx, nb_axis):
-    """Dense map of 8³ blocks: -1 empty, else the block's number (in x, y, z order)."""
+def _mark_blocks(cross_idx, nb_axis, z_start, z_end):
+    """Dense map of 8³ blocks: -1 empty, else the block's number (in x, y, z order); only the
+    voxels with z in [z_start, z_end) count."""
     marks = np.zeros((nb_axis, nb_axis, nb_axis), np.uint8)
     for n in nb.prange(len(cross_idx)):
         for corner in range(4):
             i, j, k = _corner_voxel(cross_idx[n], corner)
-            marks[i >> BLOCK_SHIFT, j >> BLOCK_SHIFT, k >> BLOCK_SHIFT] = 1
+            if z_start <= k < z_end:
+                marks[i >> BLOCK_SHIFT, j >> BLOCK_SHIFT, k >> BLOCK_SHIFT] = 1
     block_of = np.full((nb_axis, nb_axis, nb_axis), -1, np.int32)
     count = 0
     for a in range(nb_axis):
@@ -288,13 +321,23 @@ def _slot(block_of, i, j, k):
 
 
 @nb.njit(cache=True, parallel=True)
-def _mark_slots(cross_idx, block_of):
+def _mark_slots(cross_idx, block_of, z_start, z_end):
     n_blocks = block_of.max() + 1
     slots = np.full(n_blocks << 9, -1, np.int32)
     for n in nb.prange(len(cross_idx)):  # every writer stores the same value
         for corner in range(4):
             i, j, k = _corner_voxel(cross_idx[n], corner)
-            slots[_slot(block_of, i, j, k)] = 0
+            if z_start <= k < z_end:
+                slots[_slot(block_of, i, j, k)] = 0
+    return slots
+
+
+@nb.njit(cache=True, parallel=True)
+def _mark_slots_of(coords, block_of):
+    """The slot table again (voxel numbers per block slot) from the voxels' coordinates."""
+    slots = np.full((block_of.max() + 1) << 9, -1, np.int32)
+    for v in nb.prange(len(coords)):
+        slots[_slot(block_of, coords[v, 0], coords[v, 1], coords[v, 2])] = v
     return slots
 
 
@@ -325,9 +368,10 @@ def _number_slots(slots, block_of):
     return coords
 
 
-def _number_voxels(cross_idx: np.ndarray, block_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _number_voxels(cross_idx: np.ndarray, block_of: np.ndarray, z_start: int, z_end: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Voxel numbers per block slot (-1 inactive) and the (N, 3) coordinates, in slot order."""
-    slots = _mark_slots(cross_idx, block_of)
+    slots = _mark_slots(cross_idx, block_of, z_start, z_end)
     return slots, _number_slots(slots, block_of)
 
 
@@ -374,11 +418,13 @@ def _slab_schedule(tris: np.ndarray, vs: np.float32, res: int):
 
 @nb.njit(cache=True, inline="always")
 def _triangle_terms(t, offsets, cross_idx, cross_pt, planes, block_of, slots, qef, mean,
-                    count, flags, tris, vs, res, with_faces):
+                    count, flags, tris, vs, res, with_faces, z_start, z_end):
     plane = planes[t]
     for n in range(offsets[t], offsets[t + 1]):
         for corner in range(4):
             i, j, k = _corner_voxel(cross_idx[n], corner)
+            if k < z_start or k >= z_end:
+                continue
             v = slots[_slot(block_of, i, j, k)]
             for q in range(QEF_SIZE):
                 qef[v, q] += plane[q]
@@ -389,12 +435,12 @@ def _triangle_terms(t, offsets, cross_idx, cross_pt, planes, block_of, slots, qe
             if corner == 0:
                 flags[v, cross_idx[n, 3]] = 1
     if with_faces:
-        _face_term(tris[t], plane, vs, res, block_of, slots, qef)
+        _face_term(tris[t], plane, vs, res, block_of, slots, qef, z_start, z_end)
 
 
 @nb.njit(cache=True, parallel=True)
 def _quadric_terms(order, bounds, offsets, cross_idx, cross_pt, planes, block_of, slots,
-                   n_voxels, tris, vs, res, with_faces):
+                   n_voxels, tris, vs, res, with_faces, z_start, z_end):
     """Per voxel: the planes of the crossings around it (and, ``with_faces``, of the triangles
     overlapping its box), the sum and count of its crossing points, the flags of its edges."""
     qef = np.zeros((n_voxels, QEF_SIZE), np.float64)
@@ -407,15 +453,16 @@ def _quadric_terms(order, bounds, offsets, cross_idx, cross_pt, planes, block_of
             slab = 2 * g + parity
             for r in range(bounds[slab + 1], bounds[slab + 2]):
                 _triangle_terms(order[r], offsets, cross_idx, cross_pt, planes, block_of,
-                                slots, qef, mean, count, flags, tris, vs, res, with_faces)
+                                slots, qef, mean, count, flags, tris, vs, res, with_faces,
+                                z_start, z_end)
     for r in range(bounds[0], bounds[1]):  # the tall triangles
         _triangle_terms(order[r], offsets, cross_idx, cross_pt, planes, block_of, slots, qef,
-                        mean, count, flags, tris, vs, res, with_faces)
+                        mean, count, flags, tris, vs, res, with_faces, z_start, z_end)
     return qef, mean, count, flags
 
 
 @nb.njit(cache=True)
-def _face_term(tri, plane, vs, res, block_of, slots, qef):
+def _face_term(tri, plane, vs, res, block_of, slots, qef, z_start, z_end):
     """Add a triangle's plane to the active voxels whose box it overlaps (the plane/box and
     three projected edge tests of Schwarz & Seidel, as the reference's ``face_qef``)."""
     vs64 = np.float64(vs)
@@ -433,10 +480,10 @@ def _face_term(tri, plane, vs, res, block_of, slots, qef):
         nx, ny, nz = nx / length, ny / length, nz / length
     x0 = max(int(min(v0x, v1x, v2x) / vs64), 0)
     y0 = max(int(min(v0y, v1y, v2y) / vs64), 0)
-    z0 = max(int(min(v0z, v1z, v2z) / vs64), 0)
+    z0 = max(int(min(v0z, v1z, v2z) / vs64), 0, z_start)
     x1 = min(int(max(v0x, v1x, v2x) / vs64 + 1.0), res)
     y1 = min(int(max(v0y, v1y, v2y) / vs64 + 1.0), res)
-    z1 = min(int(max(v0z, v1z, v2z) / vs64 + 1.0), res)
+    z1 = min(int(max(v0z, v1z, v2z) / vs64 + 1.0), res, z_end)
     cx = vs64 if nx > 0 else 0.0
     cy = vs64 if ny > 0 else 0.0
     cz = vs64 if nz > 0 else 0.0

@@ -348,10 +348,10 @@ def _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far):
 
 
 @nb.njit(cache=True, parallel=True)
-def _relax(gv, faces, index, origins, dist, tri_old, tri_new, level, res, limit):
+def _relax(gv, faces, index, origins, dist, tri_old, tri_new, level, res, limit, axial):
     """One Jacobi pass: every measured node within ``limit`` is measured to the closest
-    triangles of its 26 neighbours (read from ``tri_old``) and keeps the nearest. Returns how
-    many nodes changed triangle.
+    triangles of its 26 neighbours (6 when ``axial``), read from ``tri_old``, and keeps the
+    nearest. Returns how many nodes changed triangle.
 
     The rings only pass each node's triangle outwards; this pass also passes them sideways,
     which is what moves a node off a triangle that is near but not nearest (the seeds measure
@@ -375,6 +375,8 @@ def _relax(gv, faces, index, origins, dist, tri_old, tri_new, level, res, limit)
                 for dy in range(-1, 2):
                     for dz in range(-1, 2):
                         if dx == 0 and dy == 0 and dz == 0:
+                            continue
+                        if axial and abs(dx) + abs(dy) + abs(dz) != 1:
                             continue
                         if inner:
                             qb, ql = np.int64(b), p + (dx << 6) + (dy << 3) + dz
@@ -481,17 +483,17 @@ def _from_grid_mesh(grid_vertices: np.ndarray, faces: np.ndarray, res: int,
     # nodes within truncation + 1 of a triangle's cells are at most this many blocks away
     reach = max(1, math.ceil((truncation + 2.0) / BLOCK))
     index, origins = _band_blocks(start, nbx, reach)
-    far = np.float32(truncation + 2.0)  # a node farther than this passes nothing on
+    far = np.float32(truncation + 1.0)  # a node farther than this passes nothing on
     dist, tri_id, level = _seed(gv, faces, start, order, origins, res, nbx, far)
     del start, order
     rings = 0
-    for ring in range(1, math.ceil(truncation) + 2):
+    for ring in range(1, math.ceil(truncation) + 1):
         rings = ring
         if _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far) == 0:
             break
     for _ in range(passes):
         tri_new = tri_id.copy()
-        _relax(gv, faces, index, origins, dist, tri_id, tri_new, level, res, far)
+        _relax(gv, faces, index, origins, dist, tri_id, tri_new, level, res, far, True)
         tri_id = tri_new
     stats = {"blocks": len(origins), "rings": rings, "passes": passes,
              "bytes": dist.nbytes + tri_id.nbytes + level.nbytes + index.nbytes}
