@@ -20,6 +20,8 @@ Prints markdown tables:
 4. PBR attributes against ``voxelize_pbr.py``'s conversion on the same dump
    (``--anchor-pbr-script``).
 5. Peak RSS of one asset at 1024³ in a fresh process (shape + ``.vxz``).
+6. The sparse SDF band: what it adds to the watertight step, signs and values against libigl
+   (``_sparse_sdf_bench.py``).
 """
 
 from __future__ import annotations
@@ -288,7 +290,12 @@ def main() -> None:
                              "conversion (coords_<res>, <attr>_<res>, seconds_<res>)")
     parser.add_argument("--pbr-assets", type=lambda s: s.split(","),
                         default=["duck_glb", "milk_truck", "box_textured", "capsule_textured"])
-    parser.add_argument("--tables", default="asset,multi,vxz,pbr,memory")
+    parser.add_argument("--sdf-res", type=int, default=1024)
+    parser.add_argument("--sdf-assets", type=lambda s: s.split(","),
+                        default=["fandisk", "bunny_ply", "beast"])
+    parser.add_argument("--truncation", type=float, default=4.0)
+    parser.add_argument("--sdf-samples", type=int, default=100_000)
+    parser.add_argument("--tables", default="asset,multi,vxz,pbr,memory,sdf")
     args = parser.parse_args()
     tables = args.tables.split(",")
     if "asset" in tables:
@@ -301,6 +308,10 @@ def main() -> None:
         table_pbr(args)
     if "memory" in tables:
         table_memory(args)
+    if "sdf" in tables:
+        from _sparse_sdf_bench import table_sparse_sdf
+
+        table_sparse_sdf(args)
 
 
 if __name__ == "__main__":

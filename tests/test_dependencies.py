@@ -33,7 +33,7 @@ OUTSIDE_TEST_VENV = {"bpy": "bpy", "mathutils": "bpy", "torch": "torch",
 # trimesh features that import an optional module when used: code pattern -> distributions.
 TRIMESH_LAZY = {
     r"trimesh\.proximity|\.nearest\.": ["rtree"],  # closest points: an rtree of triangles
-    r"\.ray\.|ray_triangle": ["rtree"],  # ray queries (embree is optional, rtree is not)
+    r"\.ray\.|ray_triangle|\.contains\(": ["rtree"],  # ray queries (embree optional)
     r"\.dae\b|collada": ["pycollada"],
     r"\.3mf\b": ["lxml", "networkx"],
     r"\.split\(only_watertight|connected_components\(": ["networkx"],

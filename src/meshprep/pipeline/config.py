@@ -57,9 +57,11 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     trellis_size = 512
     dinov2 = ""                  # local DINOv2 folder: TRELLIS voxel features (meshprep[embed])
     feature_device = "cpu"       # or "cuda"
+    sdf_resolution = 0           # sparse SDF grid nodes per axis (0: the watertight step's)
+    truncation = 4.0             # sparse SDF band half-width, voxels
 
     [write]
-    layouts = []                 # dataset roots other trainers read: "trellis2", "trellis"
+    layouts = []                 # what other trainers read: "trellis2", "trellis", "sparse-sdf"
 
 The *hash* covers every section that changes what is written for an asset (all but ``[limits]``
 and ``[curate]``, whose thresholds only decide which assets go on), so an output folder made with
@@ -98,7 +100,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "voxel": {"resolutions": [256, 512, 1024], "pbr": True, "cond_views": 16,
               "cond_size": 1024, "trellis_views": 150, "trellis_size": 512, "dinov2": "",
-              "feature_device": "cpu"},
+              "feature_device": "cpu", "sdf_resolution": 0, "truncation": 4.0},
     "write": {"layouts": []},
     "curate": {"max_plane_share": 0.9, "min_thinness": 0.03, "max_ground_tile_share": 0.15,
                "max_objects": 1, "max_floater_share": 0.001, "max_pose_ratio": 3.0,
@@ -125,7 +127,7 @@ _LIST_CHOICES = {
                          "duplicate"),
     ("render", "passes"): ("normal", "depth", "mask", "color", "albedo", "shaded"),
     ("render", "targets"): ("input", "watertight"),
-    ("write", "layouts"): ("trellis2", "trellis"),
+    ("write", "layouts"): ("trellis2", "trellis", "sparse-sdf"),
 }
 
 

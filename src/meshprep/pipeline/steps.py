@@ -73,6 +73,7 @@ class AssetContext:
     canonical: Any = None
     transform: np.ndarray | None = None
     watertight: Any = None
+    watertight_result: Any = None
     samples: Any = None
     metrics: dict = field(default_factory=dict)
     scratch: Path | None = None
@@ -176,7 +177,7 @@ def step_watertight(ctx: AssetContext) -> None:
     params = ctx.config["watertight"]
     result = make_watertight(canonical, params["resolution"], method=params["method"],
                              target_faces=params["target_faces"] or None)
-    ctx.watertight = result.mesh
+    ctx.watertight, ctx.watertight_result = result.mesh, result
     topology = result.topology
     ctx.metrics.update(
         watertight_faces=len(result.mesh.faces), watertight_vertices=len(result.mesh.vertices),
@@ -190,6 +191,8 @@ def step_voxelize(ctx: AssetContext) -> None:
     O-Voxels (shape and PBR, with its mesh dump and condition views) into ``trellis2/``,
     TRELLIS's renders, 64³ voxels and DINOv2 features into ``trellis/``."""
     layouts = ctx.config["write"]["layouts"]
+    if "sparse-sdf" in layouts:
+        _write_sparse_sdf(ctx)
     if not {"trellis2", "trellis"} & set(layouts):
         return
     from meshprep.export import write_trellis2_asset, write_trellis_asset
@@ -210,6 +213,23 @@ def step_voxelize(ctx: AssetContext) -> None:
             ctx.staging, mesh, appearance=look, views=params["trellis_views"],
             size=params["trellis_size"], dinov2=params["dinov2"] or None,
             device=params["feature_device"], seed=seed))
+
+
+def _write_sparse_sdf(ctx: AssetContext) -> None:
+    """``sparse_sdf_<res>.npz``: signed distances to the watertight output near its surface,
+    from the watertight step's result when it ran at that resolution (undecimated)."""
+    from meshprep.voxel import sparse_sdf
+
+    params = ctx.config["voxel"]
+    res = params["sdf_resolution"] or ctx.config["watertight"]["resolution"]
+    result = ctx.watertight_result
+    reusable = result is not None and result.stats.get("resolution") == res and \
+        not result.stats.get("decimated") and result.stats.get("method", "band") == "band"
+    source = result if reusable else ctx.require("canonical", "voxelize", "normalize")
+    sdf = sparse_sdf(source, res, truncation=params["truncation"])
+    sdf.save(ctx.staging / sdf.filename)
+    ctx.metrics[f"sdf_{res}_nodes"] = len(sdf.sparse_index)
+    ctx.metrics["sdf_seconds"] = sdf.stats.get("time_sparse_sdf")
 
 
 def step_sample(ctx: AssetContext) -> None:

@@ -5,6 +5,8 @@
 - ``pbr``: TRELLIS.2's O-Voxel PBR attributes (base colour, metallic, roughness, alpha).
 - ``vxz``: TRELLIS.2's ``.vxz`` container (sparse voxel octree per chunk + LZMA attributes).
 - ``surface``: TRELLIS (v1)'s 64³ surface voxels (Open3D's triangle/box overlap) and their PLY.
+- ``sparse_sdf``: signed distances to the watertight output in a narrow band (Direct3D-S2 /
+  Sparc3D-style sparse SDF VAEs).
 - ``features``: TRELLIS (v1)'s DINOv2 voxel features (patch tokens of the renders projected to
   the voxel centres).
 """
@@ -18,11 +20,15 @@ from .features import (
     write_feature_npz,
 )
 from .pbr import PBR_ATTRIBUTES, pbr_voxels, pbr_voxels_multi
+from .sparse_sdf import SparseSDF, read_sparse_sdf, sparse_sdf
 from .surface import normalize_for_trellis, read_voxel_ply, surface_voxels, write_voxel_ply
 from .vxz import read_vxz, read_vxz_info, write_vxz
 
 __all__ = [
     "PBR_ATTRIBUTES",
+    "SparseSDF",
+    "read_sparse_sdf",
+    "sparse_sdf",
     "TRELLIS_FEATURE_NAME",
     "dinov2_voxel_features",
     "project_features",
