@@ -20,7 +20,9 @@ Prints markdown tables:
 4. PBR attributes against ``voxelize_pbr.py``'s conversion on the same dump
    (``--anchor-pbr-script``).
 5. Peak RSS of one asset at 1024³ in a fresh process (shape + ``.vxz``).
-6. The sparse SDF band: what it adds to the watertight step, signs and values against libigl
+6. TRELLIS's 64³ surface voxels against Open3D on every loadable corpus asset
+   (``--open3d-python``).
+7. The sparse SDF band: what it adds to the watertight step, signs and values against libigl
    (``_sparse_sdf_bench.py``).
 """
 
@@ -257,6 +259,66 @@ def table_pbr(args) -> None:
               f"{same} | {exact} |")
 
 
+_OPEN3D_SIDE = """
+import sys, time, statistics, numpy as np, open3d as o3d
+z = np.load(sys.argv[1])
+mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.clip(z['v'].astype(np.float64),
+    -0.5 + 1e-6, 0.5 - 1e-6)), o3d.utility.Vector3iVector(z['f'].astype(np.int32)))
+times = []
+for _ in range(5):
+    t = time.perf_counter()
+    grid = o3d.geometry.VoxelGrid.create_from_triangle_mesh_within_bounds(
+        mesh, voxel_size=1 / 64, min_bound=(-0.5, -0.5, -0.5), max_bound=(0.5, 0.5, 0.5))
+    times.append(time.perf_counter() - t)
+idx = np.array([v.grid_index for v in grid.get_voxels()]).reshape(-1, 3)
+np.save(sys.argv[2], idx)
+print(statistics.median(times))
+"""
+
+
+def table_surface(args) -> None:
+    """TRELLIS's 64³ voxels against Open3D (as its voxelize.py calls it) on every corpus asset
+    that loads: identical sets, median seconds of 5."""
+    import meshprep as mp
+    from meshprep.voxel import normalize_for_trellis, surface_voxels
+
+    print("\n### TRELLIS 64³ surface voxels against Open3D (median of 5 per asset)\n")
+    rows = [line.split(",") for line in (CORPUS / "manifest.csv").read_text().splitlines()[1:]]
+    ours_t, theirs_t, same, total = [], [], 0, 0
+    for row in rows:
+        try:
+            mesh = mp.load(CORPUS / row[1])
+        except mp.MeshprepError:
+            continue
+        v = normalize_for_trellis(mesh.vertices)
+        surface_voxels(v, faces=mesh.faces, normalize=False)
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            ours = surface_voxels(v, faces=mesh.faces, normalize=False)
+            times.append(time.perf_counter() - start)
+        ours_t.append(statistics.median(times))
+        total += 1
+        if not args.open3d_python:
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            np.savez(Path(folder) / "m.npz", v=v, f=np.asarray(mesh.faces))
+            done = subprocess.run([args.open3d_python, "-c", _OPEN3D_SIDE,
+                                   str(Path(folder) / "m.npz"), str(Path(folder) / "o.npy")],
+                                  capture_output=True, text=True, check=True)
+            theirs = np.load(Path(folder) / "o.npy")
+        theirs_t.append(float(done.stdout.split()[-1]))
+        same += {tuple(c) for c in ours.tolist()} == {tuple(c) for c in theirs.tolist()}
+    print("| assets | identical sets | meshprep median ms | Open3D median ms | ratio |")
+    print("|---:|---:|---:|---:|---:|")
+    o = statistics.median(ours_t) * 1e3
+    if theirs_t:
+        t = statistics.median(theirs_t) * 1e3
+        print(f"| {total} | {same} | {o:.2f} | {t:.2f} | {t / o:.1f}× |")
+    else:
+        print(f"| {total} | – | {o:.2f} | – | – |")
+
+
 def table_memory(args) -> None:
     name, path = corpus_assets(args.assets)[0]
     here = str(Path(__file__).parent)
@@ -290,12 +352,14 @@ def main() -> None:
                              "conversion (coords_<res>, <attr>_<res>, seconds_<res>)")
     parser.add_argument("--pbr-assets", type=lambda s: s.split(","),
                         default=["duck_glb", "milk_truck", "box_textured", "capsule_textured"])
+    parser.add_argument("--open3d-python", default=None,
+                        help="a Python with open3d, for the TRELLIS 64³ comparison")
     parser.add_argument("--sdf-res", type=int, default=1024)
     parser.add_argument("--sdf-assets", type=lambda s: s.split(","),
                         default=["fandisk", "bunny_ply", "beast"])
     parser.add_argument("--truncation", type=float, default=4.0)
     parser.add_argument("--sdf-samples", type=int, default=100_000)
-    parser.add_argument("--tables", default="asset,multi,vxz,pbr,memory,sdf")
+    parser.add_argument("--tables", default="asset,multi,vxz,pbr,memory,surface,sdf")
     args = parser.parse_args()
     tables = args.tables.split(",")
     if "asset" in tables:
@@ -308,6 +372,8 @@ def main() -> None:
         table_pbr(args)
     if "memory" in tables:
         table_memory(args)
+    if "surface" in tables:
+        table_surface(args)
     if "sdf" in tables:
         from _sparse_sdf_bench import table_sparse_sdf
 
