@@ -103,3 +103,10 @@ def test_dinov2_features_in_the_root(tmp_path: Path) -> None:
     assert data["patchtokens"].shape == (int(row["num_voxels"]), 32)
     voxels = read_voxel_ply(root / "voxels" / f"{row['sha256']}.ply")
     assert {tuple(c) for c in data["indices"].tolist()} == {tuple(c) for c in voxels.tolist()}
+
+
+def test_report_picture_of_the_64_voxels(dataset: Path) -> None:
+    pictures = list(dataset.glob("objects/*/*/renders/trellis_voxels.png"))
+    assert len(pictures) == 3
+    image = np.array(Image.open(pictures[0]))
+    assert ((image[..., 0] == 220) & (image[..., 1] == 30)).sum() > 50

@@ -90,6 +90,7 @@ def write_trellis_asset(
     start = time.perf_counter()
     indices = surface_voxels(normalized.vertices, faces=normalized.faces, normalize=False)
     write_voxel_ply(out / VOXELS, indices)
+    _picture(Path(folder) / "renders" / "trellis_voxels.png", mesh, indices, normalization)
     metrics: dict[str, Any] = {"trellis_voxels": int(len(indices)),
                                "trellis_render_seconds": result.seconds,
                                "trellis_voxel_seconds": time.perf_counter() - start}
@@ -101,6 +102,18 @@ def write_trellis_asset(
         write_feature_npz(out / f"features_{feature_name(dinov2)}.npz", idx, tokens)
         metrics["trellis_feature_seconds"] = time.perf_counter() - start
     return metrics
+
+
+def _picture(path: Path, mesh, indices: np.ndarray, normalization: np.ndarray) -> None:
+    """The report's picture: the 64³ voxel centres in red over the shape, mapped back from the
+    render frame into the mesh's coordinates."""
+    from meshprep.render.views import render_points_overlay
+
+    centres = (indices.astype(np.float64) + 0.5) / 64 - 0.5
+    linear = normalization[:3, :3]
+    points = (centres - normalization[:3, 3]) @ np.linalg.inv(linear).T
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_points_overlay(mesh, points, path, size=256)
 
 
 def feature_name(model_folder: str) -> str:

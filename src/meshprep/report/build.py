@@ -67,6 +67,7 @@ def _rows(ledger: Ledger, root: Path, render_missing: bool):
             row[f"thumb_{target}"] = thumb.exists()
         row["thumb_salient"] = (folder / "renders" / "salient.png").exists()
         row["thumb_ovoxel"] = (folder / "renders" / "ovoxel.png").exists()
+        row["thumb_trellis_voxels"] = (folder / "renders" / "trellis_voxels.png").exists()
         yield row
 
 

@@ -47,7 +47,7 @@
     const img = document.createElement("img");
     img.loading = "lazy"; img.alt = target; img.title = target;
     img.src = value(row, "folder") + "/renders/" +
-      (target === "salient" || target === "ovoxel" ? target + ".png"
+      (["salient", "ovoxel", "trellis_voxels"].includes(target) ? target + ".png"
         : target + "/000_normal.png");
     return img;
   }
@@ -61,6 +61,7 @@
     thumbs.append(thumb(row, "input"), thumb(row, "watertight"));
     if (value(row, "thumb_salient")) thumbs.append(thumb(row, "salient"));
     if (value(row, "thumb_ovoxel")) thumbs.append(thumb(row, "ovoxel"));
+    if (value(row, "thumb_trellis_voxels")) thumbs.append(thumb(row, "trellis_voxels"));
     div.appendChild(thumbs);
     const id = document.createElement(value(row, "status") === "failed" ? "a" : "div");
     id.className = "id"; id.textContent = value(row, "asset_id").slice(0, 16);
