@@ -287,6 +287,19 @@ def _seed(gv, faces, start, order, origins, res, nbx, far):
     return dist, tri_id, level
 
 
+@nb.njit(cache=True, inline="always")
+def _neighbour(index, b, p, i, j, k, dx, dy, dz, res, inner):
+    """(block, local index) of node (i+dx, j+dy, k+dz), the node being local index ``p`` of
+    block ``b``; block -1 when the neighbour is off the grid or in no stored block."""
+    if inner:  # the neighbour is in the same block
+        return np.int64(b), p + (dx << 6) + (dy << 3) + dz
+    ni, nj, nk = i + dx, j + dy, k + dz
+    if ni < 0 or nj < 0 or nk < 0 or ni >= res or nj >= res or nk >= res:
+        return np.int64(-1), 0
+    qb = np.int64(index[ni >> SHIFT, nj >> SHIFT, nk >> SHIFT])
+    return qb, ((ni & MASK) << 6) | ((nj & MASK) << 3) | (nk & MASK)
+
+
 @nb.njit(cache=True, parallel=True)
 def _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far):
     """Ring ``ring``: each unmeasured node with measured neighbours (earlier rings) is measured
@@ -309,17 +322,9 @@ def _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far):
                     for dz in range(-1, 2):
                         if dx == 0 and dy == 0 and dz == 0:
                             continue
-                        if inner:
-                            qb, ql = np.int64(b), p + (dx << 6) + (dy << 3) + dz
-                        else:
-                            ni, nj, nk = i + dx, j + dy, k + dz
-                            if ni < 0 or nj < 0 or nk < 0 or ni >= res or nj >= res \
-                                    or nk >= res:
-                                continue
-                            qb = np.int64(index[ni >> SHIFT, nj >> SHIFT, nk >> SHIFT])
-                            if qb < 0:
-                                continue
-                            ql = ((ni & MASK) << 6) | ((nj & MASK) << 3) | (nk & MASK)
+                        qb, ql = _neighbour(index, b, p, i, j, k, dx, dy, dz, res, inner)
+                        if qb < 0:
+                            continue
                         if level[qb, ql] >= ring:
                             continue
                         t = tri_id[qb, ql]
@@ -378,17 +383,9 @@ def _relax(gv, faces, index, origins, dist, tri_old, tri_new, level, res, limit,
                             continue
                         if axial and abs(dx) + abs(dy) + abs(dz) != 1:
                             continue
-                        if inner:
-                            qb, ql = np.int64(b), p + (dx << 6) + (dy << 3) + dz
-                        else:
-                            ni, nj, nk = i + dx, j + dy, k + dz
-                            if ni < 0 or nj < 0 or nk < 0 or ni >= res or nj >= res \
-                                    or nk >= res:
-                                continue
-                            qb = np.int64(index[ni >> SHIFT, nj >> SHIFT, nk >> SHIFT])
-                            if qb < 0:
-                                continue
-                            ql = ((ni & MASK) << 6) | ((nj & MASK) << 3) | (nk & MASK)
+                        qb, ql = _neighbour(index, b, p, i, j, k, dx, dy, dz, res, inner)
+                        if qb < 0:
+                            continue
                         if level[qb, ql] >= _OFF:
                             continue
                         t = tri_old[qb, ql]
