@@ -442,6 +442,54 @@ def _run_voxelize_ovoxel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="a finished run's samples in a trainer's layout",
+                       description="Write the stored samples of every finished asset of a "
+                                   "`meshprep run` output in a registered layout (meshprep "
+                                   "layouts lists them); nothing is recomputed. Resumable: "
+                                   "a rerun skips what is done. Writes export.parquet.")
+    p.add_argument("dataset", type=Path, help="a `meshprep run` output folder")
+    p.add_argument("--layout", required=True)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--ids", type=Path, default=None, help="file with one asset id per line")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .export.run import export_dataset
+
+    ids = None
+    if args.ids is not None:
+        ids = [line.strip() for line in args.ids.read_text().splitlines() if line.strip()]
+    summary = export_dataset(args.dataset, args.layout, args.output, ids=ids,
+                             workers=args.workers, progress=not args.no_progress)
+    print(f"{args.output}: {summary.exported} exported, {summary.skipped} already done, "
+          f"{summary.failed} failed of {summary.listed} in {summary.seconds:.1f} s; "
+          f"manifest {summary.manifest}")
+    for line in summary.errors[:5]:
+        print(f"  failed {line}", file=sys.stderr)
+    return 0 if summary.failed == 0 else 1
+
+
+def _add_layouts(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("layouts", help="every layout: files, keys, shapes, dtypes, sign, range",
+                       description="The registered sample layouts and their conventions.")
+    p.add_argument("--markdown", action="store_true", help="the README's table")
+    p.set_defaults(run=_run_layouts)
+
+
+def _run_layouts(args: argparse.Namespace) -> int:
+    from .export.layouts import all_layouts, describe, markdown_table
+
+    if args.markdown:
+        print(markdown_table())
+    else:
+        print("\n\n".join(describe(layout) for layout in all_layouts()))
+    return 0
+
+
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="an HTML report of a run's output",
                        description="Write OUTPUT/report/index.html: overview, gallery, failures.")
@@ -554,7 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run, _add_status, _add_report, _add_curate, _add_score, _add_fetch, _add_render,
-    _add_voxelize,
+    _add_voxelize, _add_export, _add_layouts,
     _add_watertight, _add_sample, _add_check,
 ]
 

@@ -1,0 +1,179 @@
+"""Vecset trainers' sample files: one canonical store, thin writers registered by name.
+
+The store is what ``meshprep run`` writes per asset (``surface.npz``, ``sdf.npz``: float32,
+coordinates in the canonical cube [-1, 1], signed distances negative inside; and
+``watertight.ply``). Each layout is a :class:`Layout`: a writer from the store, a reader written
+from the trainer's own loader (for tests and for ``meshprep export``'s checks), and its
+conventions declared as data, so ``meshprep layouts`` and the README's table come from the same
+declaration. A layout that needs more samples than the store holds raises
+:class:`NotEnoughSamplesError` naming the config key to raise (never pads or repeats points).
+
+Writers are registered with :func:`register` by the modules ``export/layout_*.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from meshprep.errors import MeshprepError
+from meshprep.sample.step import TrainingSamples
+
+
+class NotEnoughSamplesError(MeshprepError):
+    """The store holds fewer samples than the layout needs."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One array a layout writes: file, key, shape, dtype and what it holds."""
+
+    file: str
+    name: str
+    shape: str
+    dtype: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A trainer's sample files and the conventions its loader expects.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``--layout NAME``).
+    trainer : str
+        The project whose loader reads the files.
+    loader : str
+        ``owner/repo:path`` of the loader the writer was matched against.
+    keys : tuple of Key
+        Every array written.
+    sign : str
+        The label convention (``"sdf, negative inside"``, ``"label = -sdf"``, ``"occupancy"``).
+    coords : str
+        The coordinate range and how it maps from ours.
+    needs : dict
+        Minimum counts per store array, e.g. ``{"surface": 200_000}``; config keys are
+        ``sample.<array>``.
+    notes : str
+        Where the loader and the released preprocessing disagree, and what we follow.
+    write : callable
+        ``write(samples, watertight, folder, asset_id) -> list[Path]``.
+    read : callable
+        ``read(folder, asset_id) -> dict`` of the arrays as the trainer's loader sees them.
+    """
+
+    name: str
+    trainer: str
+    loader: str
+    keys: tuple[Key, ...]
+    sign: str
+    coords: str
+    write: Callable[[TrainingSamples, trimesh.Trimesh | None, Path, str], list[Path]]
+    read: Callable[[Path, str], dict[str, np.ndarray]]
+    needs: dict[str, int] = field(default_factory=dict)
+    notes: str = ""
+
+
+LAYOUTS: dict[str, Layout] = {}
+
+
+def register(layout: Layout) -> Layout:
+    """Add a layout to the registry (by name); returns it."""
+    LAYOUTS[layout.name] = layout
+    return layout
+
+
+def get_layout(name: str) -> Layout:
+    """The registered layout ``name``; a clear error listing the others."""
+    _load_builtin()
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown layout {name!r}: use one of {', '.join(sorted(LAYOUTS))}")
+    return LAYOUTS[name]
+
+
+def all_layouts() -> list[Layout]:
+    """Every registered layout, sorted by name."""
+    _load_builtin()
+    return [LAYOUTS[name] for name in sorted(LAYOUTS)]
+
+
+def _load_builtin() -> None:
+    """Import every ``export/layout_*.py`` module (each registers its layouts)."""
+    import importlib
+    import pkgutil
+
+    package = __name__.rpartition(".")[0]
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name.startswith("layout_"):
+            importlib.import_module(f"{package}.{info.name}")
+
+
+def store_counts(samples: TrainingSamples) -> dict[str, int]:
+    """How many samples of each kind the store holds (the names of ``[sample]``)."""
+    sdf = samples.sdf
+    return {"surface": len(samples.surface_points), "salient": len(samples.salient_points),
+            "volume": len(sdf.volume_points), "near": len(sdf.near_points)}
+
+
+def check_counts(layout: Layout, samples: TrainingSamples) -> None:
+    """Raise :class:`NotEnoughSamplesError` when the store is too small for ``layout``."""
+    have = store_counts(samples)
+    short = [f"{kind}: {have[kind]} < {need}" for kind, need in layout.needs.items()
+             if have[kind] < need]
+    if short:
+        keys = ", ".join(f"sample.{s.split(':')[0]}" for s in short)
+        raise NotEnoughSamplesError(
+            f"layout {layout.name!r} needs more samples than the store holds ({'; '.join(short)})"
+            f": raise {keys} in the run's config and rerun (samples are never padded or "
+            "repeated)")
+
+
+def plain_id(asset_id: str) -> str:
+    """``asset_id`` when it is a plain file name; else a ValueError."""
+    if not asset_id or Path(asset_id).name != asset_id or asset_id in (".", ".."):
+        raise ValueError(f"asset_id must be a plain file name, got {asset_id!r}")
+    return asset_id
+
+
+def save_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray], *,
+             compressed: bool = False) -> Path:
+    """``np.savez`` (or ``savez_compressed``) into place, atomically."""
+    from meshprep.io import atomic_write
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp, open(tmp, "wb") as stream:
+        (np.savez_compressed if compressed else np.savez)(stream, **arrays)
+    return path
+
+
+def describe(layout: Layout) -> str:
+    """The declaration as text (what ``meshprep layouts`` prints)."""
+    lines = [f"{layout.name}: {layout.trainer} (matched against {layout.loader})",
+             f"  sign: {layout.sign}", f"  coordinates: {layout.coords}"]
+    if layout.needs:
+        lines.append("  needs: " + ", ".join(f"sample.{k} >= {v}" for k, v in layout.needs.items()))
+    lines += [f"  {k.file} {k.name} {k.shape} {k.dtype}: {k.meaning}" for k in layout.keys]
+    if layout.notes:
+        lines.append(f"  note: {layout.notes}")
+    return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """The README's layout table, from the declarations."""
+    rows = ["| layout | trainer | file | key | shape | dtype | sign | coordinates |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for layout in all_layouts():
+        for i, key in enumerate(layout.keys):
+            head = (f"`{layout.name}`", layout.trainer) if i == 0 else ("", "")
+            tail = (layout.sign, layout.coords) if i == 0 else ("", "")
+            rows.append(f"| {head[0]} | {head[1]} | `{key.file}` | `{key.name}` | {key.shape} | "
+                        f"{key.dtype} | {tail[0]} | {tail[1]} |")
+    return "\n".join(rows)

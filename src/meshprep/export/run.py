@@ -1,0 +1,194 @@
+"""``meshprep export``: a finished run's stored samples in any registered layout.
+
+Nothing is recomputed: every asset's ``surface.npz`` / ``sdf.npz`` (and ``watertight.ply``) are
+read from the run's store and written by the layout's writer. Resumable and atomic per asset:
+the layout's files are written atomically, then a marker ``.meshprep-export/<id>.json`` (the
+files, the counts) last; a rerun skips every asset whose marker is there, and ``--retry-failed``
+is not needed: a failed asset has no marker and runs again. One asset failing (a missing or
+corrupt store, too few samples) is recorded with its reason and the export goes on. At the end
+``export.parquet`` lists every asset: id, status, files, counts, error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from meshprep.errors import MeshprepError
+from meshprep.io import atomic_write
+
+from .layouts import get_layout, store_counts
+
+MARKERS = ".meshprep-export"
+
+
+@dataclass
+class ExportSummary:
+    """What an export did."""
+
+    layout: str
+    listed: int = 0
+    exported: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    manifest: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def stored_assets(dataset: str | os.PathLike[str], ids: Iterable[str] | None = None
+                  ) -> list[tuple[str, str]]:
+    """(asset id, folder) of the run's finished assets, from its ``manifest.parquet``; the
+    folder is found under ``dataset`` (so a moved or copied dataset exports what it holds)."""
+    import pyarrow.parquet as pq
+
+    manifest = Path(dataset) / "manifest.parquet"
+    if not manifest.is_file():
+        raise MeshprepError(f"{dataset} has no manifest.parquet: is it the output of "
+                            "`meshprep run`?")
+    table = pq.read_table(manifest, columns=["asset_id", "status", "path"]).to_pylist()
+    wanted = None if ids is None else set(ids)
+    root = Path(dataset)
+    return [(row["asset_id"], str(root / "objects" / row["asset_id"][:2] / row["asset_id"]))
+            for row in table if row["status"] == "ok"
+            and (wanted is None or row["asset_id"] in wanted)]
+
+
+def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict:
+    """Write one asset in ``layout_name`` (in a worker); never raises, returns its record."""
+    import trimesh
+
+    from meshprep.sample.layouts import read_meshprep
+
+    layout = get_layout(layout_name)
+    started = time.perf_counter()
+    try:
+        samples = read_meshprep(folder)
+        watertight_path = Path(folder) / "watertight.ply"
+        watertight = trimesh.load(watertight_path, process=False) if \
+            watertight_path.is_file() else None
+        paths = layout.write(samples, watertight, Path(out), asset_id)
+        files = [os.path.relpath(p, out) for p in paths]
+        record = {"asset_id": asset_id, "status": "ok", "files": files,
+                  **{f"{k}_count": v for k, v in store_counts(samples).items()},
+                  "seconds": time.perf_counter() - started, "error": None}
+        _write_marker(Path(out), asset_id, record)
+        return record
+    except (MeshprepError, OSError, ValueError, KeyError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        return {"asset_id": asset_id, "status": "failed", "files": [],
+                "seconds": time.perf_counter() - started,
+                "error": f"{type(exc).__name__}: {message}"}
+
+
+def _marker(out: Path, asset_id: str) -> Path:
+    return out / MARKERS / f"{asset_id}.json"
+
+
+def _write_marker(out: Path, asset_id: str, record: dict) -> None:
+    path = _marker(out, asset_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, durable=False) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+        json.dump(record, stream)
+
+
+def export_dataset(dataset: str | os.PathLike[str], layout: str, out: str | os.PathLike[str], *,
+                   ids: Iterable[str] | None = None, workers: int = 1,
+                   progress: bool = True, log=None) -> ExportSummary:
+    """Export every finished asset of ``dataset`` in ``layout`` into ``out``.
+
+    Parameters
+    ----------
+    dataset : path-like
+        A ``meshprep run`` output folder.
+    layout : str
+        A registered layout (``meshprep layouts`` lists them).
+    out : path-like
+        Output folder (created).
+    ids : iterable of str, optional
+        Only these asset ids.
+    workers : int
+        Worker processes.
+    progress : bool
+        Print progress to ``log`` (stderr).
+
+    Returns
+    -------
+    ExportSummary
+    """
+    log = log or sys.stderr
+    get_layout(layout)  # a clear error for an unknown name before any work
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = ExportSummary(layout)
+    started = time.perf_counter()
+    assets = stored_assets(dataset, ids)
+    summary.listed = len(assets)
+    records, todo = [], []
+    for asset_id, folder in assets:
+        marker = _marker(out, asset_id)
+        if marker.is_file():
+            records.append(json.loads(marker.read_text(encoding="utf-8")))
+            summary.skipped += 1
+        else:
+            todo.append((asset_id, folder))
+    for record in _run(layout, todo, out, workers, progress, log):
+        records.append(record)
+        if record["status"] == "ok":
+            summary.exported += 1
+        else:
+            summary.failed += 1
+            summary.errors.append(f"{record['asset_id']}: {record['error']}")
+    summary.manifest = _write_manifest(out, records)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _run(layout, todo, out, workers, progress, log):
+    done, last = 0, 0.0
+    if workers <= 1 or len(todo) <= 1:
+        results = (export_asset(layout, a, f, str(out)) for a, f in todo)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(workers)
+        chunk = max(1, min(64, len(todo) // (4 * workers)))
+        results = pool.map(export_asset, *zip(*[(layout, a, f, str(out)) for a, f in todo],
+                                              strict=True), chunksize=chunk)
+    try:
+        for record in results:
+            done += 1
+            now = time.perf_counter()
+            if progress and (now - last > 1.0 or done == len(todo)):
+                print(f"\rexport {layout}: {done}/{len(todo)}", end="", file=log, flush=True)
+                last = now
+            yield record
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        if progress and todo:
+            print(file=log)
+
+
+def _write_manifest(out: Path, records: list[dict]) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = out / "export.parquet"
+    columns = ["asset_id", "status", "files", "surface_count", "salient_count", "volume_count",
+               "near_count", "seconds", "error"]
+    table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in records],
+                                 schema=pa.schema([
+                                     ("asset_id", pa.string()), ("status", pa.string()),
+                                     ("files", pa.list_(pa.string())),
+                                     ("surface_count", pa.int64()), ("salient_count", pa.int64()),
+                                     ("volume_count", pa.int64()), ("near_count", pa.int64()),
+                                     ("seconds", pa.float64()), ("error", pa.string())]))
+    with atomic_write(path) as tmp:
+        pq.write_table(table, tmp)
+    return str(path)
