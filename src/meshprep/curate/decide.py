@@ -22,6 +22,13 @@ RULES: dict[str, tuple[str, Callable[[float, float], bool], str, str]] = {
               "multi-object — {v:.0f} separate objects"),
     "floaters": ("floater_share", lambda v, t: v > t, "max_floater_share",
                  "floaters — {v:.3f} of area in small parts apart from the object"),
+    # the sign check of the sample step (sample/check.py): labels that disagree with the mesh
+    "labels": ("check_far_inside", lambda v, t: v > t, "max_far_inside",
+               "labels inconsistent — {v:.1%} of far points inside"),
+    "label_sign": ("check_sign_disagreement", lambda v, t: v > t, "max_sign_disagreement",
+                   "labels inconsistent — {v:.1%} of checked points disagree with ray parity"),
+    "label_volume": ("check_volume_sigma", lambda v, t: v > t, "max_volume_sigma",
+                     "labels inconsistent — inside share {v:.1f} σ from the mesh's volume"),
     "animation": ("pose_bbox_ratio", lambda v, t: not (1.0 / t <= v <= t), "max_pose_ratio",
                   "broken animation — frame-0 box {v:.2f}× the rest box"),
 }

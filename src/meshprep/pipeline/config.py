@@ -27,6 +27,9 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     max_objects = 1              # separate objects (touching parts are one object)
     max_floater_share = 0.001    # area share of small parts apart from the object
     max_pose_ratio = 3.0         # animated glTF: frame-0 box over rest box (or its inverse)
+    max_far_inside = 0.0         # sign check: share of far volume points labelled inside
+    max_sign_disagreement = 0.02 # sign check: share of labels against ray parity
+    max_volume_sigma = 6.0       # sign check: inside share vs volume, binomial sigmas
     drop = ["plane"]             # rules that drop (skip) an asset; the others flag it
 
     [render]                     # the "render" step
@@ -104,6 +107,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "write": {"layouts": []},
     "curate": {"max_plane_share": 0.9, "min_thinness": 0.03, "max_ground_tile_share": 0.15,
                "max_objects": 1, "max_floater_share": 0.001, "max_pose_ratio": 3.0,
+               "max_far_inside": 0.0, "max_sign_disagreement": 0.02, "max_volume_sigma": 6.0,
                "drop": ["plane"]},
     "render": {"cameras": "scoring4", "size": 256, "passes": ["normal"], "targets":
                ["input", "watertight"], "backend": "builtin", "engine": "cycles",
@@ -124,7 +128,7 @@ _CHOICES = {
 }
 _LIST_CHOICES = {
     ("curate", "drop"): ("plane", "flat", "ground", "multi", "floaters", "animation",
-                         "duplicate"),
+                         "duplicate", "labels", "label_sign", "label_volume"),
     ("render", "passes"): ("normal", "depth", "mask", "color", "albedo", "shaded"),
     ("render", "targets"): ("input", "watertight"),
     ("write", "layouts"): ("trellis2", "trellis", "sparse-sdf"),

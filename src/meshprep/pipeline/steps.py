@@ -245,6 +245,25 @@ def step_sample(ctx: AssetContext) -> None:
     )
     ctx.metrics.update(salient_edges=int(ctx.samples.salient_stats.salient_edges),
                        salient_fallback=bool(ctx.samples.salient_stats.fallback))
+    _check_signs(ctx, watertight)
+
+
+def _check_signs(ctx: AssetContext, watertight) -> None:
+    """The sign check (sample/check.py) into the metrics, and the curation decision again:
+    labels that disagree with the mesh flag the asset with the reason (or drop it when
+    ``[curate] drop`` names the rule)."""
+    import time
+
+    from meshprep.curate import decide
+    from meshprep.sample.check import sign_check
+
+    start = time.perf_counter()
+    ctx.metrics.update(sign_check(watertight, ctx.samples, seed=ctx.config["run"]["seed"]))
+    ctx.metrics["check_seconds"] = time.perf_counter() - start
+    decision, reason = decide(ctx.metrics, ctx.config["curate"])
+    ctx.metrics.update(curation=decision, curation_reason=reason)
+    if decision == "drop":
+        raise SkipAsset(reason)
 
 
 def step_write(ctx: AssetContext) -> None:
