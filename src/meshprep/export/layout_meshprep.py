@@ -47,7 +47,7 @@ register(Layout(
           Key("<id>/sdf.npz", "near_points, near_sdf", "(M, 3), (M,)", "float32",
               "near the surface; the last near_salient_count rows near salient samples")),
     sign="sdf, negative inside", coords="[-1, 1] (the canonical cube)",
-    write=_write_meshprep, read=_read_meshprep))
+    write=_write_meshprep, read=_read_meshprep, uses_watertight=True))
 
 register(Layout(
     name="hunyuan3d", trainer="Hunyuan3D-2.1 (ShapeVAE)",
@@ -61,4 +61,4 @@ register(Layout(
               "near the salient samples"),
           Key("<id>_watertight.obj", "-", "-", "-", "the watertight mesh")),
     sign="label = -sdf (positive inside)", coords="[-1, 1] (as ours)",
-    write=_write_hunyuan3d, read=read_hunyuan3d))
+    write=_write_hunyuan3d, read=read_hunyuan3d, uses_watertight=True))

@@ -63,6 +63,8 @@ class Layout:
         ``sample.<array>``.
     notes : str
         Where the loader and the released preprocessing disagree, and what we follow.
+    uses_watertight : bool
+        The writer needs the watertight mesh (``watertight.ply`` is read only then).
     write : callable
         ``write(samples, watertight, folder, asset_id) -> list[Path]``.
     read : callable
@@ -79,6 +81,7 @@ class Layout:
     read: Callable[[Path, str], dict[str, np.ndarray]]
     needs: dict[str, int] = field(default_factory=dict)
     notes: str = ""
+    uses_watertight: bool = False
 
 
 LAYOUTS: dict[str, Layout] = {}

@@ -72,7 +72,7 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
         samples = read_meshprep(folder)
         watertight_path = Path(folder) / "watertight.ply"
         watertight = trimesh.load(watertight_path, process=False) if \
-            watertight_path.is_file() else None
+            layout.uses_watertight and watertight_path.is_file() else None
         paths = layout.write(samples, watertight, Path(out), asset_id)
         files = [os.path.relpath(p, out) for p in paths]
         record = {"asset_id": asset_id, "status": "ok", "files": files,
