@@ -109,3 +109,11 @@ def test_export_cli(dataset: Path, tmp_path: Path) -> None:
     markers = list((tmp_path / "x" / MARKERS).glob("*.json"))
     assert len(markers) == 3 and json.loads(markers[0].read_text())["status"] == "ok"
     assert main(["export", str(dataset), "--layout", "nope", "-o", str(tmp_path / "y")]) == 1
+
+
+def test_readme_table_is_the_declarations() -> None:
+    """README.md's layout table is ``meshprep layouts --markdown`` (regenerate it when a layout
+    changes)."""
+    text = (REPO / "README.md").read_text()
+    table = text.split("<!-- layouts:begin -->\n")[1].split("<!-- layouts:end -->")[0]
+    assert table.strip() == markdown_table().strip()
