@@ -41,7 +41,7 @@ def test_export_writes_the_store_in_the_layout(dataset: Path, tmp_path: Path) ->
     summary = export_dataset(dataset, "hunyuan3d", out, progress=False)
     assert (summary.exported, summary.failed) == (3, 0)
     rows = pq.read_table(out / "export.parquet").to_pylist()
-    assert {r["status"] for r in rows} == {"ok"} and all(len(r["files"]) == 3 for r in rows)
+    assert {r["status"] for r in rows} == {"ok"} and all(len(r["files"]) == 2 for r in rows)
     layout = get_layout("hunyuan3d")
     for row in rows:
         got = layout.read(out, row["asset_id"])

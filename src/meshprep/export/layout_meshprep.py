@@ -31,9 +31,16 @@ def _read_meshprep(folder: Path, asset_id: str) -> dict[str, np.ndarray]:
 
 
 def _write_hunyuan3d(samples, watertight, folder: Path, asset_id: str) -> list[Path]:
-    if watertight is None:
-        raise ValueError("the hunyuan3d layout needs the watertight mesh (watertight.ply)")
-    return list(write_hunyuan3d(samples, watertight, folder, plain_id(asset_id)))
+    # dit_asl.py's decode(): item = <root>/<uid>, files <item>/geo_data/<uid>_surface.npz; the
+    # _sdf.npz is written too (the released watertight_and_sample.py writes it), the
+    # _watertight.obj not (the loader's line reading it is commented out; text OBJ export is
+    # what made this layout slow)
+    uid = plain_id(asset_id)
+    return list(write_hunyuan3d(samples, None, Path(folder) / uid / "geo_data", uid))
+
+
+def _read_hunyuan3d(folder: Path, asset_id: str) -> dict[str, np.ndarray]:
+    return read_hunyuan3d(Path(folder) / asset_id / "geo_data", asset_id)
 
 
 register(Layout(
@@ -52,13 +59,17 @@ register(Layout(
 register(Layout(
     name="hunyuan3d", trainer="Hunyuan3D-2.1 (ShapeVAE)",
     loader="Tencent-Hunyuan/Hunyuan3D-2.1:hy3dshape/hy3dshape/data/dit_asl.py",
-    keys=(Key("<id>_surface.npz", "random_surface", "(N, 6)", "float16", "xyz + normal"),
-          Key("<id>_surface.npz", "sharp_surface", "(S, 6)", "float16", "salient xyz + normal"),
-          Key("<id>_sdf.npz", "vol_points, vol_label", "(V, 3), (V,)", "float16", "volume"),
-          Key("<id>_sdf.npz", "random_near_points, random_near_label", "(M, 3), (M,)",
-              "float16", "near the uniform surface samples"),
-          Key("<id>_sdf.npz", "sharp_near_points, sharp_near_label", "(K, 3), (K,)", "float16",
-              "near the salient samples"),
-          Key("<id>_watertight.obj", "-", "-", "-", "the watertight mesh")),
+    keys=(Key("<id>/geo_data/<id>_surface.npz", "random_surface", "(N, 6)", "float16",
+              "xyz + normal"),
+          Key("<id>/geo_data/<id>_surface.npz", "sharp_surface", "(S, 6)", "float16",
+              "salient xyz + normal"),
+          Key("<id>/geo_data/<id>_sdf.npz", "vol_points, vol_label", "(V, 3), (V,)", "float16",
+              "volume"),
+          Key("<id>/geo_data/<id>_sdf.npz", "random_near_points, random_near_label",
+              "(M, 3), (M,)", "float16", "near the uniform surface samples"),
+          Key("<id>/geo_data/<id>_sdf.npz", "sharp_near_points, sharp_near_label",
+              "(K, 3), (K,)", "float16", "near the salient samples")),
     sign="label = -sdf (positive inside)", coords="[-1, 1] (as ours)",
-    write=_write_hunyuan3d, read=read_hunyuan3d, uses_watertight=True))
+    notes="the DiT loader reads only <id>_surface.npz (and render_cond/000-023.png, which "
+          "export does not write); the sdf file follows the released preprocessing",
+    write=_write_hunyuan3d, read=_read_hunyuan3d))

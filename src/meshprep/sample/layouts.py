@@ -128,17 +128,18 @@ def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
 
 def write_hunyuan3d(
     samples: TrainingSamples,
-    watertight: trimesh.Trimesh,
+    watertight: trimesh.Trimesh | None,
     folder: str | os.PathLike[str],
     asset_id: str,
-) -> tuple[Path, Path, Path]:
+) -> tuple[Path, ...]:
     """Write Hunyuan3D-2.1's ``<id>_surface.npz``, ``<id>_sdf.npz`` and ``<id>_watertight.obj``.
 
     Parameters
     ----------
     samples : TrainingSamples
-    watertight : trimesh.Trimesh
-        The closed mesh the distances were computed against.
+    watertight : trimesh.Trimesh or None
+        The closed mesh the distances were computed against (None: no ``.obj``; Hunyuan3D's
+        loader does not read it).
     folder : str or os.PathLike
         Created if missing.
     asset_id : str
@@ -170,6 +171,8 @@ def write_hunyuan3d(
     }
     surface_path = _save_npz(folder / f"{asset_id}_surface.npz", surface)
     sdf_path = _save_npz(folder / f"{asset_id}_sdf.npz", volumetric)
+    if watertight is None:
+        return surface_path, sdf_path
     mesh_path = write_mesh(watertight, folder / f"{asset_id}_watertight.obj")
     return surface_path, sdf_path, mesh_path
 
