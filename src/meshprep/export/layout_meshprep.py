@@ -57,7 +57,7 @@ register(Layout(
     write=_write_meshprep, read=_read_meshprep, uses_watertight=True))
 
 register(Layout(
-    name="hunyuan3d", trainer="Hunyuan3D-2.1 (ShapeVAE)",
+    name="hunyuan3d", trainer="Hunyuan3D-2.1 (DiT data loader)",
     loader="Tencent-Hunyuan/Hunyuan3D-2.1:hy3dshape/hy3dshape/data/dit_asl.py",
     keys=(Key("<id>/geo_data/<id>_surface.npz", "random_surface", "(N, 6)", "float16",
               "xyz + normal"),
