@@ -7,6 +7,7 @@ references to the model's folder, flattens scene graphs, and checks the result i
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -30,7 +31,7 @@ from meshprep.errors import (
     UnsafePathError,
     UnsupportedFormatError,
 )
-from meshprep.io import archive, gltf
+from meshprep.io import archive, gltf, gltf_decode
 from meshprep.io._paths import FolderResolver
 from meshprep.io.appearance import Appearance, part_appearance
 from meshprep.io.appearance import combine as combine_appearance
@@ -193,7 +194,9 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
     pose = look = None
     try:
         tree = _precheck(path, ext, jail, max_bytes)
-        scene = _parse(path, ext, jail, appearance)
+        # quantized / texture-transformed glTF: rewritten as float32 before trimesh reads it
+        data = gltf_decode.decoded_glb(path, tree, jail) if tree is not None else None
+        scene = _parse(path, ext, jail, appearance, data)
         pose = _frame0_pose(path, tree, jail) if tree is not None else None
         if pose is not None and len(pose.faces):
             # an animated or skinned glTF: its first frame replaces trimesh's rest pose
@@ -287,7 +290,8 @@ def _check_xml_prolog(path: Path) -> None:
         raise CorruptFileError(f"{path.name}: no <COLLADA> root element in the first 1 MiB")
 
 
-def _parse(path: Path, ext: str, jail: Path, appearance: bool = False) -> trimesh.Scene:
+def _parse(path: Path, ext: str, jail: Path, appearance: bool = False,
+           data: bytes | None = None) -> trimesh.Scene:
     """Run trimesh's loader on an open file with a resolver confined to ``jail``.
 
     With ``appearance``, materials and textures are read too; when that fails (a missing or
@@ -296,15 +300,20 @@ def _parse(path: Path, ext: str, jail: Path, appearance: bool = False) -> trimes
     options = _LOADER_OPTIONS.get(ext, {})
     if appearance and options:
         try:
-            return _parse_with(path, ext, jail, {})
+            return _parse_with(path, ext, jail, {}, data)
         except Exception:
             pass  # the geometry-only parse below decides whether the file loads
-    return _parse_with(path, ext, jail, options)
+    return _parse_with(path, ext, jail, options, data)
 
 
-def _parse_with(path: Path, ext: str, jail: Path, options: dict[str, Any]) -> trimesh.Scene:
+def _parse_with(path: Path, ext: str, jail: Path, options: dict[str, Any],
+                data: bytes | None = None) -> trimesh.Scene:
     resolver = FolderResolver(path.parent, jail)
     # passing an open file (not a string) keeps trimesh from guessing URLs or JSON from the name
+    if data is not None:
+        # a decoded glTF (meshprep.io.gltf_decode): a GLB whose images still resolve here
+        return trimesh.load_scene(io.BytesIO(data), file_type="glb", resolver=resolver,
+                                  process=False, **options)
     with open(path, "rb") as f:
         return trimesh.load_scene(f, file_type=ext[1:], resolver=resolver, process=False,
                                   **options)

@@ -1,0 +1,364 @@
+"""Decode what trimesh reads wrong in a glTF into a plain float32 GLB, in memory.
+
+trimesh reads every accessor as its raw component type: the normalized integer accessors of
+``KHR_mesh_quantization`` (positions, normals, tangents, texture coordinates, colours) come out
+as integers, 32767x too large, and ``KHR_texture_transform`` is ignored. Before trimesh sees such
+a file, :func:`decoded_glb` rewrites those accessors as float32 ones (and bakes the base-colour
+texture transform into the texture coordinates), all buffers packed into one GLB binary chunk.
+``KHR_draco_mesh_compression`` primitives are decoded here too (with DracoPy) into plain
+accessors, so a transform or a normalized type applies to them alike. Files that need none of
+this are handed to trimesh untouched.
+
+Specs matched: glTF 2.0 section 3.11 "Animations"/"Accessors" normalization table (signed
+``max(c / (2^(b-1) - 1), -1)``, unsigned ``c / (2^b - 1)``), ``KHR_mesh_quantization`` README
+(allowed attribute types) and ``KHR_texture_transform`` README (``T * R * S`` on ``[u, v, 1]``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import struct
+import urllib.parse
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from meshprep.errors import CorruptFileError, InvalidGeometryError
+from meshprep.io._paths import resolve_inside
+
+_COMPONENTS = {5120: "<i1", 5121: "<u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
+#: divisor of each normalized integer type (glTF 2.0, "Accessor Data Types")
+_NORMALIZE = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
+_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+_TRANSFORM = "KHR_texture_transform"
+_DRACO = "KHR_draco_mesh_compression"
+_GLB_HEADER = struct.Struct("<4sII")
+_CHUNK = struct.Struct("<II")
+
+
+class TextureTransformWarning(UserWarning):
+    """A texture transform meshprep cannot represent with one set of UVs was left out."""
+
+
+def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None) -> bytes | None:
+    """Rewrite a glTF whose accessors trimesh would misread as a float32 GLB.
+
+    Parameters
+    ----------
+    path : Path
+        The ``.gltf`` / ``.glb`` file (its folder is the base of relative buffer URIs).
+    tree : dict
+        Its JSON, already checked by :func:`meshprep.io.gltf.validate_gltf`.
+    jail : Path, optional
+        Folder buffer files must stay inside; defaults to the file's folder.
+
+    Returns
+    -------
+    bytes or None
+        A GLB to hand to trimesh instead of the file (image URIs kept as written, so they are
+        resolved next to the original), or None when trimesh reads the file correctly as is.
+
+    Raises
+    ------
+    InvalidGeometryError
+        An accessor to rewrite reads past its buffer view.
+    CorruptFileError
+        A buffer cannot be read.
+    """
+    draco = _draco_primitives(tree)
+    normalized = _normalized_accessors(tree)
+    transforms = _primitive_transforms(tree)
+    if not normalized and not transforms and not draco:
+        return None
+    tree = json.loads(json.dumps(tree))  # the caller's tree stays as it was checked
+    buffers = _read_buffers(path, tree, jail)
+    writer = _Writer(tree, buffers)
+    for primitive in _draco_primitives(tree):
+        _decode_draco(writer, primitive)
+    _drop_extension(tree, _DRACO)
+    normalized = _normalized_accessors(tree)
+    transforms = _primitive_transforms(tree)
+    for index in sorted(normalized):
+        writer.replace(index, writer.floats(index))
+    for primitive, (tex_coord, matrix) in transforms:
+        _bake_transform(writer, primitive, tex_coord, matrix)
+    return writer.glb()
+
+
+def _normalized_accessors(tree: dict[str, Any]) -> set[int]:
+    """Accessors with ``normalized: true`` and an integer type, read by a mesh attribute."""
+    accessors = tree.get("accessors", []) or []
+    used = set()
+    for mesh in tree.get("meshes", []) or []:
+        for primitive in mesh.get("primitives", []) or []:
+            targets = primitive.get("targets", []) or []
+            for attributes in [primitive.get("attributes", {}) or {}, *targets]:
+                used.update(v for v in attributes.values() if isinstance(v, int))
+    return {i for i in used if 0 <= i < len(accessors) and _is_normalized(accessors[i])}
+
+
+def _is_normalized(accessor: dict[str, Any]) -> bool:
+    return bool(accessor.get("normalized")) and accessor.get("componentType") in _NORMALIZE \
+        and "bufferView" in accessor
+
+
+def _primitive_transforms(tree: dict[str, Any]) -> list[tuple[dict, tuple[int, np.ndarray]]]:
+    """Primitives whose material's base-colour texture carries a texture transform."""
+    materials = tree.get("materials", []) or []
+    found = []
+    for mesh in tree.get("meshes", []) or []:
+        for primitive in mesh.get("primitives", []) or []:
+            material = primitive.get("material")
+            if not isinstance(material, int) or not 0 <= material < len(materials):
+                continue
+            transform = _material_transform(materials[material])
+            if transform is not None:
+                found.append((primitive, transform))
+    return found
+
+
+def _material_transform(material: dict[str, Any]) -> tuple[int, np.ndarray] | None:
+    """The UV set and 3x3 matrix of a material's base-colour texture transform (None: none).
+
+    meshprep keeps one UV set per vertex, so the base-colour texture's transform is baked into
+    it; a metallic-roughness texture with a different transform is drawn with the base
+    colour's UVs, and a :class:`TextureTransformWarning` says so.
+    """
+    pbr = material.get("pbrMetallicRoughness", {}) or {}
+    base = pbr.get("baseColorTexture")
+    if not isinstance(base, dict):
+        return None
+    mine = _info_transform(base)
+    other = pbr.get("metallicRoughnessTexture")
+    if isinstance(other, dict) and _info_transform(other) != mine:
+        warnings.warn(f"material {material.get('name', '')!r}: the metallic-roughness texture's "
+                      "UV transform differs from the base colour's; the base colour's is used",
+                      TextureTransformWarning, stacklevel=4)
+    if mine is None:
+        return None
+    tex_coord, offset, rotation, scale = mine
+    matrix = uv_matrix(offset, rotation, scale)
+    if tex_coord == 0 and np.allclose(matrix, np.eye(3)):
+        return None  # an identity transform (glTF-Transform writes them): nothing to bake
+    return tex_coord, matrix
+
+
+def _info_transform(info: dict[str, Any]) -> tuple[int, tuple, float, tuple] | None:
+    extension = (info.get("extensions", {}) or {}).get(_TRANSFORM)
+    if not isinstance(extension, dict):
+        return None
+    tex_coord = extension.get("texCoord", info.get("texCoord", 0))
+    return (int(tex_coord), tuple(extension.get("offset", (0.0, 0.0))),
+            float(extension.get("rotation", 0.0)), tuple(extension.get("scale", (1.0, 1.0))))
+
+
+def uv_matrix(offset, rotation: float, scale) -> np.ndarray:
+    """The ``KHR_texture_transform`` matrix ``T(offset) * R(rotation) * S(scale)``.
+
+    Parameters
+    ----------
+    offset : (2,) float
+        UV offset.
+    rotation : float
+        Rotation in radians (counter-clockwise in UV space, as the extension defines).
+    scale : (2,) float
+        UV scale.
+
+    Returns
+    -------
+    (3, 3) float64
+        Applied to ``[u, v, 1]`` column vectors in glTF's UV convention (origin top-left).
+    """
+    c, s = math.cos(rotation), math.sin(rotation)
+    translation = np.array([[1, 0, offset[0]], [0, 1, offset[1]], [0, 0, 1]], np.float64)
+    rotate = np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]], np.float64)
+    resize = np.diag([scale[0], scale[1], 1.0])
+    return translation @ rotate @ resize
+
+
+def _bake_transform(writer: _Writer, primitive: dict, tex_coord: int, matrix: np.ndarray) -> None:
+    """Point the primitive's TEXCOORD_0 (the set trimesh reads) at transformed UVs."""
+    attributes = primitive.get("attributes", {}) or {}
+    source = attributes.get(f"TEXCOORD_{tex_coord}")
+    if not isinstance(source, int):
+        return
+    uv = writer.floats(source)
+    if uv.shape[1] != 2:
+        return
+    moved = uv.astype(np.float64) @ matrix[:2, :2].T + matrix[:2, 2]
+    attributes["TEXCOORD_0"] = writer.append(moved.astype(np.float32), "VEC2")
+
+
+def _draco_primitives(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    """Primitives compressed with ``KHR_draco_mesh_compression``."""
+    return [primitive for mesh in tree.get("meshes", []) or []
+            for primitive in mesh.get("primitives", []) or []
+            if isinstance((primitive.get("extensions") or {}).get(_DRACO), dict)]
+
+
+def _decode_draco(writer: _Writer, primitive: dict[str, Any]) -> None:
+    """Replace a Draco primitive's placeholder accessors with its decoded data.
+
+    The extension maps glTF attribute names to Draco attribute ids and keeps the primitive's
+    accessors (without ``bufferView``) for their types (``KHR_draco_mesh_compression`` README).
+    """
+    import DracoPy  # a base dependency, imported only when a file needs it
+
+    extension = primitive["extensions"].pop(_DRACO)
+    view = writer.tree["bufferViews"][extension["bufferView"]]
+    start = view["byteOffset"]
+    try:
+        decoded = DracoPy.decode(bytes(writer.blob[start:start + view["byteLength"]]))
+    except Exception as exc:  # DracoPy raises its own types on a broken stream
+        raise CorruptFileError(f"Draco stream does not decode: {exc}") from exc
+    by_id = {a["unique_id"]: np.asarray(a["data"]) for a in decoded.attributes}
+    attributes = primitive.get("attributes", {}) or {}
+    for name, ident in (extension.get("attributes") or {}).items():
+        if name in attributes and ident in by_id:
+            values = by_id[ident].astype(np.float32).reshape(len(by_id[ident]), -1)
+            accessor = writer.tree["accessors"][attributes[name]]
+            if accessor.get("normalized") and accessor.get("componentType") in _NORMALIZE \
+                    and by_id[ident].dtype.kind in "iu":
+                values = np.maximum(values / np.float32(_NORMALIZE[accessor["componentType"]]),
+                                    -1.0)
+            writer.replace(attributes[name], values)
+    if "indices" in primitive:
+        faces = np.asarray(decoded.faces, dtype=np.uint32).reshape(-1)
+        writer.replace(primitive["indices"], faces.reshape(-1, 1), component=5125)
+
+
+def _drop_extension(tree: dict[str, Any], name: str) -> None:
+    """Remove a decoded extension from ``extensionsUsed`` / ``extensionsRequired``."""
+    for key in ("extensionsUsed", "extensionsRequired"):
+        if isinstance(tree.get(key), list):
+            tree[key] = [e for e in tree[key] if e != name]
+
+
+def _read_buffers(path: Path, tree: dict[str, Any], jail: Path | None) -> list[bytes]:
+    """The bytes of every buffer: the GLB binary chunk, a data URI or a file in the folder."""
+    chunk = _glb_binary(path) if path.suffix.lower() == ".glb" else None
+    out = []
+    for i, buffer in enumerate(tree.get("buffers", []) or []):
+        uri = buffer.get("uri")
+        if uri is None:
+            if chunk is None:
+                raise CorruptFileError(f"{path.name}: buffers[{i}] has no uri and no GLB chunk")
+            out.append(chunk)
+        elif uri.startswith("data:"):
+            out.append(base64.b64decode(uri.split(";base64,", 1)[1]))
+        else:
+            out.append(resolve_inside(path.parent, urllib.parse.unquote(uri), jail).read_bytes())
+    return out
+
+
+def _glb_binary(path: Path) -> bytes | None:
+    """The BIN chunk of a GLB (None when it has none)."""
+    data = path.read_bytes()
+    offset = _GLB_HEADER.size
+    while offset + _CHUNK.size <= len(data):
+        length, kind = _CHUNK.unpack_from(data, offset)
+        if kind == 0x004E4942:  # "BIN\0"
+            return data[offset + 8: offset + 8 + length]
+        offset += _CHUNK.size + length
+    return None
+
+
+class _Writer:
+    """Appends float32 accessors to a copy of the buffers and writes the result as one GLB."""
+
+    def __init__(self, tree: dict[str, Any], buffers: list[bytes]) -> None:
+        self.tree = tree
+        self.blob = bytearray()
+        starts = []
+        for data in buffers:
+            self.blob += b"\0" * (-len(self.blob) % 4)
+            starts.append(len(self.blob))
+            self.blob += data
+        for view in tree.get("bufferViews", []) or []:
+            view["byteOffset"] = starts[view["buffer"]] + view.get("byteOffset", 0)
+            view["buffer"] = 0
+        self.buffers = buffers
+
+    def floats(self, index: int) -> np.ndarray:
+        """Accessor ``index`` as a (count, width) float32 array, normalization applied."""
+        accessor = self.tree["accessors"][index]
+        component = accessor["componentType"]
+        dtype = np.dtype(_COMPONENTS[component])
+        width, count = _WIDTH[accessor["type"]], int(accessor["count"])
+        view = self.tree["bufferViews"][accessor["bufferView"]]
+        start = view["byteOffset"] + accessor.get("byteOffset", 0)
+        stride = view.get("byteStride") or dtype.itemsize * width
+        end = start + stride * (count - 1) + dtype.itemsize * width if count else start
+        if end > view["byteOffset"] + view["byteLength"]:
+            raise InvalidGeometryError(f"accessor {index} reads past its buffer view")
+        raw = np.lib.stride_tricks.as_strided(
+            np.frombuffer(self.blob, dtype=np.uint8, count=end - start, offset=start),
+            shape=(count, width * dtype.itemsize), strides=(stride, 1))
+        values = np.ascontiguousarray(raw).view(dtype).reshape(count, width).astype(np.float32)
+        _apply_sparse(values, accessor, self)
+        if accessor.get("normalized") and component in _NORMALIZE:
+            values = np.maximum(values / np.float32(_NORMALIZE[component]), -1.0)
+        return values
+
+    def bytes_of(self, view_index: int, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
+        """``count`` tightly packed values of ``dtype`` from a buffer view (sparse data)."""
+        view = self.tree["bufferViews"][view_index]
+        start = view["byteOffset"] + offset
+        return np.frombuffer(self.blob, dtype=dtype, count=count, offset=start).copy()
+
+    def replace(self, index: int, values: np.ndarray, component: int = 5126) -> None:
+        """Turn accessor ``index`` into a tightly packed one (float32 unless told) of ``values``."""
+        accessor = self.tree["accessors"][index]
+        accessor.update(self._view(values, _COMPONENTS[component]), componentType=component,
+                        normalized=False, byteOffset=0, count=len(values))
+        accessor.pop("sparse", None)
+        if "min" in accessor:
+            accessor["min"] = values.min(axis=0).tolist()
+            accessor["max"] = values.max(axis=0).tolist()
+
+    def append(self, values: np.ndarray, kind: str) -> int:
+        """Add a new float32 accessor and return its index."""
+        accessor = {"componentType": 5126, "count": len(values), "type": kind,
+                    **self._view(values)}
+        self.tree.setdefault("accessors", []).append(accessor)
+        return len(self.tree["accessors"]) - 1
+
+    def _view(self, values: np.ndarray, dtype: str = "<f4") -> dict[str, int]:
+        self.blob += b"\0" * (-len(self.blob) % 4)
+        data = np.ascontiguousarray(values, dtype=dtype).tobytes()
+        views = self.tree.setdefault("bufferViews", [])
+        views.append({"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)})
+        self.blob += data
+        return {"bufferView": len(views) - 1}
+
+    def glb(self) -> bytes:
+        """The tree and the packed buffer as GLB bytes."""
+        self.blob += b"\0" * (-len(self.blob) % 4)
+        self.tree["buffers"] = [{"byteLength": len(self.blob)}]
+        text = json.dumps(self.tree, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 4)
+        total = _GLB_HEADER.size + 2 * _CHUNK.size + len(text) + len(self.blob)
+        return b"".join([_GLB_HEADER.pack(b"glTF", 2, total), _CHUNK.pack(len(text), 0x4E4F534A),
+                         text, _CHUNK.pack(len(self.blob), 0x004E4942), bytes(self.blob)])
+
+
+def _apply_sparse(values: np.ndarray, accessor: dict[str, Any], writer: _Writer) -> None:
+    """Overwrite the rows a sparse accessor substitutes (glTF 2.0, "Sparse Accessors")."""
+    sparse = accessor.get("sparse")
+    if not isinstance(sparse, dict):
+        return
+    count = int(sparse["count"])
+    idx = sparse["indices"]
+    rows = writer.bytes_of(idx["bufferView"], idx.get("byteOffset", 0),
+                           np.dtype(_COMPONENTS[idx["componentType"]]), count).astype(np.int64)
+    if count and (rows.min() < 0 or rows.max() >= len(values)):
+        raise InvalidGeometryError("sparse accessor index out of range")
+    sub = sparse["values"]
+    dtype = np.dtype(_COMPONENTS[accessor["componentType"]])
+    new = writer.bytes_of(sub["bufferView"], sub.get("byteOffset", 0), dtype,
+                          count * values.shape[1])
+    values[rows] = new.reshape(count, values.shape[1]).astype(np.float32)

@@ -1,0 +1,158 @@
+"""glTF from the wild: KHR_mesh_quantization, KHR_draco_mesh_compression, KHR_texture_transform.
+
+The compressed fixtures were written by glTF-Transform 4.5.1 (see tests/data/LICENSES.md for the
+commands); each is compared with the uncompressed file it was made from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from scipy.spatial import cKDTree
+
+from meshprep.errors import UnsupportedFormatError
+from meshprep.io import gltf_decode, load
+from meshprep.io.gltf_decode import TextureTransformWarning, uv_matrix
+
+# glTF-Transform's defaults: 14-bit positions, 12-bit texture coordinates (quantize and draco)
+POSITION_BITS, TEXCOORD_BITS = 14, 12
+
+
+def _look(mesh: trimesh.Trimesh):
+    return mesh.metadata["meshprep_appearance"]
+
+
+def _step(mesh: trimesh.Trimesh, bits: int) -> float:
+    """One quantization step of the largest bounding-box side."""
+    return float(np.ptp(mesh.vertices, axis=0).max()) / (2**bits - 1)
+
+
+def test_quantized_box_is_not_32767_times_too_large(data_dir: Path) -> None:
+    plain = load(data_dir / "box_textured.glb")
+    quantized = load(data_dir / "box_textured_quantized.glb")
+    assert len(quantized.faces) == len(plain.faces)
+    np.testing.assert_allclose(quantized.bounds, plain.bounds, atol=_step(plain, POSITION_BITS))
+
+
+def test_trimesh_alone_misreads_the_quantized_box(data_dir: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # the bug this module fixes: without the rewrite the normalized SHORTs are read raw
+    monkeypatch.setattr(gltf_decode, "decoded_glb", lambda *args: None)
+    raw = load(data_dir / "box_textured_quantized.glb")
+    assert np.ptp(raw.vertices, axis=0).max() > 1000
+
+
+def test_quantized_flag_positions_and_uvs_within_one_step(data_dir: Path) -> None:
+    # positions, normals, tangents and (with a texture transform) UVs are all normalized integers
+    plain = load(data_dir / "kenney_flag_textured.glb", appearance=True)
+    quantized = load(data_dir / "kenney_flag_quantized.glb", appearance=True)
+    np.testing.assert_array_equal(quantized.faces, plain.faces)
+    error = np.abs(quantized.vertices - plain.vertices).max()
+    assert error <= _step(plain, POSITION_BITS)
+    uv_error = np.abs(_look(quantized).uv - _look(plain).uv).max()
+    assert uv_error <= 1.0 / (2**TEXCOORD_BITS - 1)
+    assert _look(quantized).textured
+
+
+def _corners(mesh: trimesh.Trimesh) -> np.ndarray:
+    """(3F, 5) position and UV of every face corner."""
+    corners = mesh.faces.reshape(-1)
+    return np.column_stack([mesh.vertices[corners], _look(mesh).uv[corners]])
+
+
+@pytest.mark.parametrize("name", ["box_textured", "kenney_flag"])
+def test_draco_matches_uncompressed(data_dir: Path, name: str) -> None:
+    original = {"box_textured": "box_textured.glb", "kenney_flag": "kenney_flag_textured.glb"}
+    plain = load(data_dir / original[name], appearance=True)
+    draco = load(data_dir / f"{name}_draco.glb", appearance=True)
+    assert len(draco.faces) == len(plain.faces)
+    # Draco welds and reorders vertices: match each face corner (position and UV) with the
+    # nearest corner of the original, allowing one quantization step of each
+    ref = _corners(plain)
+    uv_step = float(np.ptp(ref[:, 3:], axis=0).max()) / (2**TEXCOORD_BITS - 1)
+    distance, nearest = cKDTree(ref).query(_corners(draco))
+    assert distance.max() <= math.hypot(_step(plain, POSITION_BITS), uv_step)
+    assert _look(draco).textured
+
+
+def test_meshopt_is_refused_with_one_line(data_dir: Path) -> None:
+    with pytest.raises(UnsupportedFormatError, match="EXT_meshopt_compression") as info:
+        load(data_dir / "kenney_flag_meshopt.glb")
+    assert "\n" not in str(info.value)
+
+
+def test_plain_files_are_not_rewritten(data_dir: Path) -> None:
+    from meshprep.io.gltf import read_gltf_json
+
+    path = data_dir / "box_textured.glb"
+    assert gltf_decode.decoded_glb(path, read_gltf_json(path)) is None
+
+
+def test_uv_matrix_order_is_translate_rotate_scale() -> None:
+    matrix = uv_matrix((0.5, 0.25), math.pi / 2, (2.0, 3.0))
+    # KHR_texture_transform: R = [[cos, sin], [-sin, cos]], applied after the scale
+    u, v = 0.1, 0.2
+    expected = (3.0 * v + 0.5, -2.0 * u + 0.25)
+    np.testing.assert_allclose((matrix @ [u, v, 1.0])[:2], expected, atol=1e-12)
+
+
+def _glb_parts(path: Path) -> tuple[dict, bytes]:
+    data = path.read_bytes()
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    tree = json.loads(data[20:20 + json_length])
+    binary = data[20 + json_length + 8:]
+    return tree, binary
+
+
+def _write_glb(path: Path, tree: dict, binary: bytes) -> None:
+    text = json.dumps(tree).encode()
+    text += b" " * (-len(text) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    total = 12 + 8 + len(text) + 8 + len(binary)
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, total)
+                     + struct.pack("<II", len(text), 0x4E4F534A) + text
+                     + struct.pack("<II", len(binary), 0x004E4942) + binary)
+
+
+def _with_transform(source: Path, target: Path, transform: dict, mr: dict | None = None) -> None:
+    tree, binary = _glb_parts(source)
+    for material in tree["materials"]:
+        pbr = material.setdefault("pbrMetallicRoughness", {})
+        pbr["baseColorTexture"].setdefault("extensions", {})["KHR_texture_transform"] = transform
+        if mr is not None:
+            pbr["metallicRoughnessTexture"] = {"index": pbr["baseColorTexture"]["index"],
+                                               "extensions": {"KHR_texture_transform": mr}}
+    tree.setdefault("extensionsUsed", []).append("KHR_texture_transform")
+    _write_glb(target, tree, binary)
+
+
+def test_texture_transform_is_baked_into_uvs(data_dir: Path, tmp_path: Path) -> None:
+    transform = {"offset": [0.5, 0.25], "rotation": math.pi / 2, "scale": [2.0, 3.0]}
+    _with_transform(data_dir / "box_textured.glb", tmp_path / "moved.glb", transform)
+    plain = _look(load(data_dir / "box_textured.glb", appearance=True)).uv
+    moved = _look(load(tmp_path / "moved.glb", appearance=True)).uv
+    # loaded UVs have trimesh's bottom-left origin: v_gltf = 1 - v
+    u, v = plain[:, 0], 1.0 - plain[:, 1]
+    expected = np.column_stack([3.0 * v + 0.5, 1.0 - (-2.0 * u + 0.25)])
+    np.testing.assert_allclose(moved, expected, atol=1e-5)
+
+
+def test_texture_transform_texcoord_override(data_dir: Path, tmp_path: Path) -> None:
+    # texCoord 1 does not exist in the box: the UVs stay as they are rather than failing
+    _with_transform(data_dir / "box_textured.glb", tmp_path / "t1.glb",
+                    {"texCoord": 1, "scale": [2.0, 2.0]})
+    plain = _look(load(data_dir / "box_textured.glb", appearance=True)).uv
+    np.testing.assert_allclose(_look(load(tmp_path / "t1.glb", appearance=True)).uv, plain)
+
+
+def test_differing_metallic_roughness_transform_warns(data_dir: Path, tmp_path: Path) -> None:
+    _with_transform(data_dir / "box_textured.glb", tmp_path / "mr.glb",
+                    {"scale": [2.0, 2.0]}, mr={"scale": [4.0, 4.0]})
+    with pytest.warns(TextureTransformWarning, match="metallic-roughness"):
+        load(tmp_path / "mr.glb", appearance=True)
