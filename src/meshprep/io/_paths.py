@@ -11,6 +11,7 @@ import os
 import posixpath
 import re
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,33 @@ def resolve_inside(base: Path, name: str, jail: Path | None = None) -> Path:
     return target
 
 
+class MissingAssetWarning(UserWarning):
+    """A file a model references (a texture, a material library) is not in its folder."""
+
+
+def _case_insensitive(target: Path, jail: Path) -> Path | None:
+    """The one file inside ``jail`` whose path equals ``target``'s ignoring case (else None).
+
+    ``target`` is already confined (from :func:`resolve_inside`); each component is matched
+    against the entries of the folder found so far, so the result never leaves ``jail``.
+    """
+    folder = jail
+    for part in target.relative_to(jail).parts:
+        exact = folder / part
+        if exact.exists():
+            folder = exact
+            continue
+        try:
+            matches = [e for e in os.listdir(folder) if e.casefold() == part.casefold()]
+        except OSError:
+            return None
+        if len(matches) != 1:
+            return None
+        folder = folder / matches[0]
+    found = folder.resolve()
+    return found if found.is_file() and found.is_relative_to(jail) else None
+
+
 class FolderResolver(trimesh.resolvers.Resolver):
     """A trimesh resolver that reads referenced assets only from inside one folder.
 
@@ -147,10 +175,18 @@ class FolderResolver(trimesh.resolvers.Resolver):
         FileNotFoundError
             If no such file is inside the folder.
         """
-        for name in _spellings(key):
+        spellings = _spellings(key)
+        for name in spellings:
             path = resolve_inside(self.base, name, self.jail)
             if path.is_file():
                 return path.read_bytes()
+        # written on a case-insensitive file system: "Textures\\Wood.JPG" names "textures/wood.jpg"
+        for name in spellings:
+            path = _case_insensitive(resolve_inside(self.base, name, self.jail), self.jail)
+            if path is not None:
+                return path.read_bytes()
+        warnings.warn(f"{key!r} not found inside {self.base.name}/: the file is skipped (a "
+                      "texture draws its material's factor)", MissingAssetWarning, stacklevel=2)
         raise FileNotFoundError(key)
 
     def write(self, name: str, data: bytes | str) -> None:
