@@ -36,6 +36,7 @@ from meshprep.io._paths import FolderResolver
 from meshprep.io.appearance import Appearance, part_appearance
 from meshprep.io.appearance import combine as combine_appearance
 from meshprep.io.appearance import plain as plain_appearance
+from meshprep.io.lfs import POINTER_MESSAGE, read_pointer
 from meshprep.io.pose import posed_at_frame0
 
 #: extensions :func:`load` reads
@@ -130,6 +131,7 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
         no model file.
     """
     source = Path(os.fspath(path))
+    _refuse_lfs_pointer(source)
     ext = _checked_extension(source)
     _check_file(source)
     if ext == ".zip":
@@ -145,6 +147,14 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
                            appearance=appearance)
     mesh.metadata["meshprep_source"] = str(path)
     return mesh
+
+
+def _refuse_lfs_pointer(path: Path) -> None:
+    """Raise UnsupportedFormatError for a Git LFS pointer file, whatever its extension."""
+    pointer = read_pointer(path)
+    if pointer is not None:
+        raise UnsupportedFormatError(f"{path.name}: {POINTER_MESSAGE} (oid sha256:"
+                                     f"{pointer.oid[:12]}..., {pointer.size} bytes)")
 
 
 def _checked_extension(path: Path) -> str:
@@ -187,6 +197,7 @@ def _check_file(path: Path) -> None:
 def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
                 ) -> trimesh.Trimesh:
     """Parse one model file (not an archive) confined to ``jail`` and flatten it."""
+    _refuse_lfs_pointer(path)
     ext = _checked_extension(path)
     fmt = ext[1:]
     if ext in _NEEDS_BLENDER:
