@@ -213,9 +213,16 @@ def _run_run(args: argparse.Namespace) -> int:
     counts = summary.counts
     adopted = f", {summary.adopted} adopted from an interrupted run" if summary.adopted else ""
     print(f"{args.output}: {summary.processed} processed this run{adopted}; dataset: "
-          f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped; "
+          f"{counts['ok']} ok, {counts['failed']} failed{_infra_note(summary.failures)}, "
+          f"{counts['skipped']} skipped; "
           f"manifest {summary.manifest}")
     return 0
+
+
+def _infra_note(failures: dict) -> str:
+    """`` (2 of them infrastructure, not the assets)`` when nodes were lost, else nothing."""
+    infra = failures.get("infrastructure", 0)
+    return f" ({infra} of them infrastructure, not the assets)" if infra else ""
 
 
 def _stream_source(args: argparse.Namespace):

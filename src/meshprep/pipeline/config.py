@@ -10,6 +10,8 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     [limits]                     # per asset, enforced by the executor
     timeout_s = 600.0            # wall clock
     memory_mb = 8000             # resident memory of the worker process
+    memory_request_mb = 1500     # what the Ray executor asks the scheduler for per asset
+    infra_retries = 3            # Ray: resubmissions of an asset whose node was lost
 
     [normalize]
     bound = 0.95
@@ -88,7 +90,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                   "write"],
         "seed": 0,
     },
-    "limits": {"timeout_s": 600.0, "memory_mb": 8000},
+    "limits": {"timeout_s": 600.0, "memory_mb": 8000, "memory_request_mb": 1500,
+               "infra_retries": 3},
     "normalize": {"bound": 0.95},
     "watertight": {"resolution": 512, "method": "band", "target_faces": 0, "device": "cpu"},
     "sample": {
@@ -220,7 +223,7 @@ def _validate(config: dict) -> None:
     resolutions = config["voxel"]["resolutions"]
     if not resolutions or not all(isinstance(r, int) and 8 <= r <= 4096 for r in resolutions):
         raise ConfigError(f"voxel.resolutions must be integers in [8, 4096], got {resolutions!r}")
-    for key in ("timeout_s", "memory_mb"):
+    for key in ("timeout_s", "memory_mb", "memory_request_mb"):
         if config["limits"][key] <= 0:
             raise ConfigError(f"limits.{key} must be positive")
 
@@ -230,6 +233,9 @@ def config_hash(config: dict) -> str:
     hashed = {k: v for k, v in config.items() if k not in UNHASHED_SECTIONS}
     text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+    retries = config["limits"]["infra_retries"]
+    if not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"limits.infra_retries must be an integer >= 0, got {retries!r}")
 
 
 def dump_toml(config: dict) -> str:

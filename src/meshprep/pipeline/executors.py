@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +26,8 @@ from multiprocessing.connection import wait
 
 from meshprep.errors import MeshprepError
 
+from . import cluster
+from .config import ConfigError
 from .limits import die_with_parent, memory_cap, resident_mb, signal_name
 from .outcome import AssetOutcome
 from .sources import AssetTask
@@ -48,8 +51,23 @@ class Job:
     def memory_mb(self) -> float:
         return float(self.config["limits"]["memory_mb"])
 
+    @property
+    def memory_request_mb(self) -> float:
+        """What a Ray task asks the scheduler for (never more than the enforced limit)."""
+        limits = self.config["limits"]
+        return float(min(limits.get("memory_request_mb", limits["memory_mb"]),
+                         limits["memory_mb"]))
+
+    @property
+    def infra_retries(self) -> int:
+        return int(self.config["limits"].get("infra_retries", 3))
+
 
 OnStart = Callable[[AssetTask], None]
+OnRetry = Callable[[AssetTask, str], None]
+INFRASTRUCTURE = "InfrastructureError"
+_WATCH_S = 5.0  # how often the Ray executor checks that the cluster can still run the tasks
+_DEATH_GRACE_S = 3.0  # how long a crashed worker waits for the cluster to report a lost node
 
 
 class Executor(ABC):
@@ -59,9 +77,13 @@ class Executor(ABC):
     workers: int = 1
 
     @abstractmethod
-    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart
-            ) -> Iterator[AssetOutcome]:
-        """Process ``tasks`` (pulled lazily), calling ``on_start(task)`` as each is dispatched."""
+    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart,
+            on_retry: OnRetry | None = None) -> Iterator[AssetOutcome]:
+        """Process ``tasks`` (pulled lazily), calling ``on_start(task)`` as each is dispatched.
+
+        ``on_retry(task, reason)`` is called when an attempt was lost to the infrastructure and
+        the asset is dispatched again (``on_start`` follows).
+        """
 
 
 def run_one(task: AssetTask, job: Job) -> AssetOutcome:
@@ -131,8 +153,8 @@ class LocalExecutor(Executor):
         child.close()
         return _Slot(process, parent)
 
-    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart
-            ) -> Iterator[AssetOutcome]:
+    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart,
+            on_retry: OnRetry | None = None) -> Iterator[AssetOutcome]:
         tasks = iter(tasks)
         slots = [self._spawn(job) for _ in range(self.workers)]
         exhausted = False
@@ -227,8 +249,23 @@ def _import_ray():
     return ray
 
 
+@dataclass
+class _InFlight:
+    """One submitted Ray task: its asset, when it started, its losses, the deaths seen then."""
+
+    task: AssetTask
+    started: float
+    losses: int = 0
+    deaths: int = 0
+
+
 class RayExecutor(Executor):
     """Each asset a Ray task, on the cluster at ``address`` (or a local Ray instance).
+
+    An asset whose node, object or owner is lost is submitted again, up to
+    ``[limits] infra_retries`` times (each loss is reported through ``on_retry``), and only then
+    failed as ``InfrastructureError``. Before any work it prints the cluster it joined, refuses a
+    request no node can hold and a local output folder some node does not share.
 
     Parameters
     ----------
@@ -240,31 +277,40 @@ class RayExecutor(Executor):
         however long the list).
     num_gpus : float
         GPUs requested per asset (the GPU path).
+    poll_s : float
+        How often the runner checks for results, time limits and the cluster.
+    log : text stream, optional
+        Where the cluster description goes (default stderr).
     """
 
     name = "ray"
 
     def __init__(self, address: str | None = None, max_in_flight: int | None = None,
-                 num_gpus: float = 0.0, poll_s: float = 0.1):
+                 num_gpus: float = 0.0, poll_s: float = 0.1, log=None):
         self.address = address
         self.max_in_flight = max_in_flight
         self.num_gpus = num_gpus
         self.poll_s = poll_s
+        self.log = log
         self.workers = max_in_flight or 0
+        self._deaths: set[str] = set()
 
-    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart
-            ) -> Iterator[AssetOutcome]:
+    def map(self, tasks: Iterable[AssetTask], job: Job, on_start: OnStart,
+            on_retry: OnRetry | None = None) -> Iterator[AssetOutcome]:
         ray = _import_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, log_to_driver=False)
+        request = self._prepare(ray, job)
         limit = self.max_in_flight or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.workers = limit
         remote = ray.remote(run_one).options(
-            num_cpus=1, num_gpus=self.num_gpus, memory=int(job.memory_mb * 2**20), max_retries=0)
+            num_cpus=request.cpus, num_gpus=request.gpus,
+            memory=int(request.memory_mb * cluster.MB), max_retries=0)
         job_ref = ray.put(job)
+        submit = self._submitter(remote, job_ref)
         tasks = iter(tasks)
         in_flight: dict = {}
-        exhausted = False
+        exhausted, watched = False, time.monotonic()
         try:
             while True:
                 while not exhausted and len(in_flight) < limit:
@@ -273,40 +319,102 @@ class RayExecutor(Executor):
                         exhausted = True
                         break
                     on_start(task)
-                    in_flight[remote.remote(task, job_ref)] = (task, time.monotonic())
+                    submit(in_flight, _InFlight(task, time.monotonic()))
                 if not in_flight:
                     return
                 ready, _ = ray.wait(list(in_flight), num_returns=len(in_flight),
                                     timeout=self.poll_s)
                 for ref in ready:
-                    task, started = in_flight.pop(ref)
-                    yield _ray_result(ray, ref, task, time.monotonic() - started)
+                    entry = in_flight.pop(ref)
+                    outcome = self._result(ray, ref, entry, job, on_start, on_retry)
+                    if outcome is None:
+                        submit(in_flight, entry)
+                    else:
+                        yield outcome
                 yield from self._expire(ray, in_flight, job)
+                if time.monotonic() - watched > _WATCH_S:
+                    watched = time.monotonic()
+                    self._watch(ray, request)
         finally:
             for ref in in_flight:
                 ray.cancel(ref, force=True)
 
+    def _prepare(self, ray, job: Job) -> cluster.Request:
+        """Describe the cluster, refuse what it cannot run; the request of one asset."""
+        nodes = cluster.alive_nodes(ray)
+        print(cluster.describe_cluster(nodes), file=self.log or sys.stderr, flush=True)
+        request = cluster.Request(1.0, job.memory_request_mb, self.num_gpus)
+        why = cluster.unschedulable(nodes, request)
+        if why:
+            raise ConfigError(why)
+        if len(nodes) > 1 and OutputStore(job.output).is_local:
+            cluster.check_shared_output(ray, job.output, nodes)
+        self._deaths = cluster.dead_node_ids(ray)
+        return request
+
+    def _submitter(self, remote, job_ref):
+        def submit(in_flight: dict, entry: _InFlight) -> None:
+            entry.started, entry.deaths = time.monotonic(), len(self._deaths)
+            in_flight[remote.remote(entry.task, job_ref)] = entry
+        return submit
+
+    def _watch(self, ray, request: cluster.Request) -> None:
+        """Stop a run that nothing in the cluster (as it is now) can schedule."""
+        nodes = cluster.alive_nodes(ray)
+        why = cluster.unschedulable(nodes, request)
+        if why:
+            raise MeshprepError(f"{why} (the cluster now: {cluster.describe_cluster(nodes)})")
+
+    def _result(self, ray, ref, entry: _InFlight, job: Job, on_start: OnStart,
+                on_retry: OnRetry | None) -> AssetOutcome | None:
+        """The asset's outcome, or None when it must be submitted again (its node was lost)."""
+        elapsed = time.monotonic() - entry.started
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            reason = cluster.infra_reason(ray, exc, self._node_lost(ray, entry, exc))
+            if reason is None:
+                return _ray_failure(ray, exc, entry.task, elapsed)
+            entry.losses += 1
+            message = f"{reason}: {_first_line(exc)}"
+            if entry.losses > job.infra_retries:
+                return failure(entry.task, INFRASTRUCTURE,
+                               f"infrastructure: node lost {entry.losses} times ({message})",
+                               elapsed)
+            if on_retry is not None:
+                on_retry(entry.task, f"attempt {entry.losses} lost, submitted again: {message}")
+            on_start(entry.task)
+            return None
+
+    def _node_lost(self, ray, entry: _InFlight, exc: BaseException) -> bool:
+        """Whether a node died while ``entry`` ran (asked only for a crashed worker)."""
+        if not isinstance(exc, (ray.exceptions.WorkerCrashedError, ray.exceptions.RayActorError)):
+            return False
+        deadline = time.monotonic() + _DEATH_GRACE_S
+        while True:
+            self._deaths |= cluster.dead_node_ids(ray)
+            if len(self._deaths) > entry.deaths or time.monotonic() > deadline:
+                return len(self._deaths) > entry.deaths
+            time.sleep(0.5)
+
     def _expire(self, ray, in_flight: dict, job: Job) -> Iterator[AssetOutcome]:
         now = time.monotonic()
-        for ref, (task, started) in list(in_flight.items()):
-            if now - started > job.timeout_s:
+        for ref, entry in list(in_flight.items()):
+            if now - entry.started > job.timeout_s:
                 ray.cancel(ref, force=True)
                 del in_flight[ref]
-                yield failure(task, "Timeout", f"still running after the limit of "
-                              f"{job.timeout_s:g} s", now - started)
+                yield failure(entry.task, "Timeout", f"still running after the limit of "
+                              f"{job.timeout_s:g} s", now - entry.started)
 
 
-def _ray_result(ray, ref, task: AssetTask, elapsed: float) -> AssetOutcome:
-    """The task's outcome, or its Ray error as the asset's failure."""
-    try:
-        return ray.get(ref)
-    except ray.exceptions.OutOfMemoryError as exc:
+def _ray_failure(ray, exc: BaseException, task: AssetTask, elapsed: float) -> AssetOutcome:
+    """A Ray error that is the asset's own failure, as its outcome."""
+    if isinstance(exc, ray.exceptions.OutOfMemoryError):
         return failure(task, "MemoryLimit", _first_line(exc), elapsed)
-    except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayActorError) as exc:
+    if isinstance(exc, (ray.exceptions.WorkerCrashedError, ray.exceptions.RayActorError)):
         return failure(task, "WorkerCrash", f"the Ray worker died on this asset: "
                        f"{_first_line(exc)}", elapsed)
-    except ray.exceptions.RayError as exc:
-        return failure(task, type(exc).__name__, _first_line(exc), elapsed)
+    return failure(task, type(exc).__name__, _first_line(exc), elapsed)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -6,7 +6,8 @@ Tables::
              skipped), failing stage, error class and message, seconds, attempts, metrics (JSON),
              published files (JSON)
     stages   (asset, stage) -> status, seconds
-    events   one row per finished attempt (run, asset, status): the audit trail
+    events   one row per finished attempt (run, asset, status, note): the audit trail; an
+             attempt lost to the infrastructure (Ray node gone) is an ``infra_retry`` row
     runs     one row per ``meshprep run``: when, executor, workers, final counts
     sources  hash cache: path, size, mtime -> sha256 (a rerun does not hash files again)
     meta     key/value: the configuration hash and text the output was made with
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS stages (
     asset_id TEXT NOT NULL, stage TEXT NOT NULL, status TEXT NOT NULL, seconds REAL,
     PRIMARY KEY (asset_id, stage));
 CREATE TABLE IF NOT EXISTS events (
-    run_id INTEGER, asset_id TEXT NOT NULL, status TEXT NOT NULL, time REAL NOT NULL);
+    run_id INTEGER, asset_id TEXT NOT NULL, status TEXT NOT NULL, time REAL NOT NULL,
+    note TEXT);
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL, finished REAL, executor TEXT,
     workers INTEGER, source TEXT, counts TEXT);
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 STATUSES = ("pending", "running", "ok", "failed", "skipped")
+INFRA_ERRORS = ("InfrastructureError", "OutputNotVisible")  # failures that are not the asset's
 
 
 class Ledger:
@@ -71,6 +74,8 @@ class Ledger:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(assets)")}
         if "meta" not in columns:  # a ledger from before list metadata was kept
             self.db.execute("ALTER TABLE assets ADD COLUMN meta TEXT")
+        if "note" not in {row[1] for row in self.db.execute("PRAGMA table_info(events)")}:
+            self.db.execute("ALTER TABLE events ADD COLUMN note TEXT")  # an older ledger
         self.db.commit()
 
     def close(self) -> None:
@@ -206,9 +211,28 @@ class Ledger:
         self.db.executemany("INSERT INTO stages VALUES (?, ?, ?, ?)",
                             [(outcome.asset_id, n, s, t) for n, s, t in outcome.stages])
         if event:
-            self.db.execute("INSERT INTO events VALUES (?, ?, ?, ?)",
-                            (run_id, outcome.asset_id, outcome.status, time.time()))
+            self.db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                            (run_id, outcome.asset_id, outcome.status, time.time(),
+                             outcome.error_message if outcome.status == "failed" else None))
         self.db.commit()
+
+    def add_event(self, run_id: int | None, asset_id: str, status: str, note: str) -> None:
+        """An audit row that is not a finished attempt (``infra_retry``: the node was lost)."""
+        self.db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                        (run_id, asset_id, status, time.time(), note))
+        self.db.commit()
+
+    def events(self, asset_id: str) -> list[tuple[str, str | None]]:
+        """``(status, note)`` of every event of one asset, oldest first."""
+        return self.db.execute("SELECT status, note FROM events WHERE asset_id = ? "
+                               "ORDER BY rowid", (asset_id,)).fetchall()
+
+    def failure_kinds(self) -> dict[str, int]:
+        """Failed assets split into ``asset`` (their own fault) and ``infrastructure``."""
+        marks = ",".join("?" * len(INFRA_ERRORS))
+        infra = self.db.execute(f"SELECT COUNT(*) FROM assets WHERE status = 'failed' AND "
+                                f"error_class IN ({marks})", INFRA_ERRORS).fetchone()[0]
+        return {"asset": self.counts()["failed"] - infra, "infrastructure": infra}
 
     # runs --------------------------------------------------------------------------------
     def start_run(self, executor: str, workers: int, source: str) -> int:

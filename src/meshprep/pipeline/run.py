@@ -25,7 +25,7 @@ from .outcome import AssetOutcome
 from .progress import Progress
 from .sources import AssetTask, iter_tasks
 from .steps import resolve_step
-from .store import OutputStore
+from .store import META, OutputStore
 
 LEDGER = "ledger.sqlite"
 MANIFEST = "manifest.parquet"
@@ -41,6 +41,7 @@ class RunSummary:
     processed: int = 0
     adopted: int = 0
     counts: dict = field(default_factory=dict)
+    failures: dict = field(default_factory=dict)
     ledger: str = ""
     manifest: str = ""
 
@@ -178,6 +179,7 @@ def run_dataset(
                                          statuses, todo, Progress(todo, log, progress), source)
         store.clear_staging()
         summary.counts = ledger.counts()
+        summary.failures = ledger.failure_kinds()
         summary.manifest = write_manifest(ledger, store)
         write_dataset_layouts(config, store, summary.manifest, log)
         if not store.is_local:
@@ -222,11 +224,14 @@ def _process(ledger: Ledger, executor: Executor, job: Job, statuses: list[str], 
         sources[task.asset_id] = task.source
         ledger.mark_running(task.asset_id, run_id)
 
-    processed = 0
+    def on_retry(task: AssetTask, reason: str) -> None:
+        ledger.add_event(run_id, task.asset_id, "infra_retry", reason)
+
+    processed, store = 0, OutputStore(job.output)
     try:
         tasks = ledger.iter_tasks(statuses) if tasks is None else tasks
-        for outcome in executor.map(tasks, job, on_start):
-            ledger.record(outcome, run_id)
+        for outcome in executor.map(tasks, job, on_start, on_retry):
+            ledger.record(_seen_by_driver(outcome, store, job.config_hash), run_id)
             path = sources.pop(outcome.asset_id, "")
             progress.update(outcome, os.path.basename(path))
             if on_done is not None:
@@ -236,6 +241,25 @@ def _process(ledger: Ledger, executor: Executor, job: Job, statuses: list[str], 
         progress.close()
         ledger.finish_run(run_id)
     return processed
+
+
+def _seen_by_driver(outcome: AssetOutcome, store: OutputStore, digest: str) -> AssetOutcome:
+    """An ``ok`` outcome stays ``ok`` only if this process reads its ``meta.json`` in the store.
+
+    A worker on another machine may have published into a folder the runner does not see (a
+    node-local disk); such an asset is failed as ``OutputNotVisible`` (an infrastructure
+    failure) rather than recorded as done.
+    """
+    if outcome.status != "ok" or META not in outcome.files:
+        return outcome
+    meta = store.read_meta(outcome.asset_id)
+    if meta is not None and meta.get("config_hash") == digest:
+        return outcome
+    outcome.status, outcome.error_class = "failed", "OutputNotVisible"
+    outcome.error_message = (f"the worker published the asset but the runner does not see "
+                             f"{store.asset_path(outcome.asset_id)}/meta.json: write to a store "
+                             "every node shares (s3://, gs://, a shared mount)")
+    return outcome
 
 
 def _put_text(store: OutputStore, name: str, text: str) -> None:
