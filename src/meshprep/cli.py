@@ -157,7 +157,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output folder or fsspec URL")
     p.add_argument("--config", type=Path, default=None, help="TOML configuration")
     p.add_argument("-r", "--resolution", type=int, default=None, help="watertight grid")
-    p.add_argument("--layout", choices=("meshprep", "hunyuan3d"), default=None)
+    p.add_argument("--layout", action="append", default=None, metavar="NAME",
+                   help="also write this layout (repeatable; = [write] layouts): a sample "
+                        "layout (`meshprep layouts`), trellis2, trellis or sparse-sdf")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None)
     p.add_argument("--timeout", type=float, default=None, help="seconds per asset")
     p.add_argument("--memory-mb", type=int, default=None, help="memory per worker")
@@ -198,7 +200,7 @@ def _run_run(args: argparse.Namespace) -> int:
 
     config = resolve_config(args.config, {
         "watertight": {"resolution": args.resolution, "device": args.device},
-        "sample": {"layout": args.layout},
+        "write": {"layouts": args.layout},
         "limits": {"timeout_s": args.timeout, "memory_mb": args.memory_mb},
     })
     if args.executor == "ray":
@@ -460,6 +462,8 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--ids", type=Path, default=None, help="file with one asset id per line")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--include-flagged", action="store_true",
+                   help="also export assets whose labels the run's sign check flagged")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=_run_export)
 
@@ -471,9 +475,11 @@ def _run_export(args: argparse.Namespace) -> int:
     if args.ids is not None:
         ids = [line.strip() for line in args.ids.read_text().splitlines() if line.strip()]
     summary = export_dataset(args.dataset, args.layout, args.output, ids=ids,
-                             workers=args.workers, progress=not args.no_progress)
+                             workers=args.workers, progress=not args.no_progress,
+                             include_flagged=args.include_flagged)
+    flagged = f", {summary.flagged} flagged by the run's sign check" if summary.flagged else ""
     print(f"{args.output}: {summary.exported} exported, {summary.skipped} already done, "
-          f"{summary.failed} failed of {summary.listed} in {summary.seconds:.1f} s; "
+          f"{summary.failed} failed{flagged} of {summary.listed} in {summary.seconds:.1f} s; "
           f"manifest {summary.manifest}")
     for line in summary.errors[:5]:
         print(f"  failed {line}", file=sys.stderr)

@@ -51,8 +51,9 @@ def test_registered_with_the_trainers_counts() -> None:
     dora, step, tripo = get_layout("dora"), get_layout("step1x3d"), get_layout("triposg")
     # Dora: sharp_sample.py --point_number 65536 keeps 65536 // 2 FPS rows; the loader splits
     # rand_points at 400000 and draws n_supervision [21384, 10000, 10000]
+    # near: 400000 rows around uniform samples, two thirds of the store's near rows
     assert dora.needs == {"surface": 32768, "salient": 32768, "volume": 10000,
-                          "near": 400_000 + 21384}
+                          "near": 600_000}
     # Step1X-3D: michelangelo.yaml's n_samples 32768; TripoSG: load_surface's num_pc 204800
     assert step.needs == {"surface": 32768, "salient": 32768}
     assert tripo.needs == {"surface": 204800}

@@ -40,11 +40,16 @@ N_SUPERVISION = (21384, 10000, 10000)
 TSDF = 0.015
 
 
-def _fps_rows(points: np.ndarray, normals: np.ndarray, count: int) -> np.ndarray:
-    """``count`` farthest-point-sampled rows of xyz + normal, shaped ``(count, 1, 6)``."""
-    from meshprep import farthest_point_sampling
+def _fps_rows(points: np.ndarray, normals: np.ndarray, count: int,
+              stored: np.ndarray | None) -> np.ndarray:
+    """``count`` farthest-point-sampled rows of xyz + normal, shaped ``(count, 1, 6)``: a
+    prefix of the store's FPS order when it holds enough (``sample.fps``), else sampled here."""
+    if stored is not None and len(stored) >= count:
+        index = stored[:count]
+    else:
+        from meshprep import farthest_point_sampling
 
-    index = farthest_point_sampling(points, count, seed=0)
+        index = farthest_point_sampling(points, count, seed=0)
     rows = np.hstack([points[index], normals[index]]).astype(np.float32)
     return rows.reshape(count, 1, 6)
 
@@ -111,8 +116,9 @@ def make_layout(name: str = "dora", *, fps: int = FPS_COUNT, near_rows: int = NE
                              f"{TSDF}, Dora's TSDF band: resample without truncation")
         arrays = {
             "fps_coarse_surface": _fps_rows(samples.surface_points, samples.surface_normals,
-                                            fps),
-            "fps_sharp_surface": _fps_rows(samples.salient_points, samples.salient_normals, fps),
+                                            fps, samples.surface_fps),
+            "fps_sharp_surface": _fps_rows(samples.salient_points, samples.salient_normals, fps,
+                                           samples.salient_fps),
             "sharp_near_surface": _labelled(sharp_points, sharp_sdf),
             # surface-near rows are in random order: the first near_rows are a uniform subset
             "rand_points": np.concatenate([
@@ -160,8 +166,10 @@ def make_layout(name: str = "dora", *, fps: int = FPS_COUNT, near_rows: int = NE
         sign="label = -sdf (positive inside); the loader trains on "
              f"clip(label, -{TSDF}, {TSDF}) / {TSDF}",
         coords="[-1, 1] (as ours; volume rows in [-1.05, 1.05]^3, as Dora's)",
+        # near rows: near_rows around uniform samples, which the sample step's default
+        # salient share (sdf.py's salient_fraction 1/3) leaves from 1.5 * near_rows
         needs={"surface": fps, "salient": fps, "volume": n_volume,
-               "near": near_rows + n_sharp},
+               "near": max(near_rows + n_sharp, int(np.ceil(near_rows * 1.5)))},
         notes=(f"rand_points' split at {near_rows} rows is hard-coded in the loader: exactly "
                f"that many near rows are written (the first of ours, a uniform subset) and "
                f"the export fails if fewer are stored (near rows around uniform samples: "
@@ -174,7 +182,8 @@ def make_layout(name: str = "dora", *, fps: int = FPS_COUNT, near_rows: int = NE
                f"to the {TSDF} TSDF band; our near offsets (sigma 0.005/0.05 around uniform "
                f"samples, 0.001-0.06 around salient ones) are wider than the preprocessing's "
                f"(0.001/0.005 and 0.001-0.01): same format, more rows with saturated labels"),
-        write=write, read=read)
+        write=write, read=read, fps=fps,
+        volume_inside=lambda got: (got["volume_points"], got["volume_occupancy"] == 1))
     return layout
 
 

@@ -54,7 +54,8 @@ register(Layout(
           Key("<id>/sdf.npz", "near_points, near_sdf", "(M, 3), (M,)", "float32",
               "near the surface; the last near_salient_count rows near salient samples")),
     sign="sdf, negative inside", coords="[-1, 1] (the canonical cube)",
-    write=_write_meshprep, read=_read_meshprep, uses_watertight=True))
+    write=_write_meshprep, read=_read_meshprep, uses_watertight=True,
+    volume_inside=lambda got: (got["volume_points"], got["volume_sdf"] < 0)))
 
 register(Layout(
     name="hunyuan3d", trainer="Hunyuan3D-2.1 (DiT data loader)",
@@ -72,4 +73,5 @@ register(Layout(
     sign="label = -sdf (positive inside)", coords="[-1, 1] (as ours)",
     notes="the DiT loader reads only <id>_surface.npz (and render_cond/000-023.png, which "
           "export does not write); the sdf file follows the released preprocessing",
-    write=_write_hunyuan3d, read=_read_hunyuan3d))
+    write=_write_hunyuan3d, read=_read_hunyuan3d,
+    volume_inside=lambda got: (got["vol_points"].astype(np.float32), got["vol_label"] > 0)))

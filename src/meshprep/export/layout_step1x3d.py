@@ -103,7 +103,7 @@ def make_layout(name: str = "step1x3d", *, n_samples: int = N_SAMPLES,
         ``surface``, ``sharp_surface`` ``(n, 6)`` (times ``scale`` 1.0); ``rand_points``
         ``(V + M, 3)`` (volume then near rows, as it concatenates them) with ``sdf`` (its
         default ``sdf`` supervision: positive inside) and ``occupancies`` (its ``occupancy``
-        rule); ``bounds``.
+        rule); ``bounds``; ``volume_rows``: V, where the near rows start.
         """
         with np.load(Path(folder) / "surfaces" / f"{plain_id(asset_id)}.npz") as data:
             raw = {key: data[key] for key in data.files}
@@ -113,7 +113,7 @@ def make_layout(name: str = "step1x3d", *, n_samples: int = N_SAMPLES,
                 "sharp_surface": raw["sharp_surface"].astype(np.float32),
                 "rand_points": rows[:, :3].astype(np.float32), "sdf": sdf,
                 "occupancies": np.where(sdf < OCCUPANCY_THRESHOLD, 0, 1).astype(np.float32),
-                "bounds": raw["bounds"]}
+                "bounds": raw["bounds"], "volume_rows": len(raw["volume_rand_points"])}
 
     layout = Layout(
         name=name, trainer="Step1X-3D (geometry VAE and DiT)", loader=LOADER,
@@ -136,7 +136,9 @@ def make_layout(name: str = "step1x3d", *, n_samples: int = N_SAMPLES,
                "because random sampling indexes it with the surface's indices; the loader's "
                "occupancy rule labels inside points closer than 1e-3 to the surface outside "
                "(as it does for the files Step1X-3D trained on)"),
-        write=write, read=read)
+        write=write, read=read,
+        volume_inside=lambda got: (got["rand_points"][:got["volume_rows"]],
+                                   got["occupancies"][:got["volume_rows"]] == 1))
     return layout
 
 

@@ -180,7 +180,8 @@ def make_layout(name: str = "ultrashape", *, half: int = HALF,
                "disagrees: the loader and preprocessing are followed; volume rows outside "
                "[-1, 1]^3 are dropped (its space points are uniform in [0, 1]^3); list the "
                "ids in train.json / val.json (a JSON list) yourself"),
-        write=write, read=read)
+        write=write, read=read,
+        volume_inside=lambda got: (got["sup_space"][:, :3], got["sup_space"][:, 3] < 0))
     return layout
 
 

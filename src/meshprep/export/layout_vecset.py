@@ -172,7 +172,8 @@ def make_vecset_layout(name: str = "vecset", *, category: str = CATEGORY,
                "uniform surface samples (the loader knows no salient edges; which near rows "
                "the released preprocessing, 1zb/sdf_gen, writes is unverified: not read); the "
                "loader is followed"),
-        write=write, read=read)
+        write=write, read=read,
+        volume_inside=lambda got: (got["vol_points"], got["vol_label"] == 1))
     return layout
 
 
@@ -245,7 +246,8 @@ def make_vecsetx_layout(name: str = "vecsetx", *, sdf_size: int = SDF_SIZE,
                "README normalizes inference input to the unit sphere, the loader does not "
                "(not applied); near rows are those around uniform surface samples; no "
                "preprocessing is released: the loader is followed"),
-        write=write, read=read)
+        write=write, read=read,
+        volume_inside=lambda got: (got["vol_points"], got["vol_sdf"] < 0))
     return layout
 
 

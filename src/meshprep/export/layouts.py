@@ -65,6 +65,14 @@ class Layout:
         Where the loader and the released preprocessing disagree, and what we follow.
     uses_watertight : bool
         The writer needs the watertight mesh (``watertight.ply`` is read only then).
+    fps : int
+        Points the writer farthest-point samples from the surface and salient samples; a run
+        writing this layout stores that many in FPS order (``sample.fps``), so the export only
+        slices them.
+    volume_inside : callable, optional
+        ``volume_inside(read(folder, asset_id)) -> (points, inside)``: the volume rows of the
+        reader's output back in our frame, and which the trainer reads as inside; the export's
+        sign check runs on it (layouts without volume labels leave it None).
     write : callable
         ``write(samples, watertight, folder, asset_id) -> list[Path]``.
     read : callable
@@ -82,6 +90,8 @@ class Layout:
     needs: dict[str, int] = field(default_factory=dict)
     notes: str = ""
     uses_watertight: bool = False
+    fps: int = 0
+    volume_inside: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 LAYOUTS: dict[str, Layout] = {}

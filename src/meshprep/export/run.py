@@ -6,7 +6,14 @@ the layout's files are written atomically, then a marker ``.meshprep-export/<id>
 files, the counts) last; a rerun skips every asset whose marker is there, and ``--retry-failed``
 is not needed: a failed asset has no marker and runs again. One asset failing (a missing or
 corrupt store, too few samples) is recorded with its reason and the export goes on. At the end
-``export.parquet`` lists every asset: id, status, files, counts, error.
+``export.parquet`` lists every asset: id, status, files, counts, the sign check, error.
+
+The sign check at export: every file with volume labels is read back with the layout's reader
+(written from the trainer's loader) and its labels checked against the store
+(:func:`meshprep.sample.check.check_exported_labels`); an asset that fails has its files removed
+and is recorded ``failed`` with the reason. Assets the run's own sign check flagged (their
+manifest ``curation_reason`` says "labels inconsistent") are not exported but recorded
+``flagged`` with that reason, unless ``include_flagged``.
 """
 
 from __future__ import annotations
@@ -37,27 +44,42 @@ class ExportSummary:
     exported: int = 0
     skipped: int = 0
     failed: int = 0
+    flagged: int = 0
     seconds: float = 0.0
     manifest: str = ""
     errors: list[str] = field(default_factory=list)
 
 
+#: the start of the curation reasons of the run's sign-check rules (``curate/decide.py``)
+LABEL_FLAG = "labels inconsistent"
+
+
 def stored_assets(dataset: str | os.PathLike[str], ids: Iterable[str] | None = None
-                  ) -> list[tuple[str, str]]:
-    """(asset id, folder) of the run's finished assets, from its ``manifest.parquet``; the
-    folder is found under ``dataset`` (so a moved or copied dataset exports what it holds)."""
+                  ) -> list[tuple[str, str, str | None]]:
+    """(asset id, folder, label flag) of the run's finished assets, from its
+    ``manifest.parquet``; the folder is found under ``dataset`` (so a moved or copied dataset
+    exports what it holds); the flag is the run's sign-check reason, or None."""
     import pyarrow.parquet as pq
 
     manifest = Path(dataset) / "manifest.parquet"
     if not manifest.is_file():
         raise MeshprepError(f"{dataset} has no manifest.parquet: is it the output of "
                             "`meshprep run`?")
-    table = pq.read_table(manifest, columns=["asset_id", "status", "path"]).to_pylist()
+    names = pq.read_schema(manifest).names
+    columns = ["asset_id", "status", "path"] + \
+        (["curation_reason"] if "curation_reason" in names else [])
+    table = pq.read_table(manifest, columns=columns).to_pylist()
     wanted = None if ids is None else set(ids)
     root = Path(dataset)
-    return [(row["asset_id"], str(root / "objects" / row["asset_id"][:2] / row["asset_id"]))
-            for row in table if row["status"] == "ok"
-            and (wanted is None or row["asset_id"] in wanted)]
+    out = []
+    for row in table:
+        if row["status"] != "ok" or (wanted is not None and row["asset_id"] not in wanted):
+            continue
+        reason = row.get("curation_reason") or ""
+        out.append((row["asset_id"], str(root / "objects" / row["asset_id"][:2] /
+                                         row["asset_id"]),
+                    reason if reason.startswith(LABEL_FLAG) else None))
+    return out
 
 
 def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict:
@@ -74,9 +96,10 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
         watertight = trimesh.load(watertight_path, process=False) if \
             layout.uses_watertight and watertight_path.is_file() else None
         paths = layout.write(samples, watertight, Path(out), asset_id)
+        checks = _check_written(layout, samples, Path(out), asset_id, paths)
         files = [os.path.relpath(p, out) for p in paths]
         record = {"asset_id": asset_id, "status": "ok", "files": files,
-                  **{f"{k}_count": v for k, v in store_counts(samples).items()},
+                  **{f"{k}_count": v for k, v in store_counts(samples).items()}, **checks,
                   "seconds": time.perf_counter() - started, "error": None}
         _write_marker(Path(out), asset_id, record)
         return record
@@ -85,6 +108,27 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
         return {"asset_id": asset_id, "status": "failed", "files": [],
                 "seconds": time.perf_counter() - started,
                 "error": f"{type(exc).__name__}: {message}"}
+
+
+class LabelCheckError(MeshprepError):
+    """Exported labels read back by the layout's reader disagree with the store."""
+
+
+def _check_written(layout, samples, out: Path, asset_id: str, paths: list[Path]
+                   ) -> dict[str, float]:
+    """The sign check of the files just written, read back as the trainer reads them; on a
+    failure the files are removed (never left looking exported) and the reason raised."""
+    from meshprep.sample.check import check_exported_labels
+
+    if layout.volume_inside is None:
+        return {}
+    points, inside = layout.volume_inside(layout.read(out, asset_id))
+    metrics, reason = check_exported_labels(points, inside, samples)
+    if reason is not None:
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+        raise LabelCheckError(f"{reason} (layout {layout.name!r}); nothing written")
+    return metrics
 
 
 def _marker(out: Path, asset_id: str) -> Path:
@@ -100,7 +144,8 @@ def _write_marker(out: Path, asset_id: str, record: dict) -> None:
 
 def export_dataset(dataset: str | os.PathLike[str], layout: str, out: str | os.PathLike[str], *,
                    ids: Iterable[str] | None = None, workers: int = 1,
-                   progress: bool = True, log=None) -> ExportSummary:
+                   progress: bool = True, include_flagged: bool = False,
+                   log=None) -> ExportSummary:
     """Export every finished asset of ``dataset`` in ``layout`` into ``out``.
 
     Parameters
@@ -117,6 +162,8 @@ def export_dataset(dataset: str | os.PathLike[str], layout: str, out: str | os.P
         Worker processes.
     progress : bool
         Print progress to ``log`` (stderr).
+    include_flagged : bool
+        Also export assets whose labels the run's sign check flagged.
 
     Returns
     -------
@@ -131,11 +178,16 @@ def export_dataset(dataset: str | os.PathLike[str], layout: str, out: str | os.P
     assets = stored_assets(dataset, ids)
     summary.listed = len(assets)
     records, todo = [], []
-    for asset_id, folder in assets:
+    for asset_id, folder, flag in assets:
         marker = _marker(out, asset_id)
         if marker.is_file():
             records.append(json.loads(marker.read_text(encoding="utf-8")))
             summary.skipped += 1
+        elif flag is not None and not include_flagged:
+            records.append({"asset_id": asset_id, "status": "flagged", "files": [],
+                            "error": f"{flag} (the run's sign check; --include-flagged "
+                                     "exports it)"})
+            summary.flagged += 1
         else:
             todo.append((asset_id, folder))
     for record in _run(layout, todo, out, workers, progress, log):
@@ -181,13 +233,15 @@ def _write_manifest(out: Path, records: list[dict]) -> str:
 
     path = out / "export.parquet"
     columns = ["asset_id", "status", "files", "surface_count", "salient_count", "volume_count",
-               "near_count", "seconds", "error"]
+               "near_count", "export_far_inside", "export_share_sigma", "seconds", "error"]
     table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in records],
                                  schema=pa.schema([
                                      ("asset_id", pa.string()), ("status", pa.string()),
                                      ("files", pa.list_(pa.string())),
                                      ("surface_count", pa.int64()), ("salient_count", pa.int64()),
                                      ("volume_count", pa.int64()), ("near_count", pa.int64()),
+                                     ("export_far_inside", pa.float64()),
+                                     ("export_share_sigma", pa.float64()),
                                      ("seconds", pa.float64()), ("error", pa.string())]))
     with atomic_write(path) as tmp:
         pq.write_table(table, tmp)

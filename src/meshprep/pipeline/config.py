@@ -52,6 +52,8 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     salient_from = "original"    # or "watertight"
     layout = "meshprep"          # or "hunyuan3d"
     float16 = false
+    fps = 0                      # store the first N farthest-point samples' order (raised to
+                                 # what the [write] layouts need: dora 32768)
 
     [voxel]                      # the "voxelize" step (runs for the layouts that need voxels)
     resolutions = [256, 512, 1024]   # O-Voxel resolutions (TRELLIS.2)
@@ -67,6 +69,8 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
 
     [write]
     layouts = []                 # what other trainers read: "trellis2", "trellis", "sparse-sdf"
+                                 # (voxels), or any `meshprep layouts` name (written to
+                                 # OUTPUT/<layout>/ from the store at the end of the run)
 
 The *hash* covers every section that changes what is written for an asset (all but ``[limits]``
 and ``[curate]``, whose thresholds only decide which assets go on), so an output folder made with
@@ -103,6 +107,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "salient_from": "original",
         "layout": "meshprep",
         "float16": False,
+        "fps": 0,
     },
     "voxel": {"resolutions": [256, 512, 1024], "pbr": True, "cond_views": 16,
               "cond_size": 1024, "trellis_views": 150, "trellis_size": 512, "dinov2": "",
@@ -134,8 +139,10 @@ _LIST_CHOICES = {
                          "duplicate", "labels", "label_sign", "label_volume"),
     ("render", "passes"): ("normal", "depth", "mask", "color", "albedo", "shaded"),
     ("render", "targets"): ("input", "watertight"),
-    ("write", "layouts"): ("trellis2", "trellis", "sparse-sdf"),
 }
+#: ``[write] layouts`` the voxelize step writes; every other entry must be a registered sample
+#: layout (``meshprep layouts``)
+VOXEL_LAYOUTS = ("trellis2", "trellis", "sparse-sdf")
 
 
 class ConfigError(MeshprepError):
@@ -226,6 +233,36 @@ def _validate(config: dict) -> None:
     for key in ("timeout_s", "memory_mb", "memory_request_mb"):
         if config["limits"][key] <= 0:
             raise ConfigError(f"limits.{key} must be positive")
+    _check_write_layouts(config)
+    retries = config["limits"]["infra_retries"]
+    if not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"limits.infra_retries must be an integer >= 0, got {retries!r}")
+
+
+def sample_layouts(config: dict) -> list[str]:
+    """The ``[write] layouts`` that are sample layouts (written from the store), in order."""
+    return [name for name in config["write"]["layouts"] if name not in VOXEL_LAYOUTS]
+
+
+def _check_write_layouts(config: dict) -> None:
+    """Every ``[write] layouts`` entry is known, and the ``[sample]`` counts cover what each
+    sample layout needs (so a run never makes a store too small for its own layouts)."""
+    from meshprep.export.layouts import LAYOUTS, get_layout
+
+    layouts = config["write"]["layouts"]
+    if not isinstance(layouts, list) or not all(isinstance(n, str) for n in layouts):
+        raise ConfigError(f"write.layouts must be a list of names, got {layouts!r}")
+    for name in sample_layouts(config):
+        try:
+            layout = get_layout(name)
+        except ValueError:
+            known = sorted(set(VOXEL_LAYOUTS) | set(LAYOUTS))
+            raise ConfigError(f"write.layouts: unknown layout {name!r}; known: "
+                              f"{', '.join(known)}") from None
+        for key, need in layout.needs.items():
+            if config["sample"][key] < need:
+                raise ConfigError(f"write.layouts: {name!r} needs sample.{key} >= {need}, "
+                                  f"the config has {config['sample'][key]}: raise it")
 
 
 def config_hash(config: dict) -> str:
@@ -233,9 +270,6 @@ def config_hash(config: dict) -> str:
     hashed = {k: v for k, v in config.items() if k not in UNHASHED_SECTIONS}
     text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-    retries = config["limits"]["infra_retries"]
-    if not isinstance(retries, int) or retries < 0:
-        raise ConfigError(f"limits.infra_retries must be an integer >= 0, got {retries!r}")
 
 
 def dump_toml(config: dict) -> str:

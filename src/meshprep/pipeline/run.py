@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import ConfigError, config_hash, dump_toml
+from .config import ConfigError, config_hash, dump_toml, sample_layouts
 from .executors import Executor, Job, LocalExecutor, default_workers
 from .ledger import Ledger
 from .manifest import export_manifest
@@ -274,23 +274,33 @@ def _put_text(store: OutputStore, name: str, text: str) -> None:
 
 
 def write_dataset_layouts(config: dict, store: OutputStore, manifest: str, log) -> None:
-    """Rebuild the dataset roots of ``[write] layouts`` from the manifest (local outputs)."""
+    """Rebuild the dataset roots of ``[write] layouts`` from the manifest (local outputs):
+    TRELLIS.2's and TRELLIS's roots, and every sample layout exported from the store into
+    ``OUTPUT/<layout>/`` (``meshprep export``: resumable, only new assets are written)."""
     layouts = config["write"]["layouts"]
     if not layouts:
         return
     if not store.is_local:
         print(f"dataset layouts {layouts} are assembled for local outputs only; the assets' "
-              "own trellis2/ folders hold every file", file=log)
+              "own folders hold the voxel files; run `meshprep export` on a local copy for "
+              "the sample layouts", file=log)
         return
     import pyarrow.parquet as pq
 
     from meshprep.export import assemble_trellis, assemble_trellis2
+    from meshprep.export.run import export_dataset
 
     rows = pq.read_table(manifest).to_pylist()
     if "trellis2" in layouts:
         print(f"TRELLIS.2 dataset root: {assemble_trellis2(store.root, rows)}", file=log)
     if "trellis" in layouts:
         print(f"TRELLIS dataset root: {assemble_trellis(store.root, rows)}", file=log)
+    for name in sample_layouts(config):
+        out = os.path.join(store.root, name)
+        done = export_dataset(store.root, name, out, progress=False)
+        failed = f", {done.failed} failed (see {done.manifest})" if done.failed else ""
+        print(f"{name} layout: {out} ({done.exported} written, {done.skipped} already there"
+              f"{failed})", file=log)
 
 
 def write_manifest(ledger: Ledger, store: OutputStore) -> str:

@@ -241,11 +241,21 @@ def step_sample(ctx: AssetContext) -> None:
     ctx.samples = sample_asset(
         watertight, ctx.canonical, surface=params["surface"], salient=params["salient"],
         volume=params["volume"], near=params["near"], angle=params["angle"],
-        salient_from=params["salient_from"], seed=ctx.config["run"]["seed"],
+        salient_from=params["salient_from"], fps=_fps_count(ctx.config),
+        seed=ctx.config["run"]["seed"],
     )
     ctx.metrics.update(salient_edges=int(ctx.samples.salient_stats.salient_edges),
                        salient_fallback=bool(ctx.samples.salient_stats.fallback))
     _check_signs(ctx, watertight)
+
+
+def _fps_count(config: dict) -> int:
+    """``sample.fps``, raised to what the ``[write]`` sample layouts farthest-point sample."""
+    from meshprep.export.layouts import get_layout
+
+    from .config import sample_layouts
+
+    return max([config["sample"]["fps"], *(get_layout(n).fps for n in sample_layouts(config))])
 
 
 def _check_signs(ctx: AssetContext, watertight) -> None:

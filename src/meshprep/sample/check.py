@@ -12,7 +12,7 @@ made (pseudonormal signs of exact distances):
 - ``check_volume_sigma``: how many binomial standard deviations the inside share of the volume
   points lies from the mesh's volume over the sampling box's.
 
-:data:`THRESHOLDS` are the defaults the curation rules (``[curate]``) compare them with.
+The curation rules (``[curate]``, ``curate/decide.py``) compare them with their thresholds.
 """
 
 from __future__ import annotations
@@ -172,3 +172,56 @@ def _parity(vertices, faces, starts, members, points, origin, cell):
                 crossings += 1
         out[p] = crossings % 2 == 1
     return out
+
+
+#: how far (canonical units) beyond the surface samples' box a row must lie to count as far in
+#: the export check, which has the samples but not the mesh
+EXPORT_MARGIN = 0.05
+#: the export check's tolerance on the inside share, in binomial standard deviations
+EXPORT_SIGMA = 6.0
+
+
+def check_exported_labels(points: np.ndarray, inside: np.ndarray, samples: TrainingSamples
+                          ) -> tuple[dict[str, float], str | None]:
+    """The sign check of labels as a trainer reads them back from an exported file.
+
+    ``points`` and ``inside`` are an exported file's volume rows mapped back to our frame and
+    the trainer's reading of their labels (the layout's ``volume_inside``); ``samples`` is the
+    store they were written from. Two figures: the share of rows more than
+    :data:`EXPORT_MARGIN` outside the box of the surface samples that read as inside (must be
+    0: a flipped or shifted label), and how many standard deviations the inside share of rows
+    in [-1, 1]^3 lies from the store's (at most :data:`EXPORT_SIGMA`: a threshold or scale
+    applied wrongly).
+
+    Parameters
+    ----------
+    points : (n, 3) array
+    inside : (n,) bool array
+    samples : TrainingSamples
+
+    Returns
+    -------
+    (dict, str or None)
+        ``export_far_inside``, ``export_share_sigma``; and the reason the labels fail, or None.
+    """
+    points = np.asarray(points, np.float32)
+    inside = np.asarray(inside, bool)
+    lo, hi = _bounds(np.asarray(samples.surface_points, np.float64))
+    far = np.any((points < lo - EXPORT_MARGIN) | (points > hi + EXPORT_MARGIN), axis=1)
+    far_inside = float(np.mean(inside[far])) if far.any() else 0.0
+    ours = samples.sdf.volume_points
+    in_cube = np.all(np.abs(points) <= 1, axis=1)
+    ours_in_cube = np.all(np.abs(ours) <= 1, axis=1)
+    share = float(np.mean(inside[in_cube])) if in_cube.any() else 0.0
+    expected = float(np.mean(samples.sdf.volume_sdf[ours_in_cube] < 0)) if ours_in_cube.any() \
+        else 0.0
+    counts = (1 / max(int(in_cube.sum()), 1)) + (1 / max(int(ours_in_cube.sum()), 1))
+    spread = expected * (1 - expected) * counts
+    sigma = abs(share - expected) / np.sqrt(max(spread, 1e-12))
+    metrics = {"export_far_inside": far_inside, "export_share_sigma": float(sigma)}
+    if far_inside > 0:
+        return metrics, f"labels inconsistent — {far_inside:.1%} of far points read as inside"
+    if sigma > EXPORT_SIGMA:
+        return metrics, (f"labels inconsistent — inside share {share:.1%} read back, the store "
+                         f"holds {expected:.1%} ({sigma:.1f} σ)")
+    return metrics, None

@@ -85,6 +85,10 @@ def write_meshprep(
         "salient_points": samples.salient_points.astype(dtype),
         "salient_normals": samples.salient_normals.astype(dtype),
     }
+    for name in ("surface_fps", "salient_fps"):
+        order = getattr(samples, name)
+        if order is not None:
+            surface[f"{name}_index"] = np.asarray(order, np.int32)
     sdf = samples.sdf
     volumetric = {
         "volume_points": sdf.volume_points.astype(dtype),
@@ -123,6 +127,8 @@ def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
             salient_normals=surface["salient_normals"].astype(np.float32),
             sdf=loaded,
             salient_stats=SalientStats(0, 0, 0, 0, False),
+            surface_fps=surface["surface_fps_index"] if "surface_fps_index" in surface else None,
+            salient_fps=surface["salient_fps_index"] if "salient_fps_index" in surface else None,
         )
 
 

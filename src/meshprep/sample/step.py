@@ -34,7 +34,11 @@ class TrainingSamples:
         How the salient samples were made (``fallback`` is True when uniform samples filled in).
     stats : dict
         ``salient_source`` and timings in seconds: ``time_surface``, ``time_salient``,
-        ``time_distance_build``, ``time_sdf``, ``time_total``.
+        ``time_distance_build``, ``time_sdf``, ``time_fps``, ``time_total``.
+    surface_fps, salient_fps : (K,) int32 or None
+        Indices of the first K farthest-point samples of the surface / salient points, in
+        sampling order (None when not computed): a layout that farthest-point samples its
+        input (Dora) reads a prefix instead of sampling again at export.
     """
 
     surface_points: np.ndarray
@@ -44,6 +48,8 @@ class TrainingSamples:
     sdf: SDFSamples
     salient_stats: SalientStats
     stats: dict = field(default_factory=dict)
+    surface_fps: np.ndarray | None = None
+    salient_fps: np.ndarray | None = None
 
 
 def sample_asset(
@@ -58,6 +64,7 @@ def sample_asset(
     angle: float = 30.0,
     normals: NormalMode = "face",
     truncation: float | None = None,
+    fps: int = 0,
     seed: int = 0,
 ) -> TrainingSamples:
     """Run the sample step for one asset.
@@ -83,6 +90,9 @@ def sample_asset(
         Normals of the uniform surface samples.
     truncation : float, optional
         TSDF truncation of the distances.
+    fps : int
+        Also store the order of the first ``fps`` farthest-point samples of the surface and of
+        the salient points (``surface_fps``, ``salient_fps``; 0: none).
     seed : int
         Master seed.
 
@@ -127,5 +137,17 @@ def sample_asset(
         truncation=truncation, seed=np.random.default_rng(seeds[2]),
     )
     stats["time_sdf"] = time.perf_counter() - start
+    start = time.perf_counter()
+    surface_fps, salient_fps = (fps_order(points, fps, seed), fps_order(sal, fps, seed)) \
+        if fps else (None, None)
+    stats["time_fps"] = time.perf_counter() - start
     stats["time_total"] = time.perf_counter() - total
-    return TrainingSamples(points, point_normals, sal, sal_normals, sdf, sal_stats, stats)
+    return TrainingSamples(points, point_normals, sal, sal_normals, sdf, sal_stats, stats,
+                           surface_fps, salient_fps)
+
+
+def fps_order(points: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    """The first ``min(count, len(points))`` farthest-point-sample indices, int32."""
+    from .fps import farthest_point_sampling
+
+    return farthest_point_sampling(points, min(count, len(points)), seed=seed).astype(np.int32)
