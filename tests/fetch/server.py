@@ -5,13 +5,20 @@ request (``"ok"`` when the list is empty): ``500``, ``429`` (Retry-After: 1), ``
 (the connection closes halfway through the body), ``slow`` (the body trickles), ``redirect``
 (302 to the same path with ``?r=1``), ``wrong`` (other bytes). Range requests are honoured.
 Every request is counted per path, with its Range header.
+
+Git LFS: :meth:`FakeHosts.add_lfs` stores an object of a repository and returns its pointer;
+``POST /{org}/{repo}.git/info/lfs/objects/batch`` answers with download actions
+(``/lfs/{org}/{repo}/{oid}``, which want the action's ``X-Lfs-Token`` header) or, for an object
+the server lacks, a per-object 404 error. Batch request bodies are kept in ``batches``.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
+import re
 import threading
 import time
 import zipfile
@@ -19,6 +26,7 @@ from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 OBJAVERSE = "/datasets/allenai/objaverse/resolve/main"
+LFS_TYPE = "application/vnd.git-lfs+json"
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -34,6 +42,8 @@ class FakeHosts:
         self.faults: dict[str, list[str]] = defaultdict(list)
         self.latency = latency
         self.requests: dict[str, list[str | None]] = defaultdict(list)
+        self.lfs: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.batches: list[dict] = []
         self.lock = threading.Lock()
         self.server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -68,6 +78,33 @@ class FakeHosts:
                 zf.writestr(member, data)
         self.routes[f"/{org}/{repo}/archive/{commit}.zip"] = buffer.getvalue()
 
+    def add_lfs(self, org: str, repo: str, data: bytes) -> bytes:
+        """Keep ``data`` in the repository's LFS store; returns the pointer an archive holds."""
+        oid = hashlib.sha256(data).hexdigest()
+        self.lfs[(org, repo)].add(oid)
+        self.routes[self.lfs_path(org, repo, oid)] = data
+        return (f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\n"
+                f"size {len(data)}\n").encode()
+
+    @staticmethod
+    def lfs_path(org: str, repo: str, oid: str) -> str:
+        """Where the fake LFS store serves an object (the batch API's ``href``)."""
+        return f"/lfs/{org}/{repo}/{oid}"
+
+    def batch_reply(self, org: str, repo: str, request: dict) -> dict:
+        """The batch API's answer: a download action per known object, else a 404 error."""
+        objects = []
+        for item in request.get("objects", []):
+            oid, size = item["oid"], item["size"]
+            if oid in self.lfs[(org, repo)]:
+                action = {"href": self.url + self.lfs_path(org, repo, oid),
+                          "header": {"X-Lfs-Token": oid[:16]}, "expires_in": 3600}
+                objects.append({"oid": oid, "size": size, "actions": {"download": action}})
+            else:
+                objects.append({"oid": oid, "size": size,
+                                "error": {"code": 404, "message": "Object does not exist"}})
+        return {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}
+
     def count(self, path: str) -> int:
         with self.lock:
             return len(self.requests[path])
@@ -90,6 +127,8 @@ def _handler(hosts: FakeHosts):
             data = hosts.routes.get(path)
             if data is None or fault == "404":
                 return self._reply(404, b"not found")
+            if path.startswith("/lfs/") and self.headers.get("X-Lfs-Token") != path[-64:][:16]:
+                return self._reply(401, b"the download action's header is missing")
             if fault in ("500", "429"):
                 extra = {"Retry-After": "1"} if fault == "429" else {}
                 return self._reply(int(fault), b"try later", extra)
@@ -120,6 +159,25 @@ def _handler(hosts: FakeHosts):
                     time.sleep(0.01)
                 return
             self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            path = self.path.split("?")[0]
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with hosts.lock:
+                hosts.requests[path].append(None)
+                fault = hosts.faults[path].pop(0) if hosts.faults[path] else "ok"
+            match = re.fullmatch(r"/([^/]+)/([^/]+)\.git/info/lfs/objects/batch", path)
+            if match is None or fault == "404" or match.groups() not in hosts.lfs:
+                return self._reply(404, b'{"message": "Not found"}')
+            if fault in ("500", "429"):
+                return self._reply(int(fault), b'{"message": "try later"}', {"Retry-After": "1"})
+            if not self.headers.get("Accept") == self.headers.get("Content-Type") == LFS_TYPE:
+                return self._reply(406, b'{"message": "wrong media type"}')
+            request = json.loads(body)
+            with hosts.lock:
+                hosts.batches.append(request)
+            reply = json.dumps(hosts.batch_reply(*match.groups(), request)).encode()
+            self._reply(200, reply, {"Content-Type": LFS_TYPE})
 
         def _reply(self, code: int, body: bytes, headers: dict | None = None) -> None:
             self.send_response(code)

@@ -23,7 +23,8 @@ class Endpoints:
         Objaverse 1.0 files are ``{huggingface}/datasets/allenai/objaverse/resolve/main/...``
         (default from ``HF_ENDPOINT``, the Hugging Face convention, else huggingface.co).
     github : str
-        Repository archives are ``{github}/{org}/{repo}/archive/{commit}.zip``.
+        Repository archives are ``{github}/{org}/{repo}/archive/{commit}.zip``; Git LFS
+        objects are asked for at ``{github}/{org}/{repo}.git/info/lfs/objects/batch``.
     thingiverse : str
         Objaverse-XL Thingiverse files are ``{thingiverse}/download:{fileId}``.
     """
@@ -54,6 +55,10 @@ class Endpoints:
     def github_archive(self, org: str, repo: str, commit: str) -> str:
         """URL of a repository's zip archive at a commit."""
         return f"{self.github.rstrip('/')}/{org}/{repo}/archive/{commit}.zip"
+
+    def github_lfs_batch(self, org: str, repo: str) -> str:
+        """URL of a repository's Git LFS batch API (``{github}/{org}/{repo}.git/info/lfs``)."""
+        return f"{self.github.rstrip('/')}/{org}/{repo}.git/info/lfs/objects/batch"
 
 
 def parse_endpoint(text: str) -> tuple[str, str]:

@@ -8,9 +8,10 @@ Layout of the output folder::
     OUT/fetched.csv                       uid, path, sha256, source, url + the list's columns:
                                           the input of ``meshprep run OUT/fetched.csv``
 
-Objects of one GitHub repository at one commit share a single archive download. A killed fetch
-resumes: finished objects are never downloaded again, a partial file continues with an HTTP
-range request.
+Objects of one GitHub repository at one commit share a single archive download; the files of
+it that are Git LFS pointers are replaced by their objects (one batch API request per archive,
+:mod:`meshprep.data.gitlfs`) before the model is verified. A killed fetch resumes: finished
+objects are never downloaded again, a partial file continues with an HTTP range request.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from meshprep.errors import MeshprepError
 
 from .endpoints import Endpoints
 from .github import extract_objects, parse_blob_url, planned_bytes
+from .gitlfs import LfsObjects, find_pointers
 from .http import ClientPool, Downloader, FetchError, MissingError, RetryPolicy
 from .lists import THINGIVERSE_FILE, filter_list, read_list
 
@@ -207,6 +209,7 @@ class Fetcher:
         self.partial = out / ".partial"
         self._object_paths: dict[str, str] | None = None
         self._paths_lock = asyncio.Lock()
+        self.lfs = LfsObjects(downloader)
         self.requests = 0
         self.on_ready = None  # streaming: called with (uid, model path, sha256, meta)
 
@@ -306,14 +309,48 @@ class Fetcher:
             extracted = sum(folder_bytes(r[0].parent) for r in results.values()
                             if not isinstance(r, Exception))
             budget.release(planned + got.size - extracted)
+        lfs_staging = self.partial / "lfs" / archive.stem
+        await self._lfs_objects(first.org, first.repo, results, lfs_staging)
         for uid, result in results.items():
             if isinstance(result, Exception):
-                self._fail(uid, "failed", f"{type(result).__name__}: {result}")
+                status = "missing" if isinstance(result, MissingError) else "failed"
+                self._fail(uid, status, str(result) if status == "missing"
+                           else f"{type(result).__name__}: {result}")
                 shutil.rmtree(self.partial / "x" / uid, ignore_errors=True)
                 continue
             model, digest = result
             self._place(uid, model.parent, model, digest, model.stat().st_size, expected[uid], 0)
         archive.unlink(missing_ok=True)
+        shutil.rmtree(lfs_staging, ignore_errors=True)
+
+    async def _lfs_objects(self, org: str, repo: str, results: dict, staging: Path) -> None:
+        """Replace the Git LFS pointers among the extracted files by their objects, in place.
+
+        ``results`` (``uid -> (model, sha256)`` or an exception) is updated: a model that was a
+        pointer gets its object's SHA-256, an object whose pointers could not all be replaced
+        gets the error (its files leave the byte budget).
+        """
+        found = {}
+        for uid, result in results.items():
+            if not isinstance(result, Exception):
+                if pointers := await asyncio.to_thread(find_pointers, result[0].parent):
+                    found[uid] = pointers
+        if not found:
+            return
+        before = self.lfs.requests
+        failed = await self.lfs.resolve(self.endpoints.github_lfs_batch(org, repo), found,
+                                        staging)
+        self.requests += self.lfs.requests - before
+        for uid, pointers in found.items():
+            model = results[uid][0]
+            if uid in failed:
+                if self.downloader.budget is not None:
+                    self.downloader.budget.release(folder_bytes(model.parent))
+                results[uid] = failed[uid]
+                continue
+            oid = next((p.pointer.oid for p in pointers if p.path == model), None)
+            if oid is not None:  # verified against the pointer's SHA-256 as it streamed
+                results[uid] = (model, oid)
 
     def _place(self, uid, staging: Path, model: Path, digest: str, size: int,
                expected: str | None, requests: int) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
+import json
 import random
 import ssl
 import threading
@@ -25,6 +26,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from meshprep.errors import MeshprepError
+
+#: largest JSON reply :meth:`Downloader.post_json` reads (a Git LFS batch reply is ~1 KB an object)
+MAX_JSON_BYTES = 16 << 20
 
 
 class FetchError(MeshprepError):
@@ -179,8 +183,11 @@ class Downloader:
             self._hosts[host] = asyncio.Semaphore(self.per_host)
         return self._hosts[host]
 
-    async def fetch(self, url: str, dest: Path) -> Download:
+    async def fetch(self, url: str, dest: Path, headers: dict[str, str] | None = None
+                    ) -> Download:
         """Download ``url`` to ``dest`` (via ``dest.part``, resumed if it exists).
+
+        ``headers`` are sent with every request (a Git LFS action's ``header``).
 
         Raises
         ------
@@ -199,7 +206,7 @@ class Downloader:
                 requests += 1
                 try:
                     async with self._slot(url):
-                        digest, size = await self._get(url, part, hold)
+                        digest, size = await self._get(url, part, hold, headers)
                     part.replace(dest)
                     hold.settle(size)
                     return Download(dest, size, digest, requests)
@@ -214,10 +221,11 @@ class Downloader:
             hold.settle(0)
             raise
 
-    async def _get(self, url: str, part: Path, hold: _Reservation) -> tuple[str, int]:
+    async def _get(self, url: str, part: Path, hold: _Reservation,
+                   extra: dict[str, str] | None = None) -> tuple[str, int]:
         """One request; returns (sha256, size) of the complete file, hashed as it streams."""
         have = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
+        headers = {**(extra or {}), **({"Range": f"bytes={have}-"} if have else {})}
         try:
             async with self.clients.borrow() as client, \
                     client.stream("GET", url, headers=headers) as response:
@@ -253,6 +261,58 @@ class Downloader:
             raise _Retry(f"timeout ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise _Retry(f"connection error ({type(exc).__name__}: {exc})") from exc
+
+
+    async def post_json(self, url: str, body: dict, headers: dict[str, str] | None = None
+                        ) -> tuple[dict, int]:
+        """POST ``body`` as JSON and decode the JSON reply, retried like a download.
+
+        Returns
+        -------
+        tuple
+            The decoded reply (a dict) and the number of requests it took.
+
+        Raises
+        ------
+        MissingError
+            404 or 410.
+        FetchError
+            Any other final failure (a reply that is not a JSON object included).
+        """
+        last = "no attempt"
+        for attempt in range(self.policy.attempts):
+            try:
+                async with self._slot(url):
+                    return await self._post(url, body, headers or {}), attempt + 1
+            except _Retry as retry:
+                last = str(retry)
+                if attempt + 1 < self.policy.attempts:
+                    await asyncio.sleep(self.policy.backoff(attempt, retry.wait))
+        raise FetchError(f"gave up after {self.policy.attempts} requests: {last}")
+
+    async def _post(self, url: str, body: dict, headers: dict[str, str]) -> dict:
+        """One POST; its reply is read up to :data:`MAX_JSON_BYTES`."""
+        try:
+            async with self.clients.borrow() as client, \
+                    client.stream("POST", url, content=json.dumps(body).encode(),
+                                  headers=headers) as response:
+                _check_status(response, url)
+                data = bytearray()
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > MAX_JSON_BYTES:
+                        raise FetchError(f"{url}: reply larger than {MAX_JSON_BYTES} bytes")
+        except httpx.TimeoutException as exc:
+            raise _Retry(f"timeout ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise _Retry(f"connection error ({type(exc).__name__}: {exc})") from exc
+        try:
+            reply = json.loads(bytes(data))
+        except ValueError as exc:
+            raise FetchError(f"{url}: the reply is not JSON ({exc})") from exc
+        if not isinstance(reply, dict):
+            raise FetchError(f"{url}: the reply is not a JSON object")
+        return reply
 
 
 def _check_status(response: httpx.Response, url: str) -> None:
