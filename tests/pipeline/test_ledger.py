@@ -52,3 +52,24 @@ def test_hash_cache_notices_changes(tmp_path):
         path.write_text("v 1 1 1\n")
         os.utime(path, ns=(1, 1))
         assert ledger.file_hash(path) != first
+
+
+def test_status_counts_infrastructure_failures_apart(tmp_path):
+    from meshprep.pipeline.manifest import format_summary, summarize
+
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        ledger.add_tasks([AssetTask(name, f"/{name}.obj") for name in ("a", "b", "c", "d")])
+        run = ledger.start_run("ray", 2, "/")
+        ledger.add_event(run, "a", "infra_retry", "node lost: submitted again")
+        ledger.add_event(run, "b", "infra_retry", "node lost: submitted again")
+        ledger.add_event(run, "b", "infra_retry", "node lost: submitted again")
+        ledger.record(AssetOutcome("a", "ok"), run)
+        ledger.record(AssetOutcome("b", "failed", error_class="InfrastructureError",
+                                   error_message="infrastructure: node lost 3 times"), run)
+        ledger.record(AssetOutcome("c", "failed", stage="load", error_class="CorruptFileError",
+                                   error_message="bad magic"), run)
+        summary = summarize(ledger)
+    assert summary["failures"] == {"asset": 1, "infrastructure": 1}
+    assert summary["infra_retries"] == {"attempts": 3, "assets": 2}
+    assert ("failed: 1 for the asset's own reason, 1 for the infrastructure; 3 attempt(s) of "
+            "2 asset(s) lost to the infrastructure" in format_summary(summary))

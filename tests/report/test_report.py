@@ -33,6 +33,7 @@ def test_report_files(dataset):
     text = (report / "index.html").read_text()
     assert "5 ok" in text and "2 failed" in text and "<svg" in text
     assert "EmptyFileError" in text and "CorruptFileError" in text
+    assert "failed: 2 for the asset&#x27;s own reason, 0 for the infrastructure" in text
     assert 'id="curation"' in text and "5 kept" in text
     failed = sorted(p.name for p in (report / "failed").iterdir())
     assert len(failed) == 2 and "load" in (report / "failed" / failed[0]).read_text()

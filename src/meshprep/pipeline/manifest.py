@@ -129,9 +129,21 @@ def summarize(ledger: Ledger, top: int = 5) -> dict[str, Any]:
     fetched = {}
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'fetches'").fetchone():
         fetched = dict(db.execute("SELECT status, COUNT(*) FROM fetches GROUP BY status"))
+    infra_retries = db.execute("SELECT COUNT(*), COUNT(DISTINCT asset_id) FROM events "
+                               "WHERE status = 'infra_retry'").fetchone()
     return {"counts": ledger.counts(), "stages": by_stage, "slowest": slowest,
             "errors": errors, "runs": runs[0], "config_hash": ledger.meta("config_hash"),
-            "fetched": fetched}
+            "fetched": fetched, "failures": ledger.failure_kinds(),
+            "infra_retries": {"attempts": infra_retries[0], "assets": infra_retries[1]}}
+
+
+def infrastructure_line(summary: dict[str, Any]) -> str:
+    """Failures split into the assets' own and the infrastructure's, with the attempts lost to
+    lost nodes (``infra_retry`` events) that were submitted again."""
+    kinds, retries = summary["failures"], summary["infra_retries"]
+    return (f"failed: {kinds['asset']} for the asset's own reason, {kinds['infrastructure']} "
+            f"for the infrastructure; {retries['attempts']} attempt(s) of "
+            f"{retries['assets']} asset(s) lost to the infrastructure and submitted again")
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -140,6 +152,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     total = sum(counts.values())
     lines = [f"{total} assets: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s]),
              f"config {summary['config_hash']}, {summary['runs']} run(s)"]
+    if counts["failed"] or summary["infra_retries"]["attempts"]:
+        lines.append(infrastructure_line(summary))
     if summary.get("fetched"):
         lines.append("fetched: " + ", ".join(f"{n} {s}" for s, n in
                                              sorted(summary["fetched"].items())))

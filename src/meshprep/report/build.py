@@ -28,7 +28,7 @@ import numpy as np
 
 from meshprep.io import atomic_write
 from meshprep.pipeline.ledger import STATUSES, Ledger
-from meshprep.pipeline.manifest import summarize
+from meshprep.pipeline.manifest import infrastructure_line, summarize
 
 CARD_COLUMNS = ("status", "stage", "error_class", "curation", "curation_reason", "format",
                 "seconds", "input_faces",
@@ -127,6 +127,7 @@ def _overview(summary: dict, rows: list[dict], wall: float | None) -> str:
     ])
     return (f'<section id="overview"><h2>Overview</h2><p class="counts">{spans}</p>'
             f"<p>throughput: {rate}; config {html.escape(str(summary['config_hash']))}</p>"
+            f'<p id="failure-kinds">{html.escape(infrastructure_line(summary))}</p>'
             "<table><tr><th>stage</th><th>ok</th><th>failed</th><th>skipped</th></tr>"
             f'{stage_rows}</table><div class="charts">{charts}</div>'
             "<h2>Failure reasons</h2><table id=\"errors\"><tr><th>count</th><th>error</th>"
