@@ -44,6 +44,7 @@ class FakeHosts:
         self.requests: dict[str, list[str | None]] = defaultdict(list)
         self.lfs: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.batches: list[dict] = []
+        self.expires_in = 3600  # seconds an href of the batch API stays good
         self.lock = threading.Lock()
         self.server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -98,7 +99,7 @@ class FakeHosts:
             oid, size = item["oid"], item["size"]
             if oid in self.lfs[(org, repo)]:
                 action = {"href": self.url + self.lfs_path(org, repo, oid),
-                          "header": {"X-Lfs-Token": oid[:16]}, "expires_in": 3600}
+                          "header": {"X-Lfs-Token": oid[:16]}, "expires_in": self.expires_in}
                 objects.append({"oid": oid, "size": size, "actions": {"download": action}})
             else:
                 objects.append({"oid": oid, "size": size,

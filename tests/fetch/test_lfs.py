@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from meshprep.data import Endpoints, fetch
+from meshprep.data import Endpoints, MissingError, fetch
 from meshprep.io.lfs import read_pointer
 
 from .server import FakeHosts
@@ -164,3 +164,43 @@ def test_stream_budget_follows_the_lfs_objects(tmp_path):
     assert summary.counts["ok"] == 4
     assert 4 * size <= stream.budget.peak <= 6 * size  # the objects were held, never overshot
     assert stream.budget.used == 0
+
+
+def test_an_href_about_to_expire_is_asked_for_again(tmp_path):
+    model = _glb(4500)
+    with FakeHosts() as hosts:
+        hosts.expires_in = 5  # inside the client's margin: the href is renewed before use
+        hosts.add_repo("org", "lfs", COMMIT, {"m.glb": hosts.add_lfs("org", "lfs", model)})
+        listing = _write_list(tmp_path / "xl.csv",
+                              [{"file_identifier": _blob("m.glb"), "sha256": _sha(model)}])
+        summary = _fetch(listing, tmp_path / "raw", hosts)
+        assert len(hosts.batches) == 2 and hosts.batches[1]["objects"][0]["oid"] == _sha(model)
+        assert hosts.count(hosts.lfs_path("org", "lfs", _sha(model))) == 1
+    assert summary.counts["ok"] == 1
+
+
+def test_batch_replies_are_read_strictly():
+    from meshprep.data.gitlfs import LfsMissingError, parse_batch_reply
+    from meshprep.data.http import FetchError
+    from meshprep.io.lfs import LfsPointer
+
+    asked = [LfsPointer(c * 64, 10) for c in "abcdef"]
+    reply = {"transfer": "basic", "objects": [
+        {"oid": "a" * 64, "size": 10, "error": {"code": 410, "message": "removed"}},
+        {"oid": "b" * 64, "size": 10, "error": {"code": 422, "message": "invalid"}},
+        {"oid": "c" * 64, "size": 10, "actions": {"download": {"href": "file:///etc/passwd"}}},
+        {"oid": "d" * 64, "size": 10, "actions": {"download": {
+            "href": "https://lfs.example/d", "header": {"Authorization": "RemoteAuth x"},
+            "expires_at": "2999-01-01T00:00:00Z"}}},
+        {"oid": "e" * 64, "size": 10, "actions": {"download": {
+            "href": "https://lfs.example/e", "expires_in": -10,
+            "expires_at": "2999-01-01T00:00:00Z"}}}]}  # expires_in wins
+    got = parse_batch_reply(reply, asked)
+    assert isinstance(got["a" * 64], LfsMissingError)
+    assert isinstance(got["b" * 64], FetchError) and not isinstance(got["b" * 64], MissingError)
+    assert isinstance(got["c" * 64], FetchError)  # only http(s) hrefs are followed
+    assert got["d" * 64]["header"] == {"Authorization": "RemoteAuth x"}
+    assert got["d" * 64]["expires"] > got["e" * 64]["expires"]
+    assert isinstance(got["f" * 64], FetchError)  # not answered at all
+    other = parse_batch_reply({"transfer": "ssh", "objects": []}, asked[:1])
+    assert "not basic" in str(other["a" * 64])

@@ -16,19 +16,23 @@ import asyncio
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from meshprep.io.lfs import LfsPointer, read_pointer
 
-from .http import Downloader, FetchError, MissingError
+from .http import Downloader, FetchError, MissingError, TooLargeError
 
 #: objects per batch request (the Git LFS client's own default, ``lfs.transfer.batchSize``)
 BATCH_SIZE = 100
 LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
 #: batch object error codes that mean the object is gone for good
 GONE_CODES = (404, 410)
+#: an href this close to its expiry is asked for again before it is used
+EXPIRY_MARGIN_S = 30.0
 #: the ledger's reason for an object whose LFS object the server does not have
 NOT_AVAILABLE = "Git LFS object not available"
 
@@ -132,7 +136,27 @@ def _action(answer: dict | None) -> dict | Exception:
     header = action.get("header") or {}
     if not isinstance(header, dict):
         return FetchError("the download action's header is not an object")
-    return {"href": action["href"], "header": {str(k): str(v) for k, v in header.items()}}
+    return {"href": action["href"], "header": {str(k): str(v) for k, v in header.items()},
+            "expires": _expiry(action)}
+
+
+def _expiry(action: dict) -> float | None:
+    """``time.monotonic()`` at which an action's href stops working (``expires_in`` preferred
+    over ``expires_at``, as the spec says); None when it does not say or cannot be read."""
+    now = time.monotonic()
+    try:
+        if action.get("expires_in") is not None:
+            return now + float(action["expires_in"])
+        if action.get("expires_at"):
+            at = datetime.fromisoformat(str(action["expires_at"]).replace("Z", "+00:00"))
+            return now + (at - datetime.now(UTC)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def _expired(action: dict, margin_s: float = EXPIRY_MARGIN_S) -> bool:
+    return action["expires"] is not None and time.monotonic() > action["expires"] - margin_s
 
 
 def _sha256(path: Path) -> str:
@@ -209,7 +233,7 @@ class LfsObjects:
         for start in range(0, len(todo), BATCH_SIZE):
             chunk = todo[start:start + BATCH_SIZE]
             actions = await self._batch(batch_url, chunk)
-            got = await asyncio.gather(*(self._download(actions[p.oid], p, staging)
+            got = await asyncio.gather(*(self._download(batch_url, actions[p.oid], p, staging)
                                          for p in chunk))
             staged.update((p.oid, g) for p, g in zip(chunk, got, strict=True))
         return staged
@@ -229,29 +253,41 @@ class LfsObjects:
         self.requests += requests
         return parse_batch_reply(reply, pointers)
 
-    async def _download(self, action: dict | Exception, pointer: LfsPointer,
+    async def _download(self, batch_url: str, action: dict | Exception, pointer: LfsPointer,
                         staging: Path) -> Staged | Exception:
-        """Download one object and check it; a wrong body is downloaded again, then failed."""
-        if isinstance(action, Exception):
-            return action
+        """Download one object and check it; a wrong body is downloaded again, then failed.
+
+        An href that has expired (before a try, or by the time a try failed) is asked for
+        again with a batch request for this object alone.
+        """
         if pointer.size > self.downloader.policy.max_bytes:
             return FetchError(f"{pointer.size} bytes (limit {self.downloader.policy.max_bytes})")
-        dest, reason = staging / pointer.oid, "no attempt"
+        dest = staging / pointer.oid
+        failure: Exception = FetchError("no attempt")
         for _ in range(self.downloader.policy.attempts):
+            if not isinstance(action, Exception) and _expired(action):
+                action = (await self._batch(batch_url, [pointer]))[pointer.oid]
+            if isinstance(action, Exception):
+                return action
             try:
                 got = await self.downloader.fetch(action["href"], dest, action["header"])
             except MissingError as exc:
                 return LfsMissingError(str(exc))
             except FetchError as exc:
-                return exc
+                if isinstance(exc, TooLargeError) or not _expired(action, 0.0):
+                    return exc
+                failure = exc  # the href ran out while it waited or ran: a fresh one
+                continue
             self.requests += got.requests
             if got.size == pointer.size and got.sha256 == pointer.oid:
                 return Staged(dest, self.downloader.budget is not None)
-            reason = (f"got {got.size} bytes with sha256 {got.sha256}, the pointer names "
-                      f"{pointer.size} bytes with sha256 {pointer.oid}")
+            failure = CorruptObjectError(
+                f"got {got.size} bytes with sha256 {got.sha256}, the pointer names "
+                f"{pointer.size} bytes with sha256 {pointer.oid} "
+                f"({self.downloader.policy.attempts} downloads)")
             dest.unlink(missing_ok=True)
             self._release(got.size)
-        return CorruptObjectError(f"{reason} ({self.downloader.policy.attempts} downloads)")
+        return failure
 
     def _replace(self, staged: Staged, file: PointerFile) -> None:
         """The pointer file becomes the object; the byte budget follows the bytes."""
