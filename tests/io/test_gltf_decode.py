@@ -1,4 +1,5 @@
-"""glTF from the wild: KHR_mesh_quantization, KHR_draco_mesh_compression, KHR_texture_transform.
+"""glTF from the wild: KHR_mesh_quantization, KHR_draco_mesh_compression,
+EXT_/KHR_meshopt_compression, KHR_texture_transform.
 
 The compressed fixtures were written by glTF-Transform 4.5.1 (see tests/data/LICENSES.md for the
 commands); each is compared with the uncompressed file it was made from.
@@ -16,7 +17,7 @@ import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
-from meshprep.errors import UnsupportedFormatError
+from meshprep.errors import CorruptFileError
 from meshprep.io import gltf_decode, load
 from meshprep.io.gltf_decode import TextureTransformWarning, uv_matrix
 
@@ -81,10 +82,56 @@ def test_draco_matches_uncompressed(data_dir: Path, name: str) -> None:
     assert _look(draco).textured
 
 
-def test_meshopt_is_refused_with_one_line(data_dir: Path) -> None:
-    with pytest.raises(UnsupportedFormatError, match="EXT_meshopt_compression") as info:
-        load(data_dir / "kenney_flag_meshopt.glb")
+@pytest.mark.parametrize("name", ["box_textured", "kenney_flag"])
+def test_meshopt_matches_uncompressed(data_dir: Path, name: str) -> None:
+    # glTF-Transform's meshopt: TRIANGLES (0xe1) indices, version 0 ATTRIBUTES, OCTAHEDRAL
+    # 8-bit normals (and tangents in the flag), quantized positions and UVs without a filter
+    original = {"box_textured": "box_textured.glb", "kenney_flag": "kenney_flag_textured.glb"}
+    plain = load(data_dir / original[name], appearance=True)
+    meshopt = load(data_dir / f"{name}_meshopt.glb", appearance=True)
+    assert len(meshopt.faces) == len(plain.faces)
+    ref = _corners(plain)
+    uv_step = float(np.ptp(ref[:, 3:], axis=0).max()) / (2**TEXCOORD_BITS - 1)
+    distance, _ = cKDTree(ref).query(_corners(meshopt))
+    assert distance.max() <= math.hypot(_step(plain, POSITION_BITS), uv_step)
+    assert _look(meshopt).textured
+
+
+def _meshopt_variant(data_dir: Path, target: Path, edit) -> Path:
+    tree, binary = _glb_parts(data_dir / "kenney_flag_meshopt.glb")
+    edit(tree)
+    _write_glb(target, tree, binary)
+    return target
+
+
+def test_khr_meshopt_name_loads_alike(data_dir: Path, tmp_path: Path) -> None:
+    def rename(tree: dict) -> None:
+        text = json.dumps(tree).replace("EXT_meshopt_compression", "KHR_meshopt_compression")
+        tree.clear()
+        tree.update(json.loads(text))
+
+    khr = load(_meshopt_variant(data_dir, tmp_path / "khr.glb", rename))
+    ext = load(data_dir / "kenney_flag_meshopt.glb")
+    np.testing.assert_array_equal(khr.vertices, ext.vertices)
+    np.testing.assert_array_equal(khr.faces, ext.faces)
+
+
+def test_meshopt_short_stream_is_corrupt(data_dir: Path, tmp_path: Path) -> None:
+    def shorten(tree: dict) -> None:
+        tree["bufferViews"][4]["extensions"]["EXT_meshopt_compression"]["byteLength"] -= 5
+
+    with pytest.raises(CorruptFileError, match=r"bufferViews\[4\].*does not decode") as info:
+        load(_meshopt_variant(data_dir, tmp_path / "short.glb", shorten))
     assert "\n" not in str(info.value)
+
+
+def test_uncompressed_view_into_fallback_buffer_is_corrupt(data_dir: Path,
+                                                           tmp_path: Path) -> None:
+    def strip(tree: dict) -> None:
+        tree["bufferViews"][5].pop("extensions")
+
+    with pytest.raises(CorruptFileError, match="fallback"):
+        load(_meshopt_variant(data_dir, tmp_path / "fallback.glb", strip))
 
 
 def test_plain_files_are_not_rewritten(data_dir: Path) -> None:

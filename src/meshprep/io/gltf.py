@@ -32,8 +32,9 @@ from meshprep.io._paths import resolve_inside
 _GLB_MAGIC = b"glTF"
 _CHUNK_JSON = 0x4E4F534A
 _DRACO = "KHR_draco_mesh_compression"
-# compression extensions trimesh cannot decode at all: loading them would give wrong geometry
-_UNDECODABLE = ("EXT_meshopt_compression", "KHR_meshopt_compression")
+# compression extensions nothing here decodes: loading them would give wrong geometry
+# (meshopt is decoded by meshprep.io.meshopt, Draco by DracoPy)
+_UNDECODABLE: tuple[str, ...] = ()
 
 
 def read_gltf_json(path: Path) -> dict[str, Any]:

@@ -6,8 +6,9 @@ as integers, 32767x too large, and ``KHR_texture_transform`` is ignored. Before 
 a file, :func:`decoded_glb` rewrites those accessors as float32 ones (and bakes the base-colour
 texture transform into the texture coordinates), all buffers packed into one GLB binary chunk.
 ``KHR_draco_mesh_compression`` primitives are decoded here too (with DracoPy) into plain
-accessors, so a transform or a normalized type applies to them alike. Files that need none of
-this are handed to trimesh untouched.
+accessors, and ``EXT_meshopt_compression`` / ``KHR_meshopt_compression`` buffer views (with
+:mod:`meshprep.io.meshopt`) into plain buffer views, so a transform or a normalized type applies
+to them alike. Files that need none of this are handed to trimesh untouched.
 
 Specs matched: glTF 2.0 section 3.11 "Animations"/"Accessors" normalization table (signed
 ``max(c / (2^(b-1) - 1), -1)``, unsigned ``c / (2^b - 1)``), ``KHR_mesh_quantization`` README
@@ -36,6 +37,7 @@ _NORMALIZE = {5120: 127.0, 5121: 255.0, 5122: 32767.0, 5123: 65535.0}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 _TRANSFORM = "KHR_texture_transform"
 _DRACO = "KHR_draco_mesh_compression"
+_MESHOPT = ("EXT_meshopt_compression", "KHR_meshopt_compression")
 _GLB_HEADER = struct.Struct("<4sII")
 _CHUNK = struct.Struct("<II")
 
@@ -72,11 +74,14 @@ def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None) -> b
     draco = _draco_primitives(tree)
     normalized = _normalized_accessors(tree)
     transforms = _primitive_transforms(tree)
-    if not normalized and not transforms and not draco:
+    meshopt = _meshopt_views(tree)
+    if not normalized and not transforms and not draco and not meshopt:
         return None
     tree = json.loads(json.dumps(tree))  # the caller's tree stays as it was checked
-    buffers = _read_buffers(path, tree, jail)
+    placeholders = _placeholder_buffers(path, tree)
+    buffers = _read_buffers(path, tree, jail, placeholders)
     writer = _Writer(tree, buffers)
+    _decode_meshopt(writer, placeholders)
     for primitive in _draco_primitives(tree):
         _decode_draco(writer, primitive)
     _drop_extension(tree, _DRACO)
@@ -231,6 +236,67 @@ def _decode_draco(writer: _Writer, primitive: dict[str, Any]) -> None:
         writer.replace(primitive["indices"], faces.reshape(-1, 1), component=5125)
 
 
+def _meshopt_views(tree: dict[str, Any]) -> list[int]:
+    """Indices of the buffer views compressed with EXT_/KHR_meshopt_compression."""
+    return [i for i, view in enumerate(tree.get("bufferViews", []) or [])
+            if isinstance(view, dict) and _meshopt_extension(view) is not None]
+
+
+def _meshopt_extension(entry: dict[str, Any]) -> dict[str, Any] | None:
+    extensions = entry.get("extensions") or {}
+    found = [extensions[name] for name in _MESHOPT if isinstance(extensions.get(name), dict)]
+    return found[0] if found else None
+
+
+def _placeholder_buffers(path: Path, tree: dict[str, Any]) -> set[int]:
+    """Buffers that only stand in for meshopt-compressed views, never read.
+
+    Those tagged ``fallback: true``, and those with no URI that are not the GLB binary chunk
+    (``KHR_meshopt_compression`` README, "Fallback buffers"). Every view into one must be
+    compressed, or a :class:`CorruptFileError` is raised.
+    """
+    if not _meshopt_views(tree):
+        return set()
+    glb = path.suffix.lower() == ".glb"
+    found = set()
+    for i, buffer in enumerate(tree.get("buffers", []) or []):
+        tagged = bool((_meshopt_extension(buffer) or {}).get("fallback"))
+        if tagged or (buffer.get("uri") is None and not (glb and i == 0)):
+            found.add(i)
+    compressed = set(_meshopt_views(tree))
+    for i, view in enumerate(tree.get("bufferViews", []) or []):
+        if view.get("buffer") in found and i not in compressed:
+            raise CorruptFileError(f"{path.name}: bufferViews[{i}] reads the meshopt fallback "
+                                   f"buffer {view['buffer']} but is not compressed")
+    return found
+
+
+def _decode_meshopt(writer: _Writer, placeholders: set[int]) -> None:
+    """Replace every meshopt-compressed buffer view with its decoded bytes.
+
+    Raises
+    ------
+    CorruptFileError
+        A stream does not decode, or reads outside its buffer or from a placeholder buffer.
+    """
+    from meshprep.io.meshopt import decode_view
+
+    tree = writer.tree
+    for i in _meshopt_views(tree):
+        view = tree["bufferViews"][i]
+        extension = _meshopt_extension(view)
+        data = writer.source(extension, placeholders, f"bufferViews[{i}]")
+        try:
+            decoded = decode_view(data, extension.get("count"), extension.get("byteStride"),
+                                  extension.get("mode"), extension.get("filter", "NONE"))
+        except CorruptFileError as exc:
+            raise CorruptFileError(f"bufferViews[{i}]: {exc}") from exc
+        writer.put(i, decoded)
+        view.pop("extensions")
+    for name in _MESHOPT:
+        _drop_extension(tree, name)
+
+
 def _drop_extension(tree: dict[str, Any], name: str) -> None:
     """Remove a decoded extension from ``extensionsUsed`` / ``extensionsRequired``."""
     for key in ("extensionsUsed", "extensionsRequired"):
@@ -238,13 +304,19 @@ def _drop_extension(tree: dict[str, Any], name: str) -> None:
             tree[key] = [e for e in tree[key] if e != name]
 
 
-def _read_buffers(path: Path, tree: dict[str, Any], jail: Path | None) -> list[bytes]:
-    """The bytes of every buffer: the GLB binary chunk, a data URI or a file in the folder."""
+def _read_buffers(path: Path, tree: dict[str, Any], jail: Path | None,
+                  placeholders: set[int] = frozenset()) -> list[bytes]:
+    """The bytes of every buffer: the GLB binary chunk, a data URI or a file in the folder.
+
+    A placeholder (meshopt fallback) buffer is not read: it stands as zero bytes.
+    """
     chunk = _glb_binary(path) if path.suffix.lower() == ".glb" else None
     out = []
     for i, buffer in enumerate(tree.get("buffers", []) or []):
         uri = buffer.get("uri")
-        if uri is None:
+        if i in placeholders:
+            out.append(b"")
+        elif uri is None:
             if chunk is None:
                 raise CorruptFileError(f"{path.name}: buffers[{i}] has no uri and no GLB chunk")
             out.append(chunk)
@@ -282,6 +354,27 @@ class _Writer:
             view["byteOffset"] = starts[view["buffer"]] + view.get("byteOffset", 0)
             view["buffer"] = 0
         self.buffers = buffers
+        self.starts = starts
+
+    def source(self, extension: dict[str, Any], placeholders: set[int], where: str) -> bytes:
+        """The compressed bytes a meshopt extension object names (buffer, offset, length)."""
+        buffer, offset = extension.get("buffer"), extension.get("byteOffset", 0)
+        length = extension.get("byteLength")
+        if not isinstance(buffer, int) or not 0 <= buffer < len(self.buffers) \
+                or buffer in placeholders:
+            raise CorruptFileError(f"{where}: meshopt data in buffer {buffer!r}, which has none")
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 \
+                or length < 0 or offset + length > len(self.buffers[buffer]):
+            raise CorruptFileError(f"{where}: meshopt data reads past buffer {buffer}")
+        start = self.starts[buffer] + offset
+        return bytes(self.blob[start:start + length])
+
+    def put(self, view_index: int, data: bytes) -> None:
+        """Point buffer view ``view_index`` at ``data``, appended to the packed buffer."""
+        self.blob += b"\0" * (-len(self.blob) % 4)
+        view = self.tree["bufferViews"][view_index]
+        view.update(byteOffset=len(self.blob), byteLength=len(data))
+        self.blob += data
 
     def floats(self, index: int) -> np.ndarray:
         """Accessor ``index`` as a (count, width) float32 array, normalization applied."""
