@@ -68,10 +68,14 @@ def test_the_whole_corpus_goes_through(tmp_path, corpus_dir, capsys):
 
     failing = ["bad_nan.ply", "bad_truncated.glb", "empty_ply.ply", "points_only.ply",
                "missing_bin.gltf", "recursive_nodes.gltf", "scene.gltf"]
-    # FBX / BLEND load through the Blender backend when it is installed
+    from meshprep.io.fbx import ufbx_available
+
+    # FBX / BLEND load through the Blender backend when it is installed, FBX through ufbx too
     blend = "ok" if blender_python() is not None else "failed"
-    for name in ("human_blend.blend", "spider_fbx.fbx", "anim_skeleton_fbx.fbx"):
-        assert by_name[name]["status"] == blend, name
+    fbx = "ok" if blender_python() is not None or ufbx_available() else "failed"
+    assert by_name["human_blend.blend"]["status"] == blend
+    for name in ("spider_fbx.fbx", "anim_skeleton_fbx.fbx"):
+        assert by_name[name]["status"] == fbx, name
     for name in failing:
         row = by_name[name]
         assert row["status"] == "failed" and row["stage"] == "load", name

@@ -31,7 +31,7 @@ from meshprep.errors import (
     UnsafePathError,
     UnsupportedFormatError,
 )
-from meshprep.io import archive, gltf, gltf_decode
+from meshprep.io import archive, fbx, gltf, gltf_decode
 from meshprep.io._paths import FolderResolver
 from meshprep.io.appearance import Appearance, part_appearance
 from meshprep.io.appearance import combine as combine_appearance
@@ -111,8 +111,8 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
     EmptyFileError
         The file has 0 bytes.
     UnsupportedFormatError
-        FBX / BLEND / USD (need Blender), proprietary or unknown extensions, undecodable
-        glTF compression.
+        BLEND / USD (need Blender), FBX without Blender or ufbx, proprietary or unknown
+        extensions, undecodable glTF compression.
     CorruptFileError
         Truncated or malformed bytes; any parser failure not classified below.
     NoTrianglesError
@@ -163,7 +163,8 @@ def _checked_extension(path: Path) -> str:
     if ext in _NEEDS_BLENDER:
         from meshprep.blender import blender_python
 
-        if blender_python() is None:
+        # FBX without Blender: meshprep.io.fbx reads it, or names its version in the error
+        if blender_python() is None and ext != ".fbx":
             raise UnsupportedFormatError(
                 f"{path.name}: {_NEEDS_BLENDER[ext]} needs the Blender backend: "
                 "pip install \"meshprep[blender]\" (or set MESHPREP_BLENDER_PYTHON)"
@@ -200,14 +201,23 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
     _refuse_lfs_pointer(path)
     ext = _checked_extension(path)
     fmt = ext[1:]
+    refusal = None
     if ext in _NEEDS_BLENDER:
-        return _load_through_blender(path, max_bytes, appearance)
+        from meshprep.blender import BlenderError, BlenderUnavailable
+
+        try:
+            return _load_through_blender(path, max_bytes, appearance)
+        except (BlenderError, BlenderUnavailable) as exc:
+            if ext != ".fbx":
+                raise
+            refusal = fbx.refusal_reason(exc)  # ufbx reads it below
     pose = look = None
     try:
         tree = _precheck(path, ext, jail, max_bytes)
         # quantized / texture-transformed glTF: rewritten as float32 before trimesh reads it
         data = gltf_decode.decoded_glb(path, tree, jail) if tree is not None else None
-        scene = _parse(path, ext, jail, appearance, data)
+        scene = (fbx.read_fbx(path, refusal) if ext == ".fbx"
+                 else _parse(path, ext, jail, appearance, data))
         pose = _frame0_pose(path, tree, jail) if tree is not None else None
         if pose is not None and len(pose.faces):
             # an animated or skinned glTF: its first frame replaces trimesh's rest pose
@@ -231,6 +241,8 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
         raise _classify(exc, path, fmt) from exc
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
     mesh.metadata["meshprep_format"] = fmt
+    if ext == ".fbx":
+        mesh.metadata["meshprep_via"] = "ufbx"
     if appearance:
         mesh.metadata["meshprep_appearance"] = look or plain_appearance(len(vertices), len(faces))
     if pose is not None:
