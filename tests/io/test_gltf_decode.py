@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 from meshprep.errors import CorruptFileError
 from meshprep.io import gltf_decode, load
 from meshprep.io.gltf_decode import TextureTransformWarning, uv_matrix
+from tests.io.meshopt_encoder import encode_vertices
 
 # glTF-Transform's defaults: 14-bit positions, 12-bit texture coordinates (quantize and draco)
 POSITION_BITS, TEXCOORD_BITS = 14, 12
@@ -132,6 +133,39 @@ def test_uncompressed_view_into_fallback_buffer_is_corrupt(data_dir: Path,
 
     with pytest.raises(CorruptFileError, match="fallback"):
         load(_meshopt_variant(data_dir, tmp_path / "fallback.glb", strip))
+
+
+def test_meshopt_animation_is_posed(data_dir: Path, tmp_path: Path) -> None:
+    # the frame-0 poser reads sampler accessors itself: here both are meshopt-compressed
+    tree, binary = _glb_parts(data_dir / "kenney_flag_meshopt.glb")
+    binary = bytearray(binary[:tree["buffers"][0]["byteLength"]])
+    fallback = tree["buffers"][1]
+    for values in (np.zeros((1, 1)), np.array([[0.0, 5.0, 0.0]])):
+        rows = values.astype(np.float32).view(np.uint8).reshape(1, -1)
+        stream = encode_vertices(rows)
+        binary += b"\0" * (-len(binary) % 4)
+        extension = {"buffer": 0, "byteOffset": len(binary), "byteLength": len(stream),
+                     "byteStride": rows.shape[1], "count": 1, "mode": "ATTRIBUTES"}
+        binary += stream
+        tree["bufferViews"].append({"buffer": 1, "byteOffset": fallback["byteLength"],
+                                    "byteLength": rows.shape[1],
+                                    "extensions": {"EXT_meshopt_compression": extension}})
+        fallback["byteLength"] += rows.shape[1]
+        tree["accessors"].append({"bufferView": len(tree["bufferViews"]) - 1, "count": 1,
+                                  "componentType": 5126,
+                                  "type": "SCALAR" if values.shape[1] == 1 else "VEC3"})
+    tree["buffers"][0]["byteLength"] = len(binary)
+    count = len(tree["accessors"])
+    tree["animations"] = [{"samplers": [{"input": count - 2, "output": count - 1}],
+                           "channels": [{"sampler": 0,
+                                         "target": {"node": 0, "path": "translation"}}]}]
+    _write_glb(tmp_path / "animated.glb", tree, bytes(binary))
+    rest = load(data_dir / "kenney_flag_meshopt.glb")
+    posed = load(tmp_path / "animated.glb")
+    assert posed.metadata["meshprep_pose"]["animated"]
+    shift = np.array([0.0, 5.0, 0.0]) - tree["nodes"][0]["translation"]
+    np.testing.assert_allclose(posed.vertices - rest.vertices,
+                               np.tile(shift, (len(rest.vertices), 1)), atol=1e-5)
 
 
 def test_plain_files_are_not_rewritten(data_dir: Path) -> None:

@@ -94,6 +94,42 @@ def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None) -> b
     return writer.glb()
 
 
+def decoded_meshopt(path: Path, tree: dict[str, Any], jail: Path | None = None
+                    ) -> tuple[dict[str, Any], list[bytes]] | None:
+    """A glTF's tree and buffers with every meshopt-compressed buffer view decoded.
+
+    For readers of raw accessors (the frame-0 poser): the returned copy of the tree has one
+    buffer, the returned list its bytes; accessors and views are otherwise as written.
+
+    Parameters
+    ----------
+    path : Path
+        The ``.gltf`` / ``.glb`` file.
+    tree : dict
+        Its JSON, already checked by :func:`meshprep.io.gltf.validate_gltf`.
+    jail : Path, optional
+        Folder buffer files must stay inside; defaults to the file's folder.
+
+    Returns
+    -------
+    (dict, list of bytes) or None
+        None when no buffer view is compressed.
+
+    Raises
+    ------
+    CorruptFileError
+        A stream does not decode or a buffer cannot be read.
+    """
+    if not _meshopt_views(tree):
+        return None
+    tree = json.loads(json.dumps(tree))
+    placeholders = _placeholder_buffers(path, tree)
+    writer = _Writer(tree, _read_buffers(path, tree, jail, placeholders))
+    _decode_meshopt(writer, placeholders)
+    tree["buffers"] = [{"byteLength": len(writer.blob)}]
+    return tree, [bytes(writer.blob)]
+
+
 def _normalized_accessors(tree: dict[str, Any]) -> set[int]:
     """Accessors with ``normalized: true`` and an integer type, read by a mesh attribute."""
     accessors = tree.get("accessors", []) or []

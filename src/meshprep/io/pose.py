@@ -26,6 +26,7 @@ from meshprep.errors import (
 )
 
 from ._paths import resolve_inside
+from .gltf_decode import decoded_meshopt
 
 _COMPONENTS = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16,
                5125: np.uint32, 5126: np.float32}
@@ -196,7 +197,8 @@ def posed_at_frame0(path: Path, tree: dict[str, Any], jail: Path) -> Pose:
         Sparse accessors (the caller falls back to the rest pose).
     """
     name = path.name
-    buffers = _buffers(path, tree, jail)
+    decoded = decoded_meshopt(path, tree, jail)  # meshopt views (animation data too) decoded
+    tree, buffers = decoded if decoded is not None else (tree, _buffers(path, tree, jail))
     overrides = _frame0(tree, buffers, name)
     rest, posed = _globals(tree, {}), _globals(tree, overrides)
     v_rest, v_pose, faces, offset = [], [], [], 0
