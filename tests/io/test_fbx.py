@@ -135,17 +135,17 @@ def test_version_from_the_header(tmp_path: Path) -> None:
 # --- files only ufbx reads -------------------------------------------------------------------
 
 @needs_ufbx
-def test_ascii_fbx7_cube(tmp_path: Path) -> None:
+def test_ascii_fbx7_cube(tmp_path: Path, no_blender: None) -> None:
     mesh = load(write(tmp_path, "cube.fbx", fbx7_ascii()))
     assert len(mesh.faces) == 12
     np.testing.assert_allclose(mesh.bounds, [[-1, -1, -1], [1, 1, 1]], atol=1e-9)
     assert mesh.metadata["meshprep_format"] == "fbx"
-    assert mesh.metadata["meshprep_via"] == "ufbx"  # Blender's importer refuses ASCII
+    assert mesh.metadata["meshprep_via"] == "ufbx"
     assert len(mesh.vertices) == 8  # the file's vertices, not split per corner
 
 
 @needs_ufbx
-def test_ascii_fbx6_cube(tmp_path: Path) -> None:
+def test_ascii_fbx6_cube(tmp_path: Path, no_blender: None) -> None:
     mesh = load(write(tmp_path, "old.fbx", fbx6_ascii(translation=(10, 0, 0))))
     assert len(mesh.faces) == 12
     # no GlobalSettings: FBX's default unit, the centimetre, turned into metres
@@ -155,14 +155,14 @@ def test_ascii_fbx6_cube(tmp_path: Path) -> None:
 
 @needs_ufbx
 @pytest.mark.parametrize("translation, scale", [((1, 2, 3), (2, 2, 2)), ((0, -5, 0), (1, 3, 1))])
-def test_node_transform_is_applied(tmp_path: Path, translation, scale) -> None:
+def test_node_transform_is_applied(tmp_path: Path, no_blender: None, translation, scale) -> None:
     mesh = load(write(tmp_path, "moved.fbx", fbx7_ascii(translation, scale)))
     t, s = np.array(translation, float), np.array(scale, float)
     np.testing.assert_allclose(mesh.bounds, [t - s, t + s], atol=1e-9)
 
 
 @needs_ufbx
-def test_units_and_axes_are_converted(tmp_path: Path) -> None:
+def test_units_and_axes_are_converted(tmp_path: Path, no_blender: None) -> None:
     centimetres = load(write(tmp_path, "cm.fbx", fbx7_ascii(unit_cm=1.0)))
     np.testing.assert_allclose(centimetres.extents, [0.02] * 3, atol=1e-12)
     # a Z-up file (3ds Max): its +Z goes to +Y, its +Y (the back) to -Z
@@ -173,7 +173,7 @@ def test_units_and_axes_are_converted(tmp_path: Path) -> None:
 
 
 @needs_ufbx
-def test_material_base_colour(tmp_path: Path) -> None:
+def test_material_base_colour(tmp_path: Path, no_blender: None) -> None:
     mesh = load(write(tmp_path, "red.fbx", fbx7_ascii()), appearance=True)
     look = mesh.metadata["meshprep_appearance"]
     assert look.face_color is not None and look.face_color.shape == (12, 4)
@@ -243,6 +243,44 @@ def test_corpus_fbx_through_ufbx(corpus_dir: Path, no_blender: None, name: str,
     assert 0.5 < mesh.extents.max() < 500  # metres: no centimetre blow-up or shrink
 
 
+@pytest.fixture
+def with_blender() -> None:
+    """Skip unless the Blender backend is installed."""
+    from meshprep.blender import blender_python
+
+    if blender_python() is None:
+        pytest.skip("the Blender backend (bpy) is not installed")
+
+
+def _by_both_routes(path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``(through Blender, through ufbx)`` for one file."""
+    from meshprep.blender import blender_python
+
+    by_blender = load(path)
+    monkeypatch.setenv("MESHPREP_BLENDER_PYTHON", "/nonexistent/python-with-bpy")
+    blender_python.cache_clear()
+    try:
+        by_ufbx = load(path)
+    finally:
+        monkeypatch.undo()
+        blender_python.cache_clear()
+    assert (by_blender.metadata["meshprep_via"], by_ufbx.metadata["meshprep_via"]) == (
+        "blender", "ufbx")
+    return by_blender, by_ufbx
+
+
+@needs_ufbx
+@pytest.mark.parametrize("text", [fbx7_ascii((1, 2, 3), (2, 2, 2)), fbx7_ascii(unit_cm=1.0),
+                                  fbx7_ascii((0, 3, 5), axes=Z_UP), fbx6_ascii((10, 0, 0))],
+                         ids=["moved", "centimetres", "z-up", "fbx6"])
+def test_fixtures_agree_with_blender(tmp_path: Path, with_blender: None, text: str,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where Blender reads the file too, both routes give the same triangles and bounds."""
+    by_blender, by_ufbx = _by_both_routes(write(tmp_path, "cube.fbx", text), monkeypatch)
+    assert len(by_ufbx.faces) == len(by_blender.faces) == 12
+    np.testing.assert_allclose(by_ufbx.bounds, by_blender.bounds, atol=1e-6)
+
+
 def _normalized(vertices: np.ndarray) -> np.ndarray:
     low, high = vertices.min(axis=0), vertices.max(axis=0)
     return (vertices - (low + high) / 2) / (high - low).max()
@@ -251,23 +289,10 @@ def _normalized(vertices: np.ndarray) -> np.ndarray:
 @needs_ufbx
 @pytest.mark.corpus
 @pytest.mark.parametrize("name", ["spider_fbx.fbx", "anim_skeleton_fbx.fbx"])
-def test_blender_and_ufbx_agree(corpus_dir: Path, name: str,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_agrees_with_blender(corpus_dir: Path, with_blender: None, name: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The same file gives the same mesh by either route (normalized, within 1e-3)."""
-    from meshprep.blender import blender_python
-
-    if blender_python() is None:
-        pytest.skip("the Blender backend (bpy) is not installed")
-    by_blender = load(corpus_dir / name)
-    assert by_blender.metadata["meshprep_via"] == "blender"
-    monkeypatch.setenv("MESHPREP_BLENDER_PYTHON", "/nonexistent/python-with-bpy")
-    blender_python.cache_clear()
-    try:
-        by_ufbx = load(corpus_dir / name)
-    finally:
-        monkeypatch.undo()
-        blender_python.cache_clear()
-    assert by_ufbx.metadata["meshprep_via"] == "ufbx"
+    by_blender, by_ufbx = _by_both_routes(corpus_dir / name, monkeypatch)
     assert len(by_ufbx.faces) == len(by_blender.faces)
     np.testing.assert_allclose(by_ufbx.bounds, by_blender.bounds, atol=1e-3 * by_blender.scale)
     a, b = _normalized(by_ufbx.vertices), _normalized(by_blender.vertices)
