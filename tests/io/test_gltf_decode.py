@@ -1,5 +1,5 @@
 """glTF from the wild: KHR_mesh_quantization, KHR_draco_mesh_compression,
-EXT_/KHR_meshopt_compression, KHR_texture_transform.
+EXT_/KHR_meshopt_compression, KHR_texture_transform, KHR_texture_basisu.
 
 The compressed fixtures were written by glTF-Transform 4.5.1 (see tests/data/LICENSES.md for the
 commands); each is compared with the uncompressed file it was made from.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from meshprep.errors import CorruptFileError
-from meshprep.io import gltf_decode, load
+from meshprep.io import basisu, gltf_decode, load
+from meshprep.io.basisu import KTX2TextureWarning
 from meshprep.io.gltf_decode import TextureTransformWarning, uv_matrix
 from tests.io.meshopt_encoder import encode_vertices
 
@@ -237,3 +239,57 @@ def test_differing_metallic_roughness_transform_warns(data_dir: Path, tmp_path: 
                     {"scale": [2.0, 2.0]}, mr={"scale": [4.0, 4.0]})
     with pytest.warns(TextureTransformWarning, match="metallic-roughness"):
         load(tmp_path / "mr.glb", appearance=True)
+
+
+# --- KHR_texture_basisu: box_textured_{etc1s,uastc}.glb, KTX2 only (tests/data/LICENSES.md) ---
+
+
+def _texture_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a[..., :3].astype(np.float64) - b[..., :3]) ** 2))
+    return 10 * math.log10(255.0**2 / mse)
+
+
+@pytest.mark.skipif(not basisu.decoder_available(), reason="alktx2 (the ktx2 extra) not installed")
+@pytest.mark.parametrize("codec", ["etc1s", "uastc"])
+def test_ktx2_base_colour_is_decoded(data_dir: Path, codec: str) -> None:
+    plain = load(data_dir / "box_textured.glb", appearance=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KTX2TextureWarning)
+        ktx2 = load(data_dir / f"box_textured_{codec}.glb", appearance=True)
+    np.testing.assert_array_equal(ktx2.faces, plain.faces)
+    assert _look(ktx2).textured
+    reference, decoded = _look(plain).materials[0].texture, _look(ktx2).materials[0].texture
+    assert decoded.shape == reference.shape
+    # ETC1S measured 33.9 dB, UASTC 37.8 dB against the PNG it was encoded from (not flipped)
+    assert _texture_psnr(decoded, reference) >= 30.0
+
+
+def test_ktx2_without_decoder_warns_and_keeps_geometry(data_dir: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(basisu, "decoder_available", lambda: False)
+    plain = load(data_dir / "box_textured.glb", appearance=True)
+    with pytest.warns(KTX2TextureWarning, match="no KTX2 decoder"):
+        ktx2 = load(data_dir / "box_textured_etc1s.glb", appearance=True)
+    np.testing.assert_array_equal(ktx2.faces, plain.faces)
+    np.testing.assert_allclose(ktx2.vertices, plain.vertices)
+    np.testing.assert_allclose(_look(ktx2).uv, _look(plain).uv)  # UVs kept for a later decode
+    assert not _look(ktx2).textured
+    np.testing.assert_allclose(_look(ktx2).materials[0].factor, _look(plain).materials[0].factor)
+
+
+def test_broken_ktx2_warns_and_keeps_geometry(data_dir: Path, tmp_path: Path) -> None:
+    tree, binary = _glb_parts(data_dir / "box_textured_etc1s.glb")
+    view = tree["bufferViews"][tree["images"][0]["bufferView"]]
+    start, end = view["byteOffset"], view["byteOffset"] + view["byteLength"]
+    binary = binary[:start + 20] + bytes(end - start - 20) + binary[end:]  # KTX2 magic kept
+    _write_glb(tmp_path / "broken.glb", tree, binary)
+    with pytest.warns(KTX2TextureWarning, match="KTX2"):
+        broken = load(tmp_path / "broken.glb", appearance=True)
+    assert len(broken.faces) == 12 and not _look(broken).textured
+
+
+def test_ktx2_geometry_only_load_is_silent(data_dir: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KTX2TextureWarning)
+        mesh = load(data_dir / "box_textured_etc1s.glb")
+    assert len(mesh.faces) == 12

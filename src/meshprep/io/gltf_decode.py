@@ -8,7 +8,9 @@ texture transform into the texture coordinates), all buffers packed into one GLB
 ``KHR_draco_mesh_compression`` primitives are decoded here too (with DracoPy) into plain
 accessors, and ``EXT_meshopt_compression`` / ``KHR_meshopt_compression`` buffer views (with
 :mod:`meshprep.io.meshopt`) into plain buffer views, so a transform or a normalized type applies
-to them alike. Files that need none of this are handed to trimesh untouched.
+to them alike. With ``appearance``, ``KHR_texture_basisu`` textures that exist only as KTX2 are
+decoded too (:mod:`meshprep.io.basisu`), or left out with a warning. Files that need none of
+this are handed to trimesh untouched.
 
 Specs matched: glTF 2.0 section 3.11 "Animations"/"Accessors" normalization table (signed
 ``max(c / (2^(b-1) - 1), -1)``, unsigned ``c / (2^b - 1)``), ``KHR_mesh_quantization`` README
@@ -28,8 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from meshprep.errors import CorruptFileError, InvalidGeometryError
+from meshprep.errors import CorruptFileError, InvalidGeometryError, LoadError
 from meshprep.io._paths import resolve_inside
+from meshprep.io.basisu import EXTENSION as _BASISU
+from meshprep.io.basisu import KTX2TextureWarning, basisu_textures, ktx2_to_image
 
 _COMPONENTS = {5120: "<i1", 5121: "<u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
 #: divisor of each normalized integer type (glTF 2.0, "Accessor Data Types")
@@ -46,7 +50,8 @@ class TextureTransformWarning(UserWarning):
     """A texture transform meshprep cannot represent with one set of UVs was left out."""
 
 
-def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None) -> bytes | None:
+def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None,
+                appearance: bool = True) -> bytes | None:
     """Rewrite a glTF whose accessors trimesh would misread as a float32 GLB.
 
     Parameters
@@ -57,6 +62,9 @@ def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None) -> b
         Its JSON, already checked by :func:`meshprep.io.gltf.validate_gltf`.
     jail : Path, optional
         Folder buffer files must stay inside; defaults to the file's folder.
+    appearance : bool, optional
+        Whether textures will be read: KTX2-only textures are decoded then (or dropped with a
+        :class:`~meshprep.io.basisu.KTX2TextureWarning`), and left alone otherwise.
 
     Returns
     -------
@@ -75,13 +83,16 @@ def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None) -> b
     normalized = _normalized_accessors(tree)
     transforms = _primitive_transforms(tree)
     meshopt = _meshopt_views(tree)
-    if not normalized and not transforms and not draco and not meshopt:
+    basisu = basisu_textures(tree) if appearance else []
+    if not normalized and not transforms and not draco and not meshopt and not basisu:
         return None
     tree = json.loads(json.dumps(tree))  # the caller's tree stays as it was checked
     placeholders = _placeholder_buffers(path, tree)
     buffers = _read_buffers(path, tree, jail, placeholders)
     writer = _Writer(tree, buffers)
     _decode_meshopt(writer, placeholders)
+    if basisu:
+        _decode_basisu(writer, path, jail)
     for primitive in _draco_primitives(tree):
         _decode_draco(writer, primitive)
     _drop_extension(tree, _DRACO)
@@ -333,6 +344,46 @@ def _decode_meshopt(writer: _Writer, placeholders: set[int]) -> None:
         _drop_extension(tree, name)
 
 
+def _decode_basisu(writer: _Writer, path: Path, jail: Path | None) -> None:
+    """Give each KTX2-only texture a decoded image, or no image (its factor is used then)."""
+    tree = writer.tree
+    decoded: dict[int, int | None] = {}  # KTX2 image -> decoded image (None: none)
+    for texture_index, image_index in basisu_textures(tree):
+        if image_index not in decoded:
+            where = f"{path.name}: images[{image_index}]"
+            data = _image_bytes(writer, path, tree["images"][image_index], jail)
+            image = ktx2_to_image(data, where) if data is not None else None
+            if data is None:
+                warnings.warn(f"{where}: KTX2 image cannot be read; the base colour factor is "
+                              "used", KTX2TextureWarning, stacklevel=4)
+            decoded[image_index] = None if image is None else writer.image(image)
+        texture = tree["textures"][texture_index]
+        texture["extensions"].pop(_BASISU)
+        texture.pop("source", None)  # a KTX2 fallback would be skipped by trimesh anyway
+        if decoded[image_index] is not None:
+            texture["source"] = decoded[image_index]
+    _drop_extension(tree, _BASISU)
+
+
+def _image_bytes(writer: _Writer, path: Path, image: dict[str, Any],
+                 jail: Path | None) -> bytes | None:
+    """An image's bytes (its buffer view, data URI or file), or None when unreadable."""
+    try:
+        if isinstance(image.get("bufferView"), int):
+            view = writer.tree["bufferViews"][image["bufferView"]]
+            start, length = view["byteOffset"], view["byteLength"]
+            return bytes(writer.blob[start:start + length]) \
+                if start + length <= len(writer.blob) else None
+        uri = image.get("uri")
+        if not isinstance(uri, str):
+            return None
+        if uri.startswith("data:"):
+            return base64.b64decode(uri.split(";base64,", 1)[1])
+        return resolve_inside(path.parent, urllib.parse.unquote(uri), jail).read_bytes()
+    except (LoadError, OSError, ValueError, IndexError, KeyError):
+        return None
+
+
 def _drop_extension(tree: dict[str, Any], name: str) -> None:
     """Remove a decoded extension from ``extensionsUsed`` / ``extensionsRequired``."""
     for key in ("extensionsUsed", "extensionsRequired"):
@@ -448,6 +499,16 @@ class _Writer:
         if "min" in accessor:
             accessor["min"] = values.min(axis=0).tolist()
             accessor["max"] = values.max(axis=0).tolist()
+
+    def image(self, data: bytes) -> int:
+        """Add an image stored in a new buffer view (trimesh reads it with PIL); its index."""
+        self.blob += b"\0" * (-len(self.blob) % 4)
+        views = self.tree.setdefault("bufferViews", [])
+        views.append({"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)})
+        self.blob += data
+        images = self.tree.setdefault("images", [])
+        images.append({"bufferView": len(views) - 1, "mimeType": "image/x-tga"})
+        return len(images) - 1
 
     def append(self, values: np.ndarray, kind: str) -> int:
         """Add a new float32 accessor and return its index."""

@@ -215,7 +215,7 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
     try:
         tree = _precheck(path, ext, jail, max_bytes)
         # quantized / texture-transformed glTF: rewritten as float32 before trimesh reads it
-        data = gltf_decode.decoded_glb(path, tree, jail) if tree is not None else None
+        data = gltf_decode.decoded_glb(path, tree, jail, appearance) if tree is not None else None
         scene = (fbx.read_fbx(path, refusal) if ext == ".fbx"
                  else _parse(path, ext, jail, appearance, data))
         pose = _frame0_pose(path, tree, jail) if tree is not None else None
