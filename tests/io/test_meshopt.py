@@ -214,7 +214,8 @@ def test_unwritten_fifo_and_bad_tables_raise() -> None:
 
 
 @pytest.mark.parametrize("count,stride,mode,filter,match", [
-    (10**9, 4, "ATTRIBUTES", "NONE", "more than the codec"),
+    (10**6, 4, "ATTRIBUTES", "NONE", "more than the codec"),
+    (3 * 2**29, 4, "TRIANGLES", "NONE", "byte limit"),
     (4, 6, "ATTRIBUTES", "NONE", "multiple of 4"),
     (4, 4, "ATTRIBUTES", "QUATERNION", "byteStride 8"),
     (4, 4, "TRIANGLES", "NONE", "multiple of 3"),

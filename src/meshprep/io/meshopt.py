@@ -25,7 +25,7 @@ import numpy as np
 
 from meshprep.errors import CorruptFileError
 
-__all__ = ["MODES", "decode_view"]
+__all__ = ["MAX_DECODED_BYTES", "MODES", "decode_view"]
 
 MODES = ("ATTRIBUTES", "TRIANGLES", "INDICES")
 _FILTERS = ("NONE", "OCTAHEDRAL", "QUATERNION", "EXPONENTIAL", "COLOR")
@@ -33,6 +33,8 @@ _M32 = 0xFFFFFFFF
 # the most bytes one compressed byte can stand for: a version 1 block of 256 4-byte elements
 # whose four bytes all use control mode 2 (zero deltas) is one control byte (Appendix A, mode 0)
 _MAX_EXPANSION = 1024
+#: the most bytes one buffer view may decode to (a valid stream may still ask for more: refused)
+MAX_DECODED_BYTES = 2 * 1024**3
 
 # kernel status codes and their messages
 _OK, _SHORT, _HEADER, _LEFTOVER, _FIFO, _CHANNEL, _TABLE = range(7)
@@ -74,12 +76,16 @@ def decode_view(data: bytes | np.ndarray, count: int, stride: int, mode: str,
     Raises
     ------
     CorruptFileError
-        The parameters break the extension's rules or the stream does not decode.
+        The parameters break the extension's rules, the view would decode to more than
+        :data:`MAX_DECODED_BYTES`, or the stream does not decode.
     """
     _check_parameters(count, stride, mode, filter)
     # always a read-only uint8 array: one compiled signature per kernel
     raw = np.frombuffer(data if isinstance(data, bytes) else bytes(np.asarray(data, np.uint8)),
                         np.uint8)
+    if count * stride > MAX_DECODED_BYTES:
+        raise CorruptFileError(f"meshopt {mode} view of {count * stride} bytes is over the "
+                               f"{MAX_DECODED_BYTES} byte limit")
     if count and count * stride > _MAX_EXPANSION * max(len(raw), 1):
         raise CorruptFileError(f"meshopt {mode} stream of {len(raw)} bytes claims "
                                f"{count * stride} bytes, more than the codec can expand to")
