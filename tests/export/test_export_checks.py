@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import trimesh
 
 from meshprep.export.layouts import get_layout
 from meshprep.export.run import MARKERS, export_dataset
@@ -105,3 +106,29 @@ def test_write_layouts_are_checked_against_the_sample_counts() -> None:
     config = resolve_config(overrides={"write": {"layouts": ["dora", "trellis2"]},
                                        "sample": {"near": 600_000}})
     assert config["write"]["layouts"] == ["dora", "trellis2"]
+
+
+def test_every_layout_accepts_a_store_of_exactly_its_declared_needs(tmp_path):
+    """A run whose [sample] counts equal a layout's needs (what the run-start check allows)
+    must export: near rows split into uniform and salient ones as the sample step splits them
+    (UltraShape once declared 200,000 near rows and then refused every such store)."""
+    import meshprep as mp
+    from meshprep.export.layouts import all_layouts, near_rows_for
+    from meshprep.sample.sdf import SALIENT_NEAR_FRACTION
+
+    mesh = mp.normalize(trimesh.creation.box(extents=(1.0, 0.8, 0.6)))[0]
+    watertight = mp.make_watertight(mesh, 32).mesh
+    for layout in all_layouts():
+        near = layout.needs.get("near")
+        if near is None:
+            continue
+        salient = round(near * SALIENT_NEAR_FRACTION)
+        assert near_rows_for(near - salient, salient) == near, layout.name
+        if near > 20_000:  # Dora and UltraShape: their counts are checked by the split alone
+            continue
+        counts = {k: layout.needs.get(k, 1024) for k in ("surface", "salient", "volume", "near")}
+        samples = mp.sample_asset(watertight, mesh, seed=0, fps=layout.fps, **counts)
+        assert samples.sdf.salient_count > 0
+        layout.write(samples, watertight, tmp_path / layout.name, "a" * 64)
+    assert near_rows_for(100_000, 100_000) == 300_000
+    assert near_rows_for(1024) == 1536

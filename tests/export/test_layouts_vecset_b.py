@@ -47,13 +47,15 @@ def _outside(points: np.ndarray) -> np.ndarray:
 def test_registered_with_the_trainers_counts() -> None:
     vecset, vecsetx, ultra = get_layout("vecset"), get_layout("vecsetx"), get_layout("ultrashape")
     # 3DShape2VecSet: util/datasets.py num_samples=1024, main_ae.py --point_cloud_size 2048
-    assert vecset.needs == {"volume": 1024, "near": 1024, "surface": 2048}
+    # near: 1024 rows around uniform samples, which the sample step's 2/3 share leaves from 1536
+    assert vecset.needs == {"volume": 1024, "near": 1536, "surface": 2048}
     # VecSetX: main_ae.py Objaverse(sdf_size=1024), --point_cloud_size 8192
-    assert vecsetx.needs == {"volume": 1024, "near": 1024, "surface": 8192}
+    assert vecsetx.needs == {"volume": 1024, "near": 1536, "surface": 8192}
     # UltraShape: objaverse_vae.py asserts 600000 surface rows (300000 + 300000);
-    # train_vae_refine.yaml draws 100000 uniform-near, sharp-near and space rows
+    # train_vae_refine.yaml draws 100000 uniform-near, sharp-near and space rows: 100000
+    # sharp-near rows are the sample step's third of 300000 near rows
     assert ultra.needs == {"surface": 300_000, "salient": 300_000, "volume": 100_000,
-                           "near": 200_000}
+                           "near": 300_000}
     assert vecset.loader == "1zb/3DShape2VecSet:util/shapenet.py"
     assert vecsetx.loader == "1zb/VecSetX:vecset/utils/objaverse.py"
     assert ultra.loader == "PKU-YuanGroup/UltraShape-1.0:ultrashape/data/objaverse_vae.py"

@@ -27,7 +27,16 @@ import trimesh
 
 from meshprep.sample.step import TrainingSamples
 
-from .layouts import Key, Layout, NotEnoughSamplesError, check_counts, plain_id, register, save_npz
+from .layouts import (
+    Key,
+    Layout,
+    NotEnoughSamplesError,
+    check_counts,
+    near_rows_for,
+    plain_id,
+    register,
+    save_npz,
+)
 
 LOADER = "Seed3D/Dora:pytorch_lightning/craftsman/data/objaverse.py"
 #: farthest-point-sampled surface rows: ``sharp_sample.py --point_number 65536`` keeps 65536 // 2
@@ -169,7 +178,7 @@ def make_layout(name: str = "dora", *, fps: int = FPS_COUNT, near_rows: int = NE
         # near rows: near_rows around uniform samples, which the sample step's default
         # salient share (sdf.py's salient_fraction 1/3) leaves from 1.5 * near_rows
         needs={"surface": fps, "salient": fps, "volume": n_volume,
-               "near": max(near_rows + n_sharp, int(np.ceil(near_rows * 1.5)))},
+               "near": max(near_rows + n_sharp, near_rows_for(near_rows, n_sharp))},
         notes=(f"rand_points' split at {near_rows} rows is hard-coded in the loader: exactly "
                f"that many near rows are written (the first of ours, a uniform subset) and "
                f"the export fails if fewer are stored (near rows around uniform samples: "

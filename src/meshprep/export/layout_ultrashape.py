@@ -34,7 +34,16 @@ import trimesh
 
 from meshprep.sample.step import TrainingSamples
 
-from .layouts import Key, Layout, NotEnoughSamplesError, check_counts, plain_id, register, save_npz
+from .layouts import (
+    Key,
+    Layout,
+    NotEnoughSamplesError,
+    check_counts,
+    near_rows_for,
+    plain_id,
+    register,
+    save_npz,
+)
 
 LOADER = "PKU-YuanGroup/UltraShape-1.0:ultrashape/data/objaverse_vae.py"
 #: rows of each half of ``clean_surface_*``: the loader asserts 600000 and splits at 300000
@@ -171,7 +180,7 @@ def make_layout(name: str = "ultrashape", *, half: int = HALF,
         sign=f"sdf, negative inside (the loader clips sdf * 2 to +-{tsdf} and divides)",
         coords="[0, 1]: ours / 2 + 0.5 (sdf / 2); the loader's (p - 0.5) * 2 gives ours back",
         needs={"surface": half, "salient": half, "volume": n_space,
-               "near": n_uniform + n_sharp},
+               "near": near_rows_for(n_uniform, n_sharp)},
         notes=("the sign is the released preprocessing's (scripts/sampling.py, cubvh "
                "signed_distance: negative inside, its src/bvh.cu signs with "
                "normal . (p - closest)), "

@@ -44,6 +44,7 @@ from .layouts import (
     Layout,
     NotEnoughSamplesError,
     check_counts,
+    near_rows_for,
     plain_id,
     register,
     save_npz,
@@ -163,7 +164,7 @@ def make_vecset_layout(name: str = "vecset", *, category: str = CATEGORY,
               Key(f"ShapeNetV2_watertight/{category}/4_pointcloud/<id>.npz", "points", "(N, 3)",
                   "float32", "uniform surface samples")),
         sign="occupancy: 1 inside (sdf < 0), 0 outside", coords="[-1, 1] (as ours; scale 1)",
-        needs={"volume": num_samples, "near": num_samples, "surface": pc_size},
+        needs={"volume": num_samples, "near": near_rows_for(num_samples), "surface": pc_size},
         notes=(f"every asset goes in category folder {category} (the loader requires a "
                "ShapeNet synset of its category_ids; export per category with "
                "make_vecset_layout(category=...) for the class-conditional model); write "
@@ -238,7 +239,7 @@ def make_vecsetx_layout(name: str = "vecsetx", *, sdf_size: int = SDF_SIZE,
               Key("<id>.npz", "surface_points", "(N, 3)", "float32", "uniform surface samples")),
         sign="sdf, negative inside (as ours; its occupancy mode is sdf < 0)",
         coords="[-1, 1] (as ours; the loader only rotates, flips and permutes axes)",
-        needs={"volume": sdf_size, "near": sdf_size, "surface": surface_size},
+        needs={"volume": sdf_size, "near": near_rows_for(sdf_size), "surface": surface_size},
         notes=("list the ids in utils/objaverse_<split>.csv as rows '.,<id>,<label>' (the "
                "loader opens <dataset_folder>/<row0>/<row1>.npz; main_ae.py does not pass "
                "--data_path, so set dataset_folder); fewer than sdf_size // 2 inside volume "

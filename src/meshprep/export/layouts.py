@@ -22,6 +22,7 @@ import numpy as np
 import trimesh
 
 from meshprep.errors import MeshprepError
+from meshprep.sample.sdf import SALIENT_NEAR_FRACTION
 from meshprep.sample.step import TrainingSamples
 
 
@@ -146,6 +147,30 @@ def check_counts(layout: Layout, samples: TrainingSamples) -> None:
             f"layout {layout.name!r} needs more samples than the store holds ({'; '.join(short)})"
             f": raise {keys} in the run's config and rerun (samples are never padded or "
             "repeated)")
+
+
+def near_rows_for(around_uniform: int = 0, around_salient: int = 0) -> int:
+    """The smallest ``sample.near`` that leaves at least these near rows around uniform and
+    around salient surface samples, as the sample step splits them
+    (``round(near * SALIENT_NEAR_FRACTION)`` around salient ones, the rest around uniform ones).
+
+    Parameters
+    ----------
+    around_uniform, around_salient : int
+        Rows a layout's writer takes from each group.
+
+    Returns
+    -------
+    int
+    """
+    share = SALIENT_NEAR_FRACTION
+    near = max(around_uniform + around_salient,
+               int(np.ceil(around_uniform / (1 - share))) if around_uniform else 0,
+               int(np.ceil(around_salient / share)) if around_salient else 0)
+    while (near - round(near * share) < around_uniform
+           or round(near * share) < around_salient):
+        near += 1
+    return near
 
 
 def plain_id(asset_id: str) -> str:

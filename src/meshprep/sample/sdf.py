@@ -131,13 +131,17 @@ def _salient_near(salient, count, sigmas, rng) -> np.ndarray:
     return base[rng.permutation(count)]
 
 
+#: share of the near points drawn around salient samples (Hunyuan3D-2.1 draws one third)
+SALIENT_NEAR_FRACTION = 1 / 3
+
+
 def sample_sdf(
     watertight: MeshLike | MeshDistance,
     volume: int = 250_000,
     near: int = 500_000,
     *,
     salient: np.ndarray | None = None,
-    salient_fraction: float = 1 / 3,
+    salient_fraction: float = SALIENT_NEAR_FRACTION,
     surface_sigmas: Sequence[float] = SURFACE_SIGMAS,
     salient_sigmas: Sequence[float] = SALIENT_SIGMAS,
     bound: float = VOLUME_BOUND,
