@@ -61,8 +61,8 @@ def table_export(args) -> None:
     counts = dict(surface=args.surface, salient=args.salient, volume=args.volume, near=args.near)
     print(f"\n### meshprep export of {args.assets} stored assets ({args.workers} workers; "
           f"store per asset: {counts})\n")
-    print("| layout | store (surface/salient/volume/near, FPS order) | seconds | assets/s | "
-          "MB written/s |\n|---|---|---:|---:|---:|")
+    print("| layout | store (surface/salient/volume/near, FPS order) | exported | failed | "
+          "seconds | assets/s | MB written/s |\n|---|---|---:|---:|---:|---:|---:|")
     names = args.layouts or [layout.name for layout in all_layouts()]
     with tempfile.TemporaryDirectory() as folder:
         stores: dict = {}
@@ -83,7 +83,8 @@ def table_export(args) -> None:
             shutil.rmtree(out)  # 10,000 assets of every layout do not fit one disk together
             store = "/".join(f"{v // 1000}k" for v in need.values()) + (f", {fps}" if fps
                                                                           else "")
-            print(f"| {name} | {store} | {summary.seconds:.1f} | "
+            print(f"| {name} | {store} | {summary.exported} | {summary.failed} | "
+                  f"{summary.seconds:.1f} | "
                   f"{summary.exported / summary.seconds:.0f} | "
                   f"{written / 1e6 / summary.seconds:.0f} |", flush=True)
 

@@ -53,8 +53,9 @@ def test_registered_with_the_trainers_counts() -> None:
     assert vecsetx.needs == {"volume": 1024, "near": 1536, "surface": 8192}
     # UltraShape: objaverse_vae.py asserts 600000 surface rows (300000 + 300000);
     # train_vae_refine.yaml draws 100000 uniform-near, sharp-near and space rows: 100000
-    # sharp-near rows are the sample step's third of 300000 near rows
-    assert ultra.needs == {"surface": 300_000, "salient": 300_000, "volume": 100_000,
+    # sharp-near rows are the sample step's third of 300000 near rows; 100000 space rows in
+    # [0, 1]^3 are ours inside [-1, 1]^3, of volume rows uniform in [-1.05, 1.05]^3 (+1 %)
+    assert ultra.needs == {"surface": 300_000, "salient": 300_000, "volume": 116_921,
                            "near": 300_000}
     assert vecset.loader == "1zb/3DShape2VecSet:util/shapenet.py"
     assert vecsetx.loader == "1zb/VecSetX:vecset/utils/objaverse.py"

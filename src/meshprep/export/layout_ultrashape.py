@@ -27,11 +27,13 @@ the preprocessing's ``(v - center) / scale + 0.5`` of our canonical coordinates.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import trimesh
 
+from meshprep.sample.sdf import VOLUME_BOUND
 from meshprep.sample.step import TrainingSamples
 
 from .layouts import (
@@ -64,6 +66,13 @@ def _short(name: str, what: str, have: int, need: int, key: str) -> NotEnoughSam
 def to_unit(points: np.ndarray) -> np.ndarray:
     """Our [-1, 1] coordinates as UltraShape's [0, 1] ones (float32): ``p / 2 + 0.5``."""
     return (np.asarray(points, np.float32) * np.float32(0.5) + np.float32(0.5)).astype(np.float32)
+
+
+def volume_rows_for(inside_unit_cube: int) -> int:
+    """The ``sample.volume`` whose rows (uniform in ``[-VOLUME_BOUND, VOLUME_BOUND]^3``) hold at
+    least ``inside_unit_cube`` rows inside ``[-1, 1]^3`` all but never: the expected share
+    ``VOLUME_BOUND^-3`` with a 1 % margin (over 10 binomial sigma at UltraShape's 100,000)."""
+    return int(math.ceil(inside_unit_cube * VOLUME_BOUND ** 3 * 1.01))
 
 
 def make_layout(name: str = "ultrashape", *, half: int = HALF,
@@ -179,7 +188,7 @@ def make_layout(name: str = "ultrashape", *, half: int = HALF,
                   "0 and 2 (preprocessing's keys; not read by the loader)")),
         sign=f"sdf, negative inside (the loader clips sdf * 2 to +-{tsdf} and divides)",
         coords="[0, 1]: ours / 2 + 0.5 (sdf / 2); the loader's (p - 0.5) * 2 gives ours back",
-        needs={"surface": half, "salient": half, "volume": n_space,
+        needs={"surface": half, "salient": half, "volume": volume_rows_for(n_space),
                "near": near_rows_for(n_uniform, n_sharp)},
         notes=("the sign is the released preprocessing's (scripts/sampling.py, cubvh "
                "signed_distance: negative inside, its src/bvh.cu signs with "
