@@ -132,3 +132,21 @@ def test_every_layout_accepts_a_store_of_exactly_its_declared_needs(tmp_path):
         layout.write(samples, watertight, tmp_path / layout.name, "a" * 64)
     assert near_rows_for(100_000, 100_000) == 300_000
     assert near_rows_for(1024) == 1536
+
+
+def test_step1x3d_shallow_inside_rows_are_its_loaders_outside(tmp_path):
+    """Found on the corpus: on a thin asset Step1X-3D's occupancy rule (label < 1e-3 is
+    outside) reads many inside rows as outside; the export check compares with the store's
+    rows deeper than that threshold, so the asset exports (and a flipped one still fails)."""
+    from meshprep.sample.check import check_exported_labels
+
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-1, 1, (400_000, 3)).astype(np.float32)
+    sdf = np.abs(points[:, 2]) - 0.002  # a slab 0.004 thick: half its inside rows are shallow
+    store = type("S", (), {})()
+    store.surface_points = np.c_[points[:, :2], np.zeros(len(points))]
+    store.sdf = type("D", (), {"volume_points": points, "volume_sdf": sdf})()
+    loader_inside = -sdf >= 1e-3
+    assert check_exported_labels(points, loader_inside, store)[1] is not None
+    assert check_exported_labels(points, loader_inside, store, inside_margin=1e-3)[1] is None
+    assert check_exported_labels(points, ~loader_inside, store, inside_margin=1e-3)[1]

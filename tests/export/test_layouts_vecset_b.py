@@ -287,3 +287,14 @@ def test_too_small_store_names_the_key(sphere: TrainingSamples, box: TrainingSam
     with pytest.raises(NotEnoughSamplesError, match=r"sample\.volume"):
         space.write(box, None, tmp_path, "a1")
     assert not list(tmp_path.rglob("*.np*"))
+
+
+def test_ultrashape_without_salient_edges(sphere: TrainingSamples, tmp_path: Path) -> None:
+    # found on the corpus: an asset without salient edges has no near rows around salient
+    # samples; the uniform-near rows after the first 2000 stand in, none written twice
+    sdf = sphere.sdf
+    assert sdf.salient_count == 0
+    ULTRA.write(sphere, None, tmp_path, "a1")
+    got = ULTRA.read(tmp_path, "a1")
+    _close16(got["sup_near_uniform"][:, :3], sdf.surface_near_points[:2000])
+    _close16(got["sup_near_sharp"][:, :3], sdf.surface_near_points[2000:])

@@ -138,7 +138,8 @@ def make_layout(name: str = "step1x3d", *, n_samples: int = N_SAMPLES,
                "(as it does for the files Step1X-3D trained on)"),
         write=write, read=read,
         volume_inside=lambda got: (got["rand_points"][:got["volume_rows"]],
-                                   got["occupancies"][:got["volume_rows"]] == 1))
+                                   got["occupancies"][:got["volume_rows"]] == 1),
+        inside_margin=OCCUPANCY_THRESHOLD)
     return layout
 
 

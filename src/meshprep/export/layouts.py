@@ -74,6 +74,10 @@ class Layout:
         ``volume_inside(read(folder, asset_id)) -> (points, inside)``: the volume rows of the
         reader's output back in our frame, and which the trainer reads as inside; the export's
         sign check runs on it (layouts without volume labels leave it None).
+    inside_margin : float
+        Depth (our sdf units) above which the trainer's own rule reads an inside row as outside
+        (Step1X-3D's occupancy: ``label < 1e-3`` is outside): the export's check compares the
+        read-back inside share with the store's rows deeper than it.
     write : callable
         ``write(samples, watertight, folder, asset_id) -> list[Path]``.
     read : callable
@@ -93,6 +97,7 @@ class Layout:
     uses_watertight: bool = False
     fps: int = 0
     volume_inside: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
+    inside_margin: float = 0.0
 
 
 LAYOUTS: dict[str, Layout] = {}

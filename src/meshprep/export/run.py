@@ -123,7 +123,8 @@ def _check_written(layout, samples, out: Path, asset_id: str, paths: list[Path]
     if layout.volume_inside is None:
         return {}
     points, inside = layout.volume_inside(layout.read(out, asset_id))
-    metrics, reason = check_exported_labels(points, inside, samples)
+    metrics, reason = check_exported_labels(points, inside, samples,
+                                            inside_margin=layout.inside_margin)
     if reason is not None:
         for path in paths:
             Path(path).unlink(missing_ok=True)

@@ -181,8 +181,8 @@ EXPORT_MARGIN = 0.05
 EXPORT_SIGMA = 6.0
 
 
-def check_exported_labels(points: np.ndarray, inside: np.ndarray, samples: TrainingSamples
-                          ) -> tuple[dict[str, float], str | None]:
+def check_exported_labels(points: np.ndarray, inside: np.ndarray, samples: TrainingSamples,
+                          inside_margin: float = 0.0) -> tuple[dict[str, float], str | None]:
     """The sign check of labels as a trainer reads them back from an exported file.
 
     ``points`` and ``inside`` are an exported file's volume rows mapped back to our frame and
@@ -198,6 +198,9 @@ def check_exported_labels(points: np.ndarray, inside: np.ndarray, samples: Train
     points : (n, 3) array
     inside : (n,) bool array
     samples : TrainingSamples
+    inside_margin : float
+        The trainer reads inside rows shallower than this as outside (its own threshold): the
+        store's share counts rows with ``sdf < -inside_margin``.
 
     Returns
     -------
@@ -213,8 +216,8 @@ def check_exported_labels(points: np.ndarray, inside: np.ndarray, samples: Train
     in_cube = np.all(np.abs(points) <= 1, axis=1)
     ours_in_cube = np.all(np.abs(ours) <= 1, axis=1)
     share = float(np.mean(inside[in_cube])) if in_cube.any() else 0.0
-    expected = float(np.mean(samples.sdf.volume_sdf[ours_in_cube] < 0)) if ours_in_cube.any() \
-        else 0.0
+    deep = samples.sdf.volume_sdf[ours_in_cube] < -inside_margin
+    expected = float(np.mean(deep)) if ours_in_cube.any() else 0.0
     counts = (1 / max(int(in_cube.sum()), 1)) + (1 / max(int(ours_in_cube.sum()), 1))
     spread = expected * (1 - expected) * counts
     sigma = abs(share - expected) / np.sqrt(max(spread, 1e-12))
