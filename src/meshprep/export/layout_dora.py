@@ -32,6 +32,7 @@ from .layouts import (
     Layout,
     NotEnoughSamplesError,
     check_counts,
+    near_rows_by_origin,
     near_rows_for,
     plain_id,
     register,
@@ -108,16 +109,10 @@ def make_layout(name: str = "dora", *, fps: int = FPS_COUNT, near_rows: int = NE
         check_counts(layout, samples)
         sdf = samples.sdf
         # near rows by origin: the loader draws its three groups from three row ranges
-        near_points, near_sdf = sdf.surface_near_points, sdf.surface_near_sdf
-        if sdf.salient_count:
-            sharp_points, sharp_sdf = sdf.salient_near_points, sdf.salient_near_sdf
-        else:
-            # no salient edges (the store's salient samples are uniform ones, and so are its
-            # near rows): the rows after rand_points' near_rows stand in, none used twice
-            sharp_points, sharp_sdf = near_points[near_rows:], near_sdf[near_rows:]
-        if len(near_points) < near_rows + (0 if sdf.salient_count else n_sharp):
+        near_points, near_sdf, sharp_points, sharp_sdf = near_rows_by_origin(samples, near_rows)
+        if len(near_points) < near_rows:
             raise _short("near rows around uniform surface samples", len(near_points),
-                         near_rows + (0 if sdf.salient_count else n_sharp), "near")
+                         near_rows, "near")
         if len(sharp_points) < n_sharp:
             raise _short("near rows around salient samples", len(sharp_points), n_sharp, "near")
         if sdf.truncation is not None and sdf.truncation < TSDF:

@@ -41,6 +41,7 @@ from .layouts import (
     Layout,
     NotEnoughSamplesError,
     check_counts,
+    near_rows_by_origin,
     near_rows_for,
     plain_id,
     register,
@@ -107,14 +108,7 @@ def make_layout(name: str = "ultrashape", *, half: int = HALF,
         uid = plain_id(asset_id)
         check_counts(layout, samples)
         sdf = samples.sdf
-        uniform_p, uniform_s = sdf.surface_near_points, sdf.surface_near_sdf
-        sharp_p, sharp_s = sdf.salient_near_points, sdf.salient_near_sdf
-        if not sdf.salient_count:
-            # no salient edges (the store's salient samples are uniform ones, and so are all
-            # its near rows): the rows after the uniform-near ones stand in, none used twice
-            uniform_p, uniform_s, sharp_p, sharp_s = (
-                uniform_p[:n_uniform], uniform_s[:n_uniform], uniform_p[n_uniform:],
-                uniform_s[n_uniform:])
+        uniform_p, uniform_s, sharp_p, sharp_s = near_rows_by_origin(samples, n_uniform)
         if len(uniform_p) < n_uniform:
             raise _short(name, "near rows around uniform surface samples", len(uniform_p),
                          n_uniform, "near")

@@ -178,6 +178,22 @@ def near_rows_for(around_uniform: int = 0, around_salient: int = 0) -> int:
     return near
 
 
+def near_rows_by_origin(samples: TrainingSamples, n_uniform: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The store's near rows split by origin: ``(uniform_points, uniform_sdf, salient_points,
+    salient_sdf)`` for loaders that draw from the two groups apart (Dora, UltraShape).
+
+    Without salient edges the store's salient samples are uniform ones, and so are all its near
+    rows: the first ``n_uniform`` are the uniform group and the rows after them stand in for
+    the salient one, none used twice.
+    """
+    sdf = samples.sdf
+    points, values = sdf.surface_near_points, sdf.surface_near_sdf
+    if sdf.salient_count:
+        return points, values, sdf.salient_near_points, sdf.salient_near_sdf
+    return points[:n_uniform], values[:n_uniform], points[n_uniform:], values[n_uniform:]
+
+
 def plain_id(asset_id: str) -> str:
     """``asset_id`` when it is a plain file name; else a ValueError."""
     if not asset_id or Path(asset_id).name != asset_id or asset_id in (".", ".."):
