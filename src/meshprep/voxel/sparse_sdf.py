@@ -301,9 +301,35 @@ def _neighbour(index, b, p, i, j, k, dx, dy, dz, res, inner):
 
 
 @nb.njit(cache=True, parallel=True)
-def _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far):
-    """Ring ``ring``: each unmeasured node with measured neighbours (earlier rings) is measured
-    to their closest triangles. Returns how many nodes were measured."""
+def _mark_front(index, origins, level, res, ring, touched):
+    """Flag the unmeasured neighbours of the nodes measured in ring ``ring - 1``.
+
+    Only those can be measured in ring ``ring``; flagging them first keeps :func:`_propagate`
+    from looking at the 26 neighbours of every unmeasured node of every block on every ring
+    (most of them are still far from anything measured). Several threads may flag one node:
+    they all write 1.
+    """
+    previous = ring - 1
+    for b in nb.prange(origins.shape[0]):
+        ox, oy, oz = origins[b, 0], origins[b, 1], origins[b, 2]
+        for p in range(BLOCK_POINTS):
+            if level[b, p] != previous:
+                continue
+            li, lj, lk = p >> 6, (p >> 3) & MASK, p & MASK
+            i, j, k = ox + li, oy + lj, oz + lk
+            inner = 0 < li < MASK and 0 < lj < MASK and 0 < lk < MASK
+            for dx in range(-1, 2):
+                for dy in range(-1, 2):
+                    for dz in range(-1, 2):
+                        qb, ql = _neighbour(index, b, p, i, j, k, dx, dy, dz, res, inner)
+                        if qb >= 0 and level[qb, ql] == _UNSET:
+                            touched[qb, ql] = 1
+
+
+@nb.njit(cache=True, parallel=True)
+def _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far, touched):
+    """Ring ``ring``: each node :func:`_mark_front` flagged is measured to the closest
+    triangles of its measured neighbours (earlier rings). Returns how many were measured."""
     n_blocks = origins.shape[0]
     measured = np.zeros(n_blocks, np.int64)
     for b in nb.prange(n_blocks):
@@ -311,8 +337,9 @@ def _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far):
         cand = np.empty(26, np.int32)
         ox, oy, oz = origins[b, 0], origins[b, 1], origins[b, 2]
         for p in range(BLOCK_POINTS):
-            if level[b, p] != _UNSET:
+            if touched[b, p] == 0:
                 continue
+            touched[b, p] = 0
             li, lj, lk = p >> 6, (p >> 3) & MASK, p & MASK
             i, j, k = ox + li, oy + lj, oz + lk
             inner = 0 < li < MASK and 0 < lj < MASK and 0 < lk < MASK
@@ -353,17 +380,22 @@ def _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far):
 
 
 @nb.njit(cache=True, parallel=True)
-def _relax(gv, faces, index, origins, dist, tri_old, tri_new, level, res, limit, axial):
+def _relax(gv, faces, index, origins, dist, tri_old, tri_new, level, res, limit, axial,
+           changed_before, changed, every):
     """One Jacobi pass: every measured node within ``limit`` is measured to the closest
     triangles of its 26 neighbours (6 when ``axial``), read from ``tri_old``, and keeps the
-    nearest. Returns how many nodes changed triangle.
+    nearest. Returns how many nodes changed triangle, and flags them in ``changed``.
 
     The rings only pass each node's triangle outwards; this pass also passes them sideways,
     which is what moves a node off a triangle that is near but not nearest (the seeds measure
     a cell's corners to the triangles of that cell only).
+
+    Unless ``every``, a node is skipped when none of its neighbours changed in the previous
+    pass (``changed_before``): its candidates are then the ones it already chose among, so the
+    pass could not move it. That makes a second pass cost a fraction of the first.
     """
     n_blocks = origins.shape[0]
-    changed = np.zeros(n_blocks, np.int64)
+    moved = np.zeros(n_blocks, np.int64)
     for b in nb.prange(n_blocks):
         tri = np.empty((3, 3))
         cand = np.empty(26, np.int32)
@@ -375,6 +407,9 @@ def _relax(gv, faces, index, origins, dist, tri_old, tri_new, level, res, limit,
             li, lj, lk = p >> 6, (p >> 3) & MASK, p & MASK
             i, j, k = ox + li, oy + lj, oz + lk
             inner = 0 < li < MASK and 0 < lj < MASK and 0 < lk < MASK
+            if not every and not _neighbour_changed(index, b, p, i, j, k, res, inner, axial,
+                                                    changed_before):
+                continue
             nc = 0
             for dx in range(-1, 2):
                 for dy in range(-1, 2):
@@ -409,8 +444,25 @@ def _relax(gv, faces, index, origins, dist, tri_old, tri_new, level, res, limit,
             if best_t != own:
                 tri_new[b, p] = best_t
                 dist[b, p] = math.sqrt(best)
-                changed[b] += 1
-    return changed.sum()
+                changed[b, p] = 1
+                moved[b] += 1
+    return moved.sum()
+
+
+@nb.njit(cache=True, inline="always")
+def _neighbour_changed(index, b, p, i, j, k, res, inner, axial, changed):
+    """Whether a neighbour of the node (6 or 26 of them) changed triangle in the last pass."""
+    for dx in range(-1, 2):
+        for dy in range(-1, 2):
+            for dz in range(-1, 2):
+                if dx == 0 and dy == 0 and dz == 0:
+                    continue
+                if axial and abs(dx) + abs(dy) + abs(dz) != 1:
+                    continue
+                qb, ql = _neighbour(index, b, p, i, j, k, dx, dy, dz, res, inner)
+                if qb >= 0 and changed[qb, ql]:
+                    return True
+    return False
 
 
 @nb.njit(cache=True, parallel=True)
@@ -484,14 +536,23 @@ def _from_grid_mesh(grid_vertices: np.ndarray, faces: np.ndarray, res: int,
     dist, tri_id, level = _seed(gv, faces, start, order, origins, res, nbx, far)
     del start, order
     rings = 0
+    touched = np.zeros(level.shape, np.uint8)
     for ring in range(1, math.ceil(truncation) + 1):
         rings = ring
-        if _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far) == 0:
+        _mark_front(index, origins, level, res, ring, touched)
+        if _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far,
+                      touched) == 0:
             break
-    for _ in range(passes):
+    del touched
+    changed_before = np.zeros(level.shape, np.uint8)
+    for done in range(passes):
         tri_new = tri_id.copy()
-        _relax(gv, faces, index, origins, dist, tri_id, tri_new, level, res, far, True)
-        tri_id = tri_new
+        changed = np.zeros(level.shape, np.uint8)
+        _relax(gv, faces, index, origins, dist, tri_id, tri_new, level, res, far, True,
+               changed_before, changed, done == 0)
+        tri_id, changed_before = tri_new, changed
+        del tri_new, changed
+    del changed_before
     stats = {"blocks": len(origins), "rings": rings, "passes": passes,
              "bytes": dist.nbytes + tri_id.nbytes + level.nbytes + index.nbytes}
     del tri_id
