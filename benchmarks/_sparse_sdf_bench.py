@@ -10,6 +10,8 @@ squared distances of the watertight output at a random sample of the stored node
 from __future__ import annotations
 
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +23,26 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 def _corpus_path(name: str) -> Path:
     rows = [line.split(",") for line in (CORPUS / "manifest.csv").read_text().splitlines()[1:]]
     return CORPUS / {row[0]: row[1] for row in rows}[name]
+
+
+_FRESH = """
+import sys
+import meshprep as mp
+from meshprep.voxel.sparse_sdf import sparse_sdf
+mesh, _ = mp.normalize(mp.load(sys.argv[1]))
+sparse_sdf(mp.make_watertight(mesh, int(sys.argv[2])), truncation=float(sys.argv[3]))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
+print(int(hwm.split()[1]) * 1024 / 1e9)
+"""
+
+
+def fresh_peak_gb(path: Path, res: int, truncation: float) -> float:
+    """Peak RSS (GB) of a fresh process that loads, makes watertight and samples the band:
+    what one asset costs a worker, without this benchmark's yardstick (libigl) beside it."""
+    done = subprocess.run([sys.executable, "-c", _FRESH, str(path), str(res), str(truncation)],
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
 
 
 def table_sparse_sdf(args) -> None:
@@ -46,8 +68,9 @@ def table_sparse_sdf(args) -> None:
     rng = np.random.default_rng(0)
     print(f"\n### Sparse SDF at {res}³, truncation {truncation:g} voxels\n")
     print("| asset | res | watertight s | sparse sdf added s | % | nodes | sign agreement "
-          "| within 0.1 voxel | peak RSS GB |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| within 0.1 voxel | peak RSS GB (this process, with libigl) | peak RSS GB (fresh "
+          "process) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in assets:
         mesh, _ = mp.normalize(mp.load(_corpus_path(name)))
         sparse_sdf(mp.make_watertight(mesh, 64), truncation=truncation)  # compiled kernels
@@ -69,7 +92,8 @@ def table_sparse_sdf(args) -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
         print(f"| {name} | {res} | {wt:.2f} | {added:.2f} | {100 * added / wt:.0f} "
               f"| {len(sdf.sparse_sdf):,} | {100 * signs:.3f} % | {100 * within:.2f} % "
-              f"| {rss:.2f} |", flush=True)
+              f"| {rss:.2f} | {fresh_peak_gb(_corpus_path(name), res, truncation):.2f} |",
+              flush=True)
         del result, sdf
 
 
