@@ -30,17 +30,20 @@ import sys
 import meshprep as mp
 from meshprep.voxel.sparse_sdf import sparse_sdf
 mesh, _ = mp.normalize(mp.load(sys.argv[1]))
-sparse_sdf(mp.make_watertight(mesh, int(sys.argv[2])), truncation=float(sys.argv[3]))
+device = sys.argv[4]
+sparse_sdf(mp.make_watertight(mesh, int(sys.argv[2]), device=device), truncation=float(sys.argv[3]),
+           device=device)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec
 hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0]
 print(int(hwm.split()[1]) * 1024 / 1e9)
 """
 
 
-def fresh_peak_gb(path: Path, res: int, truncation: float) -> float:
+def fresh_peak_gb(path: Path, res: int, truncation: float, device: str = "cpu") -> float:
     """Peak RSS (GB) of a fresh process that loads, makes watertight and samples the band:
     what one asset costs a worker, without this benchmark's yardstick (libigl) beside it."""
-    done = subprocess.run([sys.executable, "-c", _FRESH, str(path), str(res), str(truncation)],
+    done = subprocess.run([sys.executable, "-c", _FRESH, str(path), str(res), str(truncation),
+                           device],
                           capture_output=True, text=True, check=True)
     return float(done.stdout.split()[-1])
 
@@ -65,18 +68,20 @@ def table_sparse_sdf(args) -> None:
         assets = assets.split(",")
     truncation = float(getattr(args, "truncation", None) or 4)
     samples = int(getattr(args, "sdf_samples", None) or 100_000)
+    device = getattr(args, "sdf_device", None) or "cpu"  # cuda: both steps as a GPU user runs
     rng = np.random.default_rng(0)
-    print(f"\n### Sparse SDF at {res}³, truncation {truncation:g} voxels\n")
+    print(f"\n### Sparse SDF at {res}³, truncation {truncation:g} voxels, device {device}\n")
     print("| asset | res | watertight s | sparse sdf added s | % | nodes | sign agreement "
           "| within 0.1 voxel | peak RSS GB (this process, with libigl) | peak RSS GB (fresh "
           "process) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in assets:
         mesh, _ = mp.normalize(mp.load(_corpus_path(name)))
-        sparse_sdf(mp.make_watertight(mesh, 64), truncation=truncation)  # compiled kernels
-        result = mp.make_watertight(mesh, res)
+        warm = mp.make_watertight(mesh, 64, device=device)  # compiled kernels
+        sparse_sdf(warm, truncation=truncation, device=device)
+        result = mp.make_watertight(mesh, res, device=device)
         start = time.perf_counter()
-        sdf = sparse_sdf(result, truncation=truncation)
+        sdf = sparse_sdf(result, truncation=truncation, device=device)
         added = time.perf_counter() - start
         pick = rng.choice(len(sdf.sparse_sdf), min(samples, len(sdf.sparse_sdf)), replace=False)
         points = sdf.points()[pick]
@@ -92,7 +97,7 @@ def table_sparse_sdf(args) -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
         print(f"| {name} | {res} | {wt:.2f} | {added:.2f} | {100 * added / wt:.0f} "
               f"| {len(sdf.sparse_sdf):,} | {100 * signs:.3f} % | {100 * within:.2f} % "
-              f"| {rss:.2f} | {fresh_peak_gb(_corpus_path(name), res, truncation):.2f} |",
+              f"| {rss:.2f} | {fresh_peak_gb(_corpus_path(name), res, truncation, device):.2f} |",
               flush=True)
         del result, sdf
 
@@ -105,4 +110,5 @@ if __name__ == "__main__":
     parser.add_argument("--sdf-assets", default="fandisk,bunny_ply,beast")
     parser.add_argument("--truncation", type=float, default=4)
     parser.add_argument("--sdf-samples", type=int, default=100_000)
+    parser.add_argument("--sdf-device", default="cpu")
     table_sparse_sdf(parser.parse_args())

@@ -359,6 +359,8 @@ def main() -> None:
                         default=["fandisk", "bunny_ply", "beast"])
     parser.add_argument("--truncation", type=float, default=4.0)
     parser.add_argument("--sdf-samples", type=int, default=100_000)
+    parser.add_argument("--sdf-device", default="cpu",
+                        help="cpu (numba) or cuda (Warp: the watertight step and the distances)")
     parser.add_argument("--tables", default="asset,multi,vxz,pbr,memory,surface,sdf")
     args = parser.parse_args()
     tables = args.tables.split(",")

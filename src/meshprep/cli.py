@@ -376,7 +376,9 @@ def _add_voxelize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--features", choices=("dinov2",), default=None,
                    help="trellis: voxel features (needs --dinov2)")
     p.add_argument("--dinov2", default=None, help="local DINOv2 model folder (transformers)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="trellis: the DINOv2 device; sparse-sdf: the watertight step's and the "
+                        "distances' (cuda: Warp, meshprep[gpu])")
     p.set_defaults(run=_run_voxelize)
 
 
@@ -396,8 +398,8 @@ def _run_voxelize_sparse_sdf(args: argparse.Namespace) -> int:
 
     res = (args.resolution or [512])[-1]
     canonical, _ = normalize(load(args.input))
-    result = make_watertight(canonical, res)
-    sdf = sparse_sdf(result, res, truncation=args.truncation)
+    result = make_watertight(canonical, res, device=args.device)
+    sdf = sparse_sdf(result, res, truncation=args.truncation, device=args.device)
     args.output.mkdir(parents=True, exist_ok=True)
     write_mesh(result.mesh, args.output / "watertight.ply")
     path = sdf.save(args.output / sdf.filename)

@@ -226,7 +226,9 @@ def _write_sparse_sdf(ctx: AssetContext) -> None:
     reusable = result is not None and result.stats.get("resolution") == res and \
         not result.stats.get("decimated") and result.stats.get("method", "band") == "band"
     source = result if reusable else ctx.require("canonical", "voxelize", "normalize")
-    sdf = sparse_sdf(source, res, truncation=params["truncation"])
+    # on the watertight step's device: Warp's closest-point queries on a GPU, numba otherwise
+    sdf = sparse_sdf(source, res, truncation=params["truncation"],
+                     device=ctx.config["watertight"]["device"])
     sdf.save(ctx.staging / sdf.filename)
     ctx.metrics[f"sdf_{res}_nodes"] = len(sdf.sparse_index)
     ctx.metrics["sdf_seconds"] = sdf.stats.get("time_sparse_sdf")
