@@ -239,6 +239,28 @@ def _load(gv, faces, t, tri):
             tri[m, a] = gv[faces[t, m], a]
 
 
+@nb.njit(cache=True, inline="always")
+def _add_candidate(cand, nc, t):
+    """Append triangle ``t`` to the first ``nc`` candidates unless it is there; the new count."""
+    for c in range(nc):
+        if cand[c] == t:
+            return nc
+    cand[nc] = t
+    return nc + 1
+
+
+@nb.njit(cache=True, inline="always")
+def _nearest(gv, faces, cand, nc, i, j, k, best, best_t, tri):
+    """The nearest of ``nc`` candidate triangles to node (i, j, k) when nearer than ``best``
+    (squared distance; ``best_t`` its triangle): (squared distance, triangle)."""
+    for c in range(nc):
+        _load(gv, faces, cand[c], tri)
+        d2 = point_triangle_distance2(float(i), float(j), float(k), tri)
+        if d2 < best:
+            best, best_t = d2, cand[c]
+    return best, best_t
+
+
 @nb.njit(cache=True, parallel=True)
 def _seed(gv, faces, start, order, origins, res, nbx, far):
     """Level 0: every corner of the cells a triangle's bounding box meets, measured to it."""
@@ -357,23 +379,10 @@ def _propagate(gv, faces, index, origins, dist, tri_id, level, res, ring, far, t
                             continue
                         if level[qb, ql] >= ring:
                             continue
-                        t = tri_id[qb, ql]
-                        seen = False
-                        for c in range(nc):
-                            if cand[c] == t:
-                                seen = True
-                                break
-                        if not seen:
-                            cand[nc] = t
-                            nc += 1
+                        nc = _add_candidate(cand, nc, tri_id[qb, ql])
             if nc == 0:
                 continue
-            best, best_t = np.inf, -1
-            for c in range(nc):
-                _load(gv, faces, cand[c], tri)
-                d2 = point_triangle_distance2(float(i), float(j), float(k), tri)
-                if d2 < best:
-                    best, best_t = d2, cand[c]
+            best, best_t = _nearest(gv, faces, cand, nc, i, j, k, np.inf, -1, tri)
             d = math.sqrt(best)
             dist[b, p] = d
             tri_id[b, p] = best_t
@@ -425,26 +434,12 @@ def _relax(gv, faces, index, origins, dist, tri_id, level, res, limit, colour, c
                 if qb < 0 or level[qb, ql] >= _OFF:
                     continue
                 fresh = fresh or changed[qb, ql] >= stamp - 1
-                t = tri_id[qb, ql]
-                if t == own:
-                    continue
-                seen = False
-                for c in range(nc):
-                    if cand[c] == t:
-                        seen = True
-                        break
-                if not seen:
-                    cand[nc] = t
-                    nc += 1
+                if tri_id[qb, ql] != own:
+                    nc = _add_candidate(cand, nc, tri_id[qb, ql])
             if not fresh:
                 continue
-            best = np.float64(dist[b, p]) ** 2
-            best_t = own
-            for c in range(nc):
-                _load(gv, faces, cand[c], tri)
-                d2 = point_triangle_distance2(float(i), float(j), float(k), tri)
-                if d2 < best:
-                    best, best_t = d2, cand[c]
+            best, best_t = _nearest(gv, faces, cand, nc, i, j, k, np.float64(dist[b, p]) ** 2,
+                                    own, tri)
             if best_t != own:
                 tri_id[b, p] = best_t
                 dist[b, p] = math.sqrt(best)
