@@ -88,10 +88,10 @@ def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None,
     if not normalized and not transforms and not draco and not meshopt and not basisu:
         return None
     tree = _copied(tree)  # the caller's tree stays as it was checked
-    placeholders = _placeholder_buffers(path, tree)
+    placeholders = _placeholder_buffers(path, tree, meshopt)
     buffers = _read_buffers(path, tree, jail, placeholders)
     writer = _Writer(tree, buffers)
-    _decode_meshopt(writer, placeholders)
+    _decode_meshopt(writer, placeholders, meshopt)
     if basisu:
         _decode_basisu(writer, path, jail)
     for primitive in _draco_primitives(tree):
@@ -132,12 +132,13 @@ def decoded_meshopt(path: Path, tree: dict[str, Any], jail: Path | None = None
     CorruptFileError
         A stream does not decode or a buffer cannot be read.
     """
-    if not _meshopt_views(tree):
+    views = _meshopt_views(tree)
+    if not views:
         return None
     tree = _copied(tree)
-    placeholders = _placeholder_buffers(path, tree)
+    placeholders = _placeholder_buffers(path, tree, views)
     writer = _Writer(tree, _read_buffers(path, tree, jail, placeholders))
-    _decode_meshopt(writer, placeholders)
+    _decode_meshopt(writer, placeholders, views)
     tree["buffers"] = [{"byteLength": len(writer.blob)}]
     return tree, [bytes(writer.blob)]
 
@@ -302,14 +303,14 @@ def _meshopt_extension(entry: dict[str, Any]) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def _placeholder_buffers(path: Path, tree: dict[str, Any]) -> set[int]:
+def _placeholder_buffers(path: Path, tree: dict[str, Any], views: list[int]) -> set[int]:
     """Buffers that only stand in for meshopt-compressed views, never read.
 
     Those tagged ``fallback: true``, and those with no URI that are not the GLB binary chunk
     (``KHR_meshopt_compression`` README, "Fallback buffers"). Every view into one must be
     compressed, or a :class:`CorruptFileError` is raised.
     """
-    compressed = set(_meshopt_views(tree))
+    compressed = set(views)  # the compressed buffer views (:func:`_meshopt_views`)
     if not compressed:
         return set()
     glb = path.suffix.lower() == ".glb"
@@ -325,7 +326,7 @@ def _placeholder_buffers(path: Path, tree: dict[str, Any]) -> set[int]:
     return found
 
 
-def _decode_meshopt(writer: _Writer, placeholders: set[int]) -> None:
+def _decode_meshopt(writer: _Writer, placeholders: set[int], views: list[int]) -> None:
     """Replace every meshopt-compressed buffer view with its decoded bytes.
 
     Raises
@@ -336,7 +337,7 @@ def _decode_meshopt(writer: _Writer, placeholders: set[int]) -> None:
     from meshprep.io.meshopt import decode_view
 
     tree = writer.tree
-    for i in _meshopt_views(tree):
+    for i in views:
         view = tree["bufferViews"][i]
         extension = _meshopt_extension(view)
         data = writer.source(extension, placeholders, f"bufferViews[{i}]")

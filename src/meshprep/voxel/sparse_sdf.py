@@ -557,7 +557,6 @@ def _propagated_distances(gv, faces, start, order, index, origins, res, nbx, tru
     """Seeds, rings and sideways passes (the CPU path): distances and levels of the nodes."""
     far = np.float32(truncation + 1.0)  # a node farther than this passes nothing on
     dist, tri_id, level = _seed(gv, faces, start, order, origins, res, nbx, far)
-    del start, order
     rings = 0
     touched = np.zeros(level.shape, np.uint8)
     for ring in range(1, math.ceil(truncation) + 1):
