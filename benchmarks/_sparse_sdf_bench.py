@@ -20,9 +20,9 @@ import numpy as np
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
-def _corpus_path(name: str) -> Path:
-    rows = [line.split(",") for line in (CORPUS / "manifest.csv").read_text().splitlines()[1:]]
-    return CORPUS / {row[0]: row[1] for row in rows}[name]
+def _corpus_path(name: str, corpus: Path = CORPUS) -> Path:
+    rows = [line.split(",") for line in (corpus / "manifest.csv").read_text().splitlines()[1:]]
+    return corpus / {row[0]: row[1] for row in rows}[name]
 
 
 _FRESH = """
@@ -55,7 +55,7 @@ def table_sparse_sdf(args) -> None:
     ----------
     args : argparse.Namespace
         Optional ``sdf_res``, ``sdf_assets`` (list or comma-separated), ``truncation``,
-        ``sdf_samples``.
+        ``sdf_samples``, ``sdf_device``, ``corpus`` (a folder with ``manifest.csv``).
     """
     import igl
 
@@ -69,6 +69,7 @@ def table_sparse_sdf(args) -> None:
     truncation = float(getattr(args, "truncation", None) or 4)
     samples = int(getattr(args, "sdf_samples", None) or 100_000)
     device = getattr(args, "sdf_device", None) or "cpu"  # cuda: both steps as a GPU user runs
+    corpus = Path(getattr(args, "corpus", None) or CORPUS)
     rng = np.random.default_rng(0)
     print(f"\n### Sparse SDF at {res}³, truncation {truncation:g} voxels, device {device}\n")
     print("| asset | res | watertight s | sparse sdf added s | % | nodes | sign agreement "
@@ -76,7 +77,8 @@ def table_sparse_sdf(args) -> None:
           "process) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in assets:
-        mesh, _ = mp.normalize(mp.load(_corpus_path(name)))
+        path = _corpus_path(name, corpus)
+        mesh, _ = mp.normalize(mp.load(path))
         warm = mp.make_watertight(mesh, 64, device=device)  # compiled kernels
         sparse_sdf(warm, truncation=truncation, device=device)
         result = mp.make_watertight(mesh, res, device=device)
@@ -97,7 +99,7 @@ def table_sparse_sdf(args) -> None:
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
         print(f"| {name} | {res} | {wt:.2f} | {added:.2f} | {100 * added / wt:.0f} "
               f"| {len(sdf.sparse_sdf):,} | {100 * signs:.3f} % | {100 * within:.2f} % "
-              f"| {rss:.2f} | {fresh_peak_gb(_corpus_path(name), res, truncation, device):.2f} |",
+              f"| {rss:.2f} | {fresh_peak_gb(path, res, truncation, device):.2f} |",
               flush=True)
         del result, sdf
 
@@ -111,4 +113,5 @@ if __name__ == "__main__":
     parser.add_argument("--truncation", type=float, default=4)
     parser.add_argument("--sdf-samples", type=int, default=100_000)
     parser.add_argument("--sdf-device", default="cpu")
+    parser.add_argument("--corpus", default=str(CORPUS))
     table_sparse_sdf(parser.parse_args())

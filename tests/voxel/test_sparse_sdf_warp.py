@@ -1,6 +1,6 @@
-"""The sparse SDF's Warp path (one closest-point query per node on the output's BVH): exact
-distances with the CPU path's signs. On Warp's CPU backend everywhere, on CUDA where a GPU is
-present (skipped cleanly otherwise)."""
+"""The sparse SDF's Warp path (every step on the device; one closest-point query per node on
+the output's BVH): exact distances, the CPU path's signs and node order. On Warp's CPU backend
+everywhere, on CUDA where a GPU is present (skipped cleanly otherwise)."""
 
 import numpy as np
 import pytest
@@ -34,9 +34,42 @@ def test_warp_values_are_exact_and_signs_are_the_cpu_paths(name, device):
     stored[tuple(sdf.sparse_index.T.astype(np.int64))] = True
     assert stored[(all_dist <= TRUNC - 1e-3).reshape((RES,) * 3)].all()
     assert (all_dist.reshape((RES,) * 3)[stored] <= TRUNC + 1e-3).all()
-    # where both paths store a node, they give it the same sign
+    # where both paths store a node, they give it the same sign, in the same order
     cpu = sparse_sdf(result, truncation=TRUNC)
-    ours = dict(zip(map(tuple, sdf.sparse_index.tolist()), sdf.sparse_sdf < 0, strict=True))
-    theirs = zip(map(tuple, cpu.sparse_index.tolist()), cpu.sparse_sdf < 0, strict=True)
-    common = [ours[node] == inside for node, inside in theirs if node in ours]
-    assert len(common) > 0.99 * len(cpu.sparse_sdf) and all(common)
+    assert_same_nodes_as_cpu(sdf, cpu)
+
+
+def assert_same_nodes_as_cpu(sdf, cpu):
+    """Both paths store nearly the same nodes (the CPU path's propagation may put a few just
+    past the truncation), in the same order and with the same signs."""
+    ours = {node: n for n, node in enumerate(map(tuple, sdf.sparse_index.tolist()))}
+    theirs = [(ours.get(node, -1), n) for n, node in enumerate(map(tuple,
+                                                                     cpu.sparse_index.tolist()))]
+    common = np.array([pair for pair in theirs if pair[0] >= 0])
+    assert len(common) > 0.99 * len(cpu.sparse_sdf) and len(common) > 0.99 * len(sdf.sparse_sdf)
+    assert (np.diff(common[:, 0]) > 0).all()  # the same order
+    np.testing.assert_array_equal(sdf.sparse_sdf[common[:, 0]] < 0,
+                                  cpu.sparse_sdf[common[:, 1]] < 0)
+    return common
+
+
+@pytest.mark.parametrize("device", _devices())
+def test_grid_not_a_multiple_of_the_block_or_the_parity_word(device):
+    """37 nodes per axis: the last block overhangs the grid, the parity words hold 5 spare
+    bits; values within float16 of the CPU path's where it is exact."""
+    result = make_watertight(MESHES["torus"](), 37)
+    warp = sparse_sdf(result, truncation=2.5, device="warp-cpu" if device == "cpu" else device)
+    cpu = sparse_sdf(result, truncation=2.5)
+    assert warp.sparse_index.max() <= 36
+    pairs = assert_same_nodes_as_cpu(warp, cpu)
+    gap = np.abs(warp.distances()[pairs[:, 0]] - cpu.distances()[pairs[:, 1]])
+    assert np.mean(gap < 0.1) > 0.99
+
+
+def test_rejects_a_mesh_that_is_not_a_contour():
+    result = make_watertight(MESHES["torus"](), 32)
+    moved = result.mesh.copy()
+    moved.vertices += 0.37 / 31  # off every grid line
+    result.mesh = moved
+    with pytest.raises(ValueError, match="not a contour"):
+        sparse_sdf(result, truncation=2, device="warp-cpu")

@@ -449,18 +449,6 @@ def _relax(gv, faces, index, origins, dist, tri_id, level, res, limit, colour, c
 
 
 @nb.njit(cache=True, parallel=True)
-def _grid_levels(origins, res):
-    """Level 0 for every slot of the blocks that is a grid node, ``_OFF`` past the grid."""
-    level = np.zeros((origins.shape[0], BLOCK_POINTS), np.uint8)
-    for b in nb.prange(origins.shape[0]):
-        for p in range(BLOCK_POINTS):
-            if origins[b, 0] + (p >> 6) >= res or origins[b, 1] + ((p >> 3) & MASK) >= res \
-                    or origins[b, 2] + (p & MASK) >= res:
-                level[b, p] = _OFF
-    return level
-
-
-@nb.njit(cache=True, parallel=True)
 def _count_kept(dist, level, truncation):
     n_blocks = dist.shape[0]
     counts = np.zeros(n_blocks + 1, np.int64)
@@ -511,8 +499,7 @@ def _emit(dist, level, origins, offsets, line_start, xs, res, truncation):
 
 
 def _from_grid_mesh(grid_vertices: np.ndarray, faces: np.ndarray, res: int,
-                    truncation: float, passes: int, warp_device: str | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, dict]:
+                    truncation: float, passes: int) -> tuple[np.ndarray, np.ndarray, dict]:
     gv = np.ascontiguousarray(grid_vertices, dtype=np.float64)
     faces = np.ascontiguousarray(faces, dtype=np.int32)
     line_start, xs, ok = _x_lines(gv, res)
@@ -528,28 +515,12 @@ def _from_grid_mesh(grid_vertices: np.ndarray, faces: np.ndarray, res: int,
     # nodes within truncation + 1 of a triangle's cells are at most this many blocks away
     reach = max(1, math.ceil((truncation + 2.0) / BLOCK))
     index, origins = _band_blocks(start, nbx, reach)
-    if warp_device is not None:
-        del start, order
-        dist, level, stats = _warp_distances(gv, faces, origins, res, truncation, warp_device)
-    else:
-        dist, level, stats = _propagated_distances(gv, faces, start, order, index, origins,
-                                                   res, nbx, truncation, passes)
+    dist, level, stats = _propagated_distances(gv, faces, start, order, index, origins, res,
+                                               nbx, truncation, passes)
     offsets = _count_kept(dist, level, np.float32(truncation))
     sparse_index, values = _emit(dist, level, origins, offsets, line_start, xs, res,
                                  np.float32(truncation))
     return sparse_index, values.astype(np.float16), stats
-
-
-def _warp_distances(gv, faces, origins, res, truncation, device):
-    """Every node of the blocks measured to the output with Warp's mesh BVH (closest point
-    within ``truncation``; on a GPU when ``device`` is one): exact, one query per node."""
-    from ..watertight.band_warp import band_udf_warp
-
-    dist = band_udf_warp(gv, faces, origins, truncation, device)
-    level = _grid_levels(origins, res)
-    stats = {"blocks": len(origins), "device": device,
-             "bytes": dist.nbytes + level.nbytes}
-    return dist, level, stats
 
 
 def _propagated_distances(gv, faces, start, order, index, origins, res, nbx, truncation,
@@ -606,10 +577,11 @@ def sparse_sdf(
         Passed to :func:`~meshprep.make_watertight` when given a mesh.
     device : str
         ``"cpu"``: the values by closest-triangle propagation in numba. A Warp device
-        (``"cuda"``, ``"auto"``, or Warp's CPU backend as ``"warp-cpu"``): one exact
-        closest-point query per node on Warp's mesh BVH of the output, on the GPU when there is
-        one (``meshprep[gpu]``). Also passed to :func:`~meshprep.make_watertight` when given a
-        mesh. The signs are the same either way.
+        (``"cuda"``, ``"auto"``, or Warp's CPU backend as ``"warp-cpu"``): every step on that
+        device (:mod:`meshprep.voxel.sparse_sdf_warp`), one exact closest-point query per node
+        on Warp's mesh BVH of the output (``meshprep[gpu]``). Also passed to
+        :func:`~meshprep.make_watertight` when given a mesh. The signs are the same either
+        way, and so is the order of the nodes.
 
     Returns
     -------
@@ -645,9 +617,14 @@ def sparse_sdf(
         stats["watertight"] = result.stats
     started = time.perf_counter()
     grid_vertices = to_grid(result.mesh.vertices, res)
-    warp_device = None if device == "cpu" else "cpu" if device == "warp-cpu" else device
-    sparse_index, values, band_stats = _from_grid_mesh(grid_vertices, result.mesh.faces, res,
-                                                       float(truncation), int(passes),
-                                                       warp_device)
+    if device == "cpu":
+        sparse_index, values, band_stats = _from_grid_mesh(
+            grid_vertices, result.mesh.faces, res, float(truncation), int(passes))
+    else:  # every step on the device: blocks, signs, values, compaction
+        from .sparse_sdf_warp import sparse_sdf_warp
+
+        sparse_index, values, band_stats = sparse_sdf_warp(
+            grid_vertices, result.mesh.faces, res, float(truncation),
+            "cpu" if device == "warp-cpu" else device)
     stats.update(band_stats, nodes=len(values), time_sparse_sdf=time.perf_counter() - started)
     return SparseSDF(sparse_index, values, res, float(truncation), stats)
