@@ -4,9 +4,10 @@ Warp compiles its kernels at run time (no CUDA toolkit at install, ``pip install
 "meshprep[gpu]"``) and runs the same kernels on the CPU, which is how the tests check them
 against the numba path on machines without a GPU. Each stage keeps its own kernels: signed
 distances for SDF labels in :mod:`meshprep.sample.distance_warp`, the narrow-band unsigned
-distances of the watertight step in :mod:`meshprep.watertight.band_warp`, and its flood fill
+distances of the watertight step in :mod:`meshprep.watertight.band_warp`, its flood fill
 and signing in :mod:`meshprep.watertight.floodfill_warp` (``make_watertight(...,
-device="cuda")`` runs them with Warp; equal arrays to the numba path). The band's block layout
+device="cuda")`` runs them with Warp; equal arrays to the numba path), and the sparse SDF
+band in :mod:`meshprep.voxel.sparse_sdf_warp`. The band's block layout
 and the contouring on the GPU are not built yet. This module imports no stage.
 """
 
