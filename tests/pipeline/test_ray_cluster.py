@@ -147,18 +147,25 @@ def test_losing_the_worker_node_fails_no_asset(tmp_path, two_nodes):
     ledger = out / "ledger.sqlite"
     worker = next(n for n in two_nodes.worker_nodes)
     killed = threading.Event()
+    started = tmp_path / "started"
+    started.mkdir()
 
-    def kill_when_one_is_done() -> None:
+    def kill_while_the_worker_holds_an_asset() -> None:
+        # an asset's slow step has just begun there (it then sleeps 2 s): losing the node
+        # loses that asset, whatever the scheduler did with the others
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and _count(ledger, "ok") < 1:
+        while time.monotonic() < deadline and not (
+                _count(ledger, "ok") >= 1 and any(started.glob(f"{worker.node_id}.*"))):
             time.sleep(0.05)
         two_nodes.remove_node(worker, allow_graceful=False)
         killed.set()
 
-    killer = threading.Thread(target=kill_when_one_is_done, daemon=True)
+    killer = threading.Thread(target=kill_while_the_worker_holds_an_asset, daemon=True)
     killer.start()
+    config = _slow_config(2.0)
+    config["steps"]["slow"]["started"] = str(started)
     try:
-        summary = run_dataset(tmp_path / "in", out, _slow_config(2.0), progress=False,
+        summary = run_dataset(tmp_path / "in", out, config, progress=False,
                               executor=RayExecutor())
     finally:
         killer.join(130)

@@ -32,5 +32,20 @@ def trouble(ctx: AssetContext) -> None:
 
 
 def slow(ctx: AssetContext) -> None:
-    """Sleep a little: gives a test time to kill the runner mid-run."""
-    time.sleep(float(ctx.config.get("steps", {}).get("slow", {}).get("seconds", 0.5)))
+    """Sleep a little: gives a test time to kill the runner mid-run.
+
+    With ``[steps.slow] started = DIR``, first leaves a file in DIR named after the Ray node
+    it runs on (``local`` outside Ray), so a test can wait until a given node holds an asset.
+    """
+    options = ctx.config.get("steps", {}).get("slow", {})
+    if options.get("started"):
+        import uuid
+
+        try:
+            import ray
+
+            node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
+        except ImportError:
+            node = "local"
+        (Path(options["started"]) / f"{node}.{uuid.uuid4().hex}").touch()
+    time.sleep(float(options.get("seconds", 0.5)))
