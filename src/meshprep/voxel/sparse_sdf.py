@@ -50,6 +50,9 @@ _UNSET = np.uint8(255)  # not measured yet
 _FAR = np.uint8(254)  # measured, too far to pass its triangle on
 _OFF = np.uint8(253)  # past the last grid node (blocks overhang the grid)
 _TOL = 1e-4  # a grid coordinate this close to an integer is on the grid line
+#: what both paths say of a mesh whose vertices are not one per grid edge
+NOT_A_CONTOUR = ("the mesh is not a contour of the band method (a vertex is not inside exactly "
+                 "one grid edge): pass an undecimated WatertightResult or the input mesh")
 
 
 @dataclass
@@ -546,10 +549,7 @@ def _from_grid_mesh(grid_vertices: np.ndarray, faces: np.ndarray, res: int,
     faces = np.ascontiguousarray(faces, dtype=np.int32)
     line_start, xs, ok = _x_lines(gv, res)
     if not ok:
-        raise ValueError(
-            "the mesh is not a contour of the band method (a vertex is not inside exactly one "
-            "grid edge): pass an undecimated WatertightResult or the input mesh"
-        )
+        raise ValueError(NOT_A_CONTOUR)
     nbx = (res + BLOCK - 1) // BLOCK
     start, order, extent = _bin_triangles(gv, faces, res, nbx)
     if extent > BLOCK - 1:

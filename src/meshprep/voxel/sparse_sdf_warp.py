@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from ..warp_device import _mesh, _warp, resolve_device
+from .sparse_sdf import NOT_A_CONTOUR
 
 _KERNELS = None
 #: a contour vertex is at least ~0.02 voxel from both ends of its edge (the field's floor):
@@ -169,10 +170,7 @@ def _scan(wp, flags, device):
 
 def _check(bad: np.ndarray) -> None:
     if bad[0]:
-        raise ValueError(
-            "the mesh is not a contour of the band method (a vertex is not inside exactly one "
-            "grid edge): pass an undecimated WatertightResult or the input mesh"
-        )
+        raise ValueError(NOT_A_CONTOUR)
     if bad[1]:
         raise ValueError("an output triangle spans more than 7 voxels: not a contour output")
 
