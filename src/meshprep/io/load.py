@@ -31,13 +31,13 @@ from meshprep.errors import (
     UnsafePathError,
     UnsupportedFormatError,
 )
-from meshprep.io import archive, fbx, gltf, gltf_decode
-from meshprep.io._paths import FolderResolver
+from meshprep.io import archive, collada, fbx, gltf, gltf_decode, text, threemf
 from meshprep.io.appearance import Appearance, part_appearance
 from meshprep.io.appearance import combine as combine_appearance
 from meshprep.io.appearance import plain as plain_appearance
 from meshprep.io.lfs import POINTER_MESSAGE, read_pointer
 from meshprep.io.pose import posed_at_frame0
+from meshprep.io.text import TextResolver
 
 #: extensions :func:`load` reads
 SUPPORTED_EXTENSIONS: tuple[str, ...] = (
@@ -331,15 +331,21 @@ def _parse(path: Path, ext: str, jail: Path, appearance: bool = False,
 
 def _parse_with(path: Path, ext: str, jail: Path, options: dict[str, Any],
                 data: bytes | None = None) -> trimesh.Scene:
-    resolver = FolderResolver(path.parent, jail)
+    resolver = TextResolver(path.parent, jail)  # a .mtl in any encoding reaches trimesh as UTF-8
     # passing an open file (not a string) keeps trimesh from guessing URLs or JSON from the name
     if data is not None:
         # a decoded glTF (meshprep.io.gltf_decode): a GLB whose images still resolve here
         return trimesh.load_scene(io.BytesIO(data), file_type="glb", resolver=resolver,
                                   process=False, **options)
-    with open(path, "rb") as f:
-        return trimesh.load_scene(f, file_type=ext[1:], resolver=resolver, process=False,
-                                  **options)
+    if ext == ".3mf":
+        return threemf.read_3mf(path)  # production extension (p:path) included
+    # a text file that is not UTF-8: re-encoded here, as trimesh needs charset_normalizer for it
+    recoded = text.as_utf8(path, ext)
+    with io.BytesIO(recoded) if recoded is not None else open(path, "rb") as f:
+        scene = trimesh.load_scene(f, file_type=ext[1:], resolver=resolver, process=False,
+                                   **options)
+    # skinned meshes and instances with broken material bindings, which trimesh drops
+    return collada.completed(path, scene) if ext == ".dae" else scene
 
 
 def _flatten(scene: trimesh.Scene, file_name: str, appearance: bool = False
