@@ -8,11 +8,14 @@ its material (base-colour factor and texture) and its colours, so the render ste
 linear; a surface without any material has Blender's default base colour (0.8 grey), metallic
 0 and roughness 0.5 (the default TRELLIS.2's ``data_toolkit/voxelize_pbr.py`` appends). glTF's
 metallic-roughness texture is linear (B metallic, G roughness). A missing or unreadable texture
-never fails a load: that material draws its factor.
+never fails a load: that material draws its factor. Each texture keeps its glTF sampler (wrap
+modes, filters; :class:`Sampler`), which the glTF reader passes along in the material's name
+(:func:`tag_samplers`) since trimesh's materials have no field for it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +30,55 @@ DEFAULT_BASE_COLOR = (0.8, 0.8, 0.8, 1.0)
 
 #: glTF alpha modes
 ALPHA_MODES = ("OPAQUE", "MASK", "BLEND")
+
+#: glTF sampler wrap modes (glTF 2.0, 5.26 "Sampler": wrapS / wrapT)
+REPEAT, CLAMP_TO_EDGE, MIRRORED_REPEAT = 10497, 33071, 33648
+WRAP_MODES = (REPEAT, CLAMP_TO_EDGE, MIRRORED_REPEAT)
+#: glTF sampler filters (magFilter: NEAREST or LINEAR; minFilter adds the mipmap ones)
+NEAREST, LINEAR = 9728, 9729
+#: glTF's filter values (magFilter takes the first two)
+FILTERS = (9728, 9729, 9984, 9985, 9986, 9987)
+#: marks the sampler record the glTF reader appends to a trimesh material's name
+_SAMPLER_TAG = "\x1fmeshprep-samplers:"
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """How a texture is sampled (glTF 2.0, 5.26 "Sampler").
+
+    Attributes
+    ----------
+    wrap_s, wrap_t : int
+        glTF wrap mode along U and V: :data:`REPEAT` (the default), :data:`CLAMP_TO_EDGE` or
+        :data:`MIRRORED_REPEAT`.
+    mag_filter, min_filter : int or None
+        glTF's filters (None: left to the renderer, bilinear here).
+    """
+
+    wrap_s: int = REPEAT
+    wrap_t: int = REPEAT
+    mag_filter: int | None = None
+    min_filter: int | None = None
+
+    @classmethod
+    def from_gltf(cls, sampler: object) -> Sampler:
+        """A glTF ``samplers[]`` entry (anything else, or invalid values: the defaults)."""
+        if not isinstance(sampler, dict):
+            return cls()
+        wrap = [sampler.get(k, REPEAT) for k in ("wrapS", "wrapT")]
+        wrap = [w if w in WRAP_MODES else REPEAT for w in wrap]
+        filters = [sampler.get(k) for k in ("magFilter", "minFilter")]
+        filters = [f if f in FILTERS else None for f in filters]
+        return cls(wrap[0], wrap[1], filters[0], filters[1])
+
+    @property
+    def nearest(self) -> bool:
+        """Whether magnification picks the nearest texel (glTF ``magFilter: NEAREST``)."""
+        return self.mag_filter == NEAREST
+
+    def is_default(self) -> bool:
+        """Whether this samples as glTF's default does here (repeat, bilinear magnification)."""
+        return self.wrap_s == self.wrap_t == REPEAT and not self.nearest
 
 
 @dataclass
@@ -49,6 +101,8 @@ class Material:
         or ``"BLEND"``.
     alpha_cutoff : float
         The MASK threshold.
+    texture_sampler, metallic_roughness_sampler : Sampler
+        Wrap modes and filters of the two textures (glTF's default sampler when not given).
     """
 
     factor: np.ndarray
@@ -58,6 +112,8 @@ class Material:
     metallic_roughness_texture: np.ndarray | None = None
     alpha_mode: str = "OPAQUE"
     alpha_cutoff: float = 0.5
+    texture_sampler: Sampler = field(default_factory=Sampler)
+    metallic_roughness_sampler: Sampler = field(default_factory=Sampler)
 
 
 @dataclass
@@ -150,17 +206,54 @@ def _material(material) -> Material:
     if isinstance(material, trimesh.visual.material.PBRMaterial):
         factor = material.baseColorFactor
         alpha_mode = str(material.alphaMode or "OPAQUE").upper()
+        base_sampler, mr_sampler = tagged_samplers(material.name)
         return Material(np.ones(4, np.float32) if factor is None else _unit(factor),
                         _texture(material.baseColorTexture),
                         metallic_factor=_scalar(material.metallicFactor, 1.0),
                         roughness_factor=_scalar(material.roughnessFactor, 1.0),
                         metallic_roughness_texture=_texture(material.metallicRoughnessTexture),
                         alpha_mode=alpha_mode if alpha_mode in ALPHA_MODES else "OPAQUE",
-                        alpha_cutoff=_scalar(material.alphaCutoff, 0.5, clip=False))
+                        alpha_cutoff=_scalar(material.alphaCutoff, 0.5, clip=False),
+                        texture_sampler=base_sampler, metallic_roughness_sampler=mr_sampler)
     diffuse = getattr(material, "diffuse", None)
     # an MTL Kd is taken as linear, as Blender's OBJ importer takes it
     factor = np.ones(4, np.float32) if diffuse is None else _unit(diffuse)
     return Material(factor, _texture(getattr(material, "image", None)))
+
+
+def tag_samplers(name: object, base: Sampler, metallic_roughness: Sampler) -> str:
+    """A material name carrying its textures' samplers (read back by :func:`tagged_samplers`).
+
+    Parameters
+    ----------
+    name : object
+        The glTF material's name (None or not a string: none).
+    base, metallic_roughness : Sampler
+        The samplers of the base colour and metallic-roughness textures.
+
+    Returns
+    -------
+    str
+        ``name`` with a sampler record appended (the loaded mesh keeps no material names).
+    """
+    record = [[s.wrap_s, s.wrap_t, s.mag_filter, s.min_filter] for s in (base, metallic_roughness)]
+    text = name if isinstance(name, str) else ""
+    return f"{text.split(_SAMPLER_TAG)[0]}{_SAMPLER_TAG}{json.dumps(record)}"
+
+
+def tagged_samplers(name: object) -> tuple[Sampler, Sampler]:
+    """The base colour and metallic-roughness samplers a material name carries (defaults when it
+    carries none or a malformed record)."""
+    if not isinstance(name, str) or _SAMPLER_TAG not in name:
+        return Sampler(), Sampler()
+    try:
+        record = json.loads(name.split(_SAMPLER_TAG, 1)[1])
+        keys = ("wrapS", "wrapT", "magFilter", "minFilter")
+        base, metallic_roughness = (Sampler.from_gltf(dict(zip(keys, values, strict=True)))
+                                    for values in record)
+    except (ValueError, TypeError):
+        return Sampler(), Sampler()
+    return base, metallic_roughness
 
 
 def _scalar(value, default: float, clip: bool = True) -> float:

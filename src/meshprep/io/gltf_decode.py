@@ -33,8 +33,7 @@ import numpy as np
 
 from meshprep.errors import CorruptFileError, InvalidGeometryError, LoadError
 from meshprep.io._paths import resolve_inside
-from meshprep.io.basisu import EXTENSION as _BASISU
-from meshprep.io.basisu import KTX2TextureWarning, basisu_textures, ktx2_to_image
+from meshprep.io.gltf_textures import needs_texture_pass, texture_pass
 
 _COMPONENTS = {5120: "<i1", 5121: "<u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
 #: divisor of each normalized integer type (glTF 2.0, "Accessor Data Types")
@@ -84,7 +83,7 @@ def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None,
     normalized = _normalized_accessors(tree)
     transforms = _primitive_transforms(tree)
     meshopt = _meshopt_views(tree)
-    basisu = basisu_textures(tree) if appearance else []
+    basisu = needs_texture_pass(tree) if appearance else False
     if not normalized and not transforms and not draco and not meshopt and not basisu:
         return None
     tree = _copied(tree)  # the caller's tree stays as it was checked
@@ -353,24 +352,11 @@ def _decode_meshopt(writer: _Writer, placeholders: set[int], views: list[int]) -
 
 
 def _decode_basisu(writer: _Writer, path: Path, jail: Path | None) -> None:
-    """Give each KTX2-only texture a decoded image, or no image (its factor is used then)."""
-    tree = writer.tree
-    decoded: dict[int, int | None] = {}  # KTX2 image -> decoded image (None: none)
-    for texture_index, image_index in basisu_textures(tree):
-        if image_index not in decoded:
-            where = f"{path.name}: images[{image_index}]"
-            data = _image_bytes(writer, path, tree["images"][image_index], jail)
-            image = ktx2_to_image(data, where) if data is not None else None
-            if data is None:
-                warnings.warn(f"{where}: KTX2 image cannot be read; the base colour factor is "
-                              "used", KTX2TextureWarning, stacklevel=4)
-            decoded[image_index] = None if image is None else writer.image(image)
-        texture = tree["textures"][texture_index]
-        texture["extensions"].pop(_BASISU)
-        texture.pop("source", None)  # a KTX2 fallback would be skipped by trimesh anyway
-        if decoded[image_index] is not None:
-            texture["source"] = decoded[image_index]
-    _drop_extension(tree, _BASISU)
+    """The texture pass (:mod:`meshprep.io.gltf_textures`): KTX2 / Basis textures decoded or
+    dropped with a warning (their factor is used then), spec-gloss materials converted to
+    metallic-roughness, texture samplers carried in the material names."""
+    texture_pass(writer.tree, path.name, lambda image: _image_bytes(writer, path, image, jail),
+                 writer.image)
 
 
 def _image_bytes(writer: _Writer, path: Path, image: dict[str, Any],
