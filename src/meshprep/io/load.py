@@ -31,7 +31,7 @@ from meshprep.errors import (
     UnsafePathError,
     UnsupportedFormatError,
 )
-from meshprep.io import archive, collada, fbx, gltf, gltf_decode, text, threemf
+from meshprep.io import archive, collada, diagnose, fbx, gltf, gltf_decode, text, threemf
 from meshprep.io.appearance import Appearance, part_appearance
 from meshprep.io.appearance import combine as combine_appearance
 from meshprep.io.appearance import plain as plain_appearance
@@ -294,6 +294,11 @@ def _precheck(path: Path, ext: str, jail: Path, max_bytes: int) -> dict[str, Any
         archive.check_zip_limits(path, max_bytes=max_bytes)
     elif ext == ".dae":
         _check_xml_prolog(path)
+    elif ext == ".ply":
+        # trimesh reads an ASCII PLY with rows missing as if it were whole
+        rows = diagnose.ply_rows_problem(path)
+        if rows:
+            raise CorruptFileError(f"{path.name}: {rows}")
     return None
 
 
@@ -424,22 +429,39 @@ def _checked_finite(v: np.ndarray, f: np.ndarray, name: str
     return v[used], remap[f], used
 
 
+# texts of a parser's own failure, which say nothing about the file
+_READABLE = re.compile(r"reshape|local variable|NoneType|has no attribute|not subscriptable|"
+                       r"invalid literal|could not convert|unhashable|not iterable|^\S+$|"
+                       r"^'[^']*'$|unmatched data|Error:|takes \d+ positional")
+_INTERNAL_ERRORS = (KeyError, AttributeError, TypeError, AssertionError, NameError,
+                    ZeroDivisionError, ImportError)
+
+
 def _classify(exc: Exception, path: Path, fmt: str) -> LoadError:
     """Turn an exception raised while parsing into the matching one-line LoadError."""
+    # what the file lacks or what is broken, read from the file itself
+    explained = diagnose.explain(exc, path, fmt)
+    if explained is not None:
+        return explained
     text = " ".join(str(exc).split())[:300] or type(exc).__name__
     # trimesh reports out-of-range indices as IndexError, or ValueError naming the index range
     lowered = text.lower()
     index_problem = "index" in lowered and ("range" in lowered or "bounds" in lowered)
     if isinstance(exc, IndexError) or index_problem:
-        return InvalidGeometryError(f"{path.name}: index out of range: {text}")
+        return InvalidGeometryError(f"{path.name}: {fmt.upper()} references an element that "
+                                    "does not exist (index out of range)")
     if isinstance(exc, FileNotFoundError):
-        return MissingCompanionError(f"{path.name}: referenced file not found: {text}")
+        name = exc.filename or text
+        return MissingCompanionError(f"{path.name}: referenced file not found: {name}")
     if isinstance(exc, RecursionError):
         return SceneGraphError(f"{path.name}: scene graph too deep or cyclic")
     if isinstance(exc, OSError):
         # permissions, a full disk while extracting: the environment failed, not the bytes
         return LoadError(f"{path.name}: I/O error: {text}")
-    return CorruptFileError(f"{path.name}: cannot parse {fmt}: {text}")
+    if _READABLE.search(text) is None and not isinstance(exc, _INTERNAL_ERRORS):
+        return CorruptFileError(f"{path.name}: cannot parse {fmt}: {text}")
+    # a KeyError's bare key, a local variable, numpy's reshape: what the parser tripped on
+    return diagnose.fallback(exc, path, fmt)
 
 
 def _no_triangles(path: Path, ext: str, scene: trimesh.Scene) -> LoadError:
@@ -453,6 +475,9 @@ def _no_triangles(path: Path, ext: str, scene: trimesh.Scene) -> LoadError:
             f"{path.name}: COLLADA numbers use ',' as decimal separator (locale-broken export); "
             "no geometry could be parsed"
         )
+    reason = diagnose.empty_reason(path, ext)
+    if reason:
+        return CorruptFileError(f"{path.name}: {reason}")
     return NoTrianglesError(f"{path.name}: no triangles: {_describe(scene)}")
 
 
