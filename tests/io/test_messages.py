@@ -207,3 +207,20 @@ def test_messages_say_what_is_wrong(tmp_path: Path, name: str, expected: str) ->
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     error = refusal(path)
     assert error is not None and expected in str(error), str(error)
+
+
+@pytest.mark.parametrize("magic", [b"Kaydara FBX Binary  \x00\x1a\x00",
+                                   b"Kaydara FBX Binary\x00\x1a\x00"])
+def test_binary_fbx_is_never_called_ascii(tmp_path: Path, magic: bytes) -> None:
+    from meshprep.io import fbx
+
+    path = tmp_path / "model.fbx"
+    # node names such as FBXHeaderExtension appear in binary files too
+    path.write_bytes(magic + struct.pack("<I", 7400) + b"\x00\x12FBXHeaderExtension" + bytes(64))
+    assert fbx.fbx_version(path) == (7400, "binary")
+    message = fbx._no_reader_message(path, "ASCII FBX files are not supported")
+    assert "FBX 7400 (binary)" in message and "ASCII" not in message
+    # binary bytes without the magic at all: unknown, not ASCII
+    other = tmp_path / "other.fbx"
+    other.write_bytes(b"\x01\x00\x02FBXHeaderExtension" + bytes(64))
+    assert fbx.fbx_version(other) == (None, "unknown")

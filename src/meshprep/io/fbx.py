@@ -30,7 +30,7 @@ WORKER = Path(__file__).with_name("fbx_worker.py")
 DEFAULT_TIMEOUT = float(os.environ.get("MESHPREP_FBX_TIMEOUT", "120"))
 INSTALL = 'pip install "meshprep[fbx]"'
 
-_BINARY_MAGIC = b"Kaydara FBX Binary  \x00"
+_BINARY_PREFIX = b"Kaydara FBX Binary"
 _ASCII_VERSION = re.compile(rb"FBXVersion:\s*(\d+)")
 _ASCII_COMMENT = re.compile(rb";\s*FBX\s+(\d+)\.(\d+)\.(\d+)\s+project file")
 
@@ -57,10 +57,15 @@ def fbx_version(path: str | os.PathLike[str]) -> tuple[int | None, str]:
     """
     with open(path, "rb") as f:
         head = f.read(4096)
-    if head.startswith(_BINARY_MAGIC):
-        if len(head) < 27:
+    if head.startswith(_BINARY_PREFIX):
+        # "Kaydara FBX Binary" + spaces + NUL, 0x1A, 0x00, then the version (uint32 LE)
+        end = head.find(b"\x00", len(_BINARY_PREFIX))
+        if end < 0 or len(head) < end + 7:
             return None, "binary"
-        return struct.unpack("<I", head[23:27])[0], "binary"
+        return struct.unpack("<I", head[end + 3:end + 7])[0], "binary"
+    if b"\x00" in head[:1024]:
+        # NUL bytes: not text, whatever node names ("FBXHeaderExtension") the bytes contain
+        return None, "binary" if b"Kaydara" in head[:64] else "unknown"
     found = _ASCII_VERSION.search(head)
     if found:
         return int(found.group(1)), "ASCII"
@@ -121,8 +126,19 @@ def read_fbx(path: str | os.PathLike[str], refusal: str | None,
             return _scene(dict(arrays))
 
 
+def _refusal_text(path: Path, refusal: str | None) -> str | None:
+    """Blender's refusal, except that it calls every file without its exact binary magic
+    "ASCII": a binary file is not called ASCII here."""
+    if refusal is None or "ascii" not in refusal.lower():
+        return refusal
+    if fbx_version(path)[1] != "binary":
+        return refusal
+    return "its binary header is not the exact 'Kaydara FBX Binary' magic Blender checks"
+
+
 def _no_reader_message(path: Path, refusal: str | None) -> str:
     """One line: the file's FBX version, and that no installed reader takes it."""
+    refusal = _refusal_text(path, refusal)
     head = f"{path.name}: {describe_version(path)}"
     if refusal is None:
         return (f'{head}: needs the Blender backend (pip install "meshprep[blender]") or ufbx '
@@ -137,6 +153,7 @@ def _failed_error(path: Path, refusal: str | None, problem: str) -> LoadError:
     Unsupported when Blender, which might read the file, is not installed; corrupt when both
     readers failed.
     """
+    refusal = _refusal_text(path, refusal)
     head = f"{path.name}: {describe_version(path)}: ufbx cannot read it ({problem})"
     if refusal is None:
         return UnsupportedFormatError(
