@@ -42,6 +42,9 @@ _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "M
 _TRANSFORM = "KHR_texture_transform"
 _DRACO = "KHR_draco_mesh_compression"
 _MESHOPT = ("EXT_meshopt_compression", "KHR_meshopt_compression")
+#: Draco's DataType values DT_INT8 .. DT_UINT64 (draco/core/draco_types.h)
+_DRACO_INTEGER_TYPES = range(1, 9)
+_STRIP_OR_FAN = (5, 6)  # TRIANGLE_STRIP, TRIANGLE_FAN (glTF 2.0, 3.7.2.1)
 _GLB_HEADER = struct.Struct("<4sII")
 _CHUNK = struct.Struct("<II")
 
@@ -50,9 +53,50 @@ class TextureTransformWarning(UserWarning):
     """A texture transform meshprep cannot represent with one set of UVs was left out."""
 
 
-def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None,
-                appearance: bool = True) -> bytes | None:
-    """Rewrite a glTF whose accessors trimesh would misread as a float32 GLB.
+class MissingPositionWarning(UserWarning):
+    """A primitive without POSITION was skipped, as glTF 2.0 (3.7.2.1) says clients should."""
+
+
+class DecodedGltf:
+    """A glTF's tree and its buffers packed into one, every accessor plain and dense.
+
+    What :func:`decoded_gltf` makes: trimesh reads it as a GLB (:meth:`glb`) and the frame-0
+    poser reads its accessors (:meth:`floats`, :meth:`integers`), so both see the same data.
+
+    Attributes
+    ----------
+    tree : dict
+        The rewritten JSON tree (a copy: the caller's is never changed).
+    rewritten : bool
+        Whether trimesh would read the original file differently (False: hand it the file).
+    """
+
+    def __init__(self, writer: _Writer, rewritten: bool) -> None:
+        self._writer = writer
+        self.tree = writer.tree
+        self.rewritten = rewritten
+
+    def floats(self, index: int, where: str) -> np.ndarray:
+        """Accessor ``index`` as (count, width) float64, normalization applied."""
+        return self._writer.floats(_accessor_index(self.tree, index, where)).astype(np.float64)
+
+    def integers(self, index: int, where: str) -> np.ndarray:
+        """Accessor ``index`` (indices, joints) as (count, width) int64, exact."""
+        return self._writer.raw(_accessor_index(self.tree, index, where)).astype(np.int64)
+
+    def glb(self) -> bytes:
+        """The tree and the packed buffer as GLB bytes."""
+        return self._writer.glb()
+
+
+def decoded_gltf(path: Path, tree: dict[str, Any], jail: Path | None = None,
+                 appearance: bool = True, always: bool = False) -> DecodedGltf | None:
+    """Decode everything in a glTF that trimesh or the poser would read wrong or not at all.
+
+    One pass, in this order: meshopt buffer views, KTX2 textures (with ``appearance``), Draco
+    primitives, sparse accessors (densified), normalized integer accessors (to float32),
+    triangle strips and fans (to indexed triangles), morph targets at their frame-0 weights
+    (baked into the attributes) and base-colour texture transforms (baked into the UVs).
 
     Parameters
     ----------
@@ -65,81 +109,128 @@ def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None,
     appearance : bool, optional
         Whether textures will be read: KTX2-only textures are decoded then (or dropped with a
         :class:`~meshprep.io.basisu.KTX2TextureWarning`), and left alone otherwise.
+    always : bool, optional
+        Return the packed data even when nothing needs decoding (for the poser).
+
+    Returns
+    -------
+    DecodedGltf or None
+        None when nothing needs decoding and ``always`` is False.
+
+    Raises
+    ------
+    InvalidGeometryError
+        An accessor reads past its buffer view, or an index is out of range.
+    CorruptFileError
+        A buffer, Draco or meshopt stream cannot be read, or a primitive has no POSITION.
+    """
+    rewritten = _needs_decoding(tree, appearance)
+    if not rewritten and not always:
+        return None
+    meshopt = _meshopt_views(tree)
+    tree = _copied(tree)  # the caller's tree stays as it was checked
+    placeholders = _placeholder_buffers(path, tree, meshopt)
+    writer = _Writer(tree, _read_buffers(path, tree, jail, placeholders))
+    if rewritten:
+        _decode_all(writer, path, jail, placeholders, meshopt, appearance)
+    return DecodedGltf(writer, rewritten)
+
+
+def decoded_glb(path: Path, tree: dict[str, Any], jail: Path | None = None,
+                appearance: bool = True, decoded: DecodedGltf | None = None) -> bytes | None:
+    """Rewrite a glTF whose accessors trimesh would misread as a float32 GLB.
+
+    Parameters
+    ----------
+    path, tree, jail, appearance
+        As :func:`decoded_gltf` takes them.
+    decoded : DecodedGltf, optional
+        The file already decoded (then nothing is decoded again).
 
     Returns
     -------
     bytes or None
         A GLB to hand to trimesh instead of the file (image URIs kept as written, so they are
         resolved next to the original), or None when trimesh reads the file correctly as is.
-
-    Raises
-    ------
-    InvalidGeometryError
-        An accessor to rewrite reads past its buffer view.
-    CorruptFileError
-        A buffer cannot be read.
     """
-    draco = _draco_primitives(tree)
-    normalized = _normalized_accessors(tree)
-    transforms = _primitive_transforms(tree)
-    meshopt = _meshopt_views(tree)
-    basisu = needs_texture_pass(tree) if appearance else False
-    if not normalized and not transforms and not draco and not meshopt and not basisu:
-        return None
-    tree = _copied(tree)  # the caller's tree stays as it was checked
-    placeholders = _placeholder_buffers(path, tree, meshopt)
-    buffers = _read_buffers(path, tree, jail, placeholders)
-    writer = _Writer(tree, buffers)
+    if decoded is None:
+        decoded = decoded_gltf(path, tree, jail, appearance)
+    return decoded.glb() if decoded is not None and decoded.rewritten else None
+
+
+def _decode_all(writer: _Writer, path: Path, jail: Path | None, placeholders: set[int],
+                meshopt: list[int], appearance: bool) -> None:
+    """Every decoding step of :func:`decoded_gltf`, on the packed copy."""
+    tree = writer.tree
+    _skip_positionless(writer)
     _decode_meshopt(writer, placeholders, meshopt)
-    if basisu:
+    if appearance and needs_texture_pass(tree):
         _decode_basisu(writer, path, jail)
     for primitive in _draco_primitives(tree):
         _decode_draco(writer, primitive)
     _drop_extension(tree, _DRACO)
-    normalized = _normalized_accessors(tree)
-    transforms = _primitive_transforms(tree)
-    for index in sorted(normalized):
+    for index, accessor in enumerate(tree.get("accessors") or []):
+        if isinstance(accessor.get("sparse"), dict):
+            writer.replace(index, writer.raw(index), accessor["componentType"],
+                           normalized=bool(accessor.get("normalized")))
+    for index in sorted(_normalized_accessors(tree)):
         writer.replace(index, writer.floats(index))
-    for primitive, (tex_coord, matrix) in transforms:
+    _triangulate_strips_and_fans(writer)
+    _bake_morph_targets(writer)
+    for primitive, (tex_coord, matrix) in _primitive_transforms(tree):
         _bake_transform(writer, primitive, tex_coord, matrix)
-    return writer.glb()
 
 
-def decoded_meshopt(path: Path, tree: dict[str, Any], jail: Path | None = None
-                    ) -> tuple[dict[str, Any], list[bytes]] | None:
-    """A glTF's tree and buffers with every meshopt-compressed buffer view decoded.
+def _needs_decoding(tree: dict[str, Any], appearance: bool) -> bool:
+    """Whether trimesh would misread the file (checked on the JSON alone: small files load
+    without a copy)."""
+    found = _check_primitives(tree)
+    return bool(found or _normalized_accessors(tree) or _primitive_transforms(tree)
+                or _meshopt_views(tree) or _sparse_accessors(tree)
+                or (appearance and needs_texture_pass(tree)))
 
-    For readers of raw accessors (the frame-0 poser): the returned copy of the tree has one
-    buffer, the returned list its bytes; accessors and views are otherwise as written.
 
-    Parameters
-    ----------
-    path : Path
-        The ``.gltf`` / ``.glb`` file.
-    tree : dict
-        Its JSON, already checked by :func:`meshprep.io.gltf.validate_gltf`.
-    jail : Path, optional
-        Folder buffer files must stay inside; defaults to the file's folder.
+def _check_primitives(tree: dict[str, Any]) -> bool:
+    """Whether any primitive is Draco-compressed, a strip or fan, morphed by a weight or
+    without POSITION (trimesh fails on the file then)."""
+    found = False
+    morphed = _has_morph_weights(tree)
+    for mesh in tree.get("meshes") or []:
+        for primitive in mesh.get("primitives") or []:
+            attributes = primitive.get("attributes") or {}
+            found = found or not isinstance(attributes.get("POSITION"), int) \
+                or primitive.get("mode", 4) in _STRIP_OR_FAN \
+                or isinstance((primitive.get("extensions") or {}).get(_DRACO), dict) \
+                or (morphed and bool(primitive.get("targets")))
+    return found
 
-    Returns
-    -------
-    (dict, list of bytes) or None
-        None when no buffer view is compressed.
 
-    Raises
-    ------
-    CorruptFileError
-        A stream does not decode or a buffer cannot be read.
-    """
-    views = _meshopt_views(tree)
-    if not views:
-        return None
-    tree = _copied(tree)
-    placeholders = _placeholder_buffers(path, tree, views)
-    writer = _Writer(tree, _read_buffers(path, tree, jail, placeholders))
-    _decode_meshopt(writer, placeholders, views)
-    tree["buffers"] = [{"byteLength": len(writer.blob)}]
-    return tree, [bytes(writer.blob)]
+def _has_morph_weights(tree: dict[str, Any]) -> bool:
+    """Whether a mesh or node declares a non-zero morph weight, or an animation sets one."""
+    declared = [*(tree.get("meshes") or []), *(tree.get("nodes") or [])]
+    if any(any(w != 0 for w in (entry.get("weights") or [])) for entry in declared):
+        return True
+    return any(channel.get("target", {}).get("path") == "weights"
+               for animation in tree.get("animations") or []
+               for channel in animation.get("channels") or [])
+
+
+def _sparse_accessors(tree: dict[str, Any]) -> bool:
+    return any(isinstance(accessor.get("sparse"), dict)
+               for accessor in tree.get("accessors") or [])
+
+
+def _accessor_index(tree: dict[str, Any], index: Any, where: str) -> int:
+    """``index`` when it names an accessor this module reads; a named error otherwise."""
+    accessors = tree.get("accessors") or []
+    if not isinstance(index, int) or not 0 <= index < len(accessors):
+        raise CorruptFileError(f"{where}: accessor {index!r} does not exist")
+    accessor = accessors[index]
+    if accessor.get("componentType") not in _COMPONENTS or accessor.get("type") not in _WIDTH:
+        raise CorruptFileError(f"{where}: accessors[{index}] has componentType "
+                               f"{accessor.get('componentType')!r} / type "
+                               f"{accessor.get('type')!r}, not a glTF 2.0 one")
+    return index
 
 
 def _copied(tree: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +343,169 @@ def _bake_transform(writer: _Writer, primitive: dict, tex_coord: int, matrix: np
     attributes["TEXCOORD_0"] = writer.append(moved.astype(np.float32), "VEC2")
 
 
+def _skip_positionless(writer: _Writer) -> None:
+    """Turn primitives without POSITION into empty point sets, with a warning.
+
+    glTF 2.0 section 3.7.2.1: "When positions are not specified, client implementations SHOULD
+    skip primitive's rendering"; trimesh would fail on the whole file instead.
+    """
+    for m, mesh in enumerate(writer.tree.get("meshes") or []):
+        for p, primitive in enumerate(mesh.get("primitives") or []):
+            if isinstance((primitive.get("attributes") or {}).get("POSITION"), int):
+                continue
+            warnings.warn(f"meshes[{m}].primitives[{p}] has no POSITION attribute: skipped "
+                          "(glTF 2.0, 3.7.2.1)", MissingPositionWarning, stacklevel=5)
+            empty = writer.append(np.zeros((0, 3), np.float32), "VEC3")
+            primitive.clear()
+            primitive.update(attributes={"POSITION": empty}, mode=0)
+
+
+def strip_or_fan_triangles(mode: int, count: int) -> np.ndarray:
+    """Which of ``count`` strip or fan vertices each triangle uses, in glTF's winding.
+
+    glTF 2.0 section 3.7.2.1: a strip's triangle ``i`` is ``{v_i, v_{i+(1+i%2)},
+    v_{i+(2-i%2)}}`` and a fan's ``{v_{i+1}, v_{i+2}, v_0}``, for ``0 <= i < count - 2``.
+
+    Parameters
+    ----------
+    mode : int
+        5 (TRIANGLE_STRIP) or 6 (TRIANGLE_FAN).
+    count : int
+        Number of vertices (or indices) the primitive draws.
+
+    Returns
+    -------
+    (max(count - 2, 0), 3) int64
+        Positions into the primitive's vertex (or index) sequence.
+    """
+    i = np.arange(max(count - 2, 0), dtype=np.int64)
+    if mode == 5:
+        return np.stack([i, i + 1 + i % 2, i + 2 - i % 2], axis=1)
+    return np.stack([i + 1, i + 2, np.zeros_like(i)], axis=1)
+
+
+def _triangulate_strips_and_fans(writer: _Writer) -> None:
+    """Give every strip and fan primitive the indexed triangles it draws (mode 4)."""
+    for m, mesh in enumerate(writer.tree.get("meshes") or []):
+        for p, primitive in enumerate(mesh.get("primitives") or []):
+            mode = primitive.get("mode", 4)
+            if mode not in _STRIP_OR_FAN:
+                continue
+            where = f"meshes[{m}].primitives[{p}]"
+            if "indices" in primitive:
+                _accessor_index(writer.tree, primitive["indices"], f"{where}.indices")
+                sequence = writer.raw(primitive["indices"]).reshape(-1).astype(np.uint32)
+            else:
+                position = _accessor_index(writer.tree, primitive["attributes"]["POSITION"],
+                                           f"{where}.POSITION")
+                sequence = np.arange(int(writer.tree["accessors"][position]["count"]),
+                                     dtype=np.uint32)
+            faces = sequence[strip_or_fan_triangles(mode, len(sequence))]
+            primitive["indices"] = writer.append(faces.reshape(-1, 1), "SCALAR", 5125)
+            primitive["mode"] = 4
+
+
+def _bake_morph_targets(writer: _Writer) -> None:
+    """Add each node's frame-0 morph weights times its mesh's targets to the attributes.
+
+    glTF 2.0 section 3.7.2.2: a morphed attribute is ``base + sum(w_i * target_i)``; the
+    weights are the node's ``weights``, else the mesh's, else 0; the first animation's first
+    keyframe overrides them (section 3.11). Nodes sharing a mesh with different weights get
+    copies of the mesh.
+    """
+    tree = writer.tree
+    meshes = tree.get("meshes") or []
+    animated = _frame0_weights(writer)
+    morphed = {m for m, mesh in enumerate(meshes)
+               if any(p.get("targets") for p in mesh.get("primitives") or [])}
+    pristine: dict[int, dict[str, Any]] = {}
+    baked: dict[tuple[int, tuple[float, ...]], int] = {}
+    for n, node in enumerate(tree.get("nodes") or []):
+        m = node.get("mesh")
+        if m not in morphed:
+            continue
+        weights = animated.get(n, node.get("weights", meshes[m].get("weights")))
+        key = (m, tuple(float(w) for w in weights or ()))
+        if key not in baked:
+            baked[key] = _baked_mesh(writer, m, pristine, key[1])
+        node["mesh"] = baked[key]
+        node.pop("weights", None)
+
+
+def _baked_mesh(writer: _Writer, m: int, pristine: dict[int, dict[str, Any]],
+                weights: tuple[float, ...]) -> int:
+    """The index of mesh ``m`` with ``weights`` baked: ``m`` itself the first time, then a
+    copy of the mesh as the file wrote it."""
+    meshes = writer.tree["meshes"]
+    first = m not in pristine
+    if first:
+        pristine[m] = _copied(meshes[m])
+    mesh = meshes[m] if first else _copied(pristine[m])
+    for p, primitive in enumerate(mesh.get("primitives") or []):
+        _bake_primitive(writer, primitive, weights, f"meshes[{m}].primitives[{p}]")
+    mesh.pop("weights", None)
+    if first:
+        return m
+    meshes.append(mesh)
+    return len(meshes) - 1
+
+
+def _bake_primitive(writer: _Writer, primitive: dict[str, Any], weights: tuple[float, ...],
+                    where: str) -> None:
+    """Point each morphed attribute of a primitive at ``base + sum(w_i * target_i)``."""
+    targets = primitive.pop("targets", None) or []
+    attributes = primitive.get("attributes") or {}
+    for name, base in list(attributes.items()):
+        # weights past the targets (or targets past the weights, weight 0) do nothing
+        pairs = enumerate(zip(weights, targets, strict=False))
+        moves = [(w, target[name], i) for i, (w, target) in pairs if w != 0 and name in target]
+        if not moves:
+            continue
+        values = writer.floats(_accessor_index(writer.tree, base, f"{where}.{name}"))
+        values = values.astype(np.float64)
+        for weight, index, i in moves:
+            label = f"{where}.targets[{i}].{name}"
+            delta = writer.floats(_accessor_index(writer.tree, index, label))
+            if len(delta) != len(values):
+                raise InvalidGeometryError(f"{label} has {len(delta)} values for "
+                                           f"{len(values)} vertices")
+            width = min(values.shape[1], delta.shape[1])  # a TANGENT target has no w
+            values[:, :width] += weight * delta[:, :width]
+        if name == "NORMAL":
+            values /= np.maximum(np.linalg.norm(values, axis=1, keepdims=True), 1e-12)
+        attributes[name] = writer.append(values.astype(np.float32),
+                                         writer.tree["accessors"][base]["type"])
+
+
+def _frame0_weights(writer: _Writer) -> dict[int, list[float]]:
+    """node -> the morph weights the first animation's first keyframe sets (glTF 2.0, 3.11:
+    a ``weights`` output holds one value per target per keyframe; a cubic spline keyframe is
+    in-tangents, values, out-tangents)."""
+    tree = writer.tree
+    animations = tree.get("animations") or []
+    nodes, meshes = tree.get("nodes") or [], tree.get("meshes") or []
+    out: dict[int, list[float]] = {}
+    samplers = animations[0].get("samplers") or [] if animations else []
+    for c, channel in enumerate(animations[0].get("channels") or [] if animations else []):
+        target = channel.get("target") or {}
+        node = target.get("node")
+        if target.get("path") != "weights" or not isinstance(node, int) \
+                or not 0 <= node < len(nodes) or not isinstance(nodes[node].get("mesh"), int):
+            continue
+        primitives = meshes[nodes[node]["mesh"]].get("primitives") or [{}]
+        count = len(primitives[0].get("targets") or [])
+        where = f"animations[0].channels[{c}]"
+        if not isinstance(channel.get("sampler"), int) \
+                or not 0 <= channel["sampler"] < len(samplers):
+            raise CorruptFileError(f"{where}: sampler {channel.get('sampler')!r} does not exist")
+        sampler = samplers[channel["sampler"]]
+        values = writer.floats(_accessor_index(tree, sampler.get("output"), where)).reshape(-1)
+        start = count if sampler.get("interpolation") == "CUBICSPLINE" else 0
+        if count and len(values) >= start + count:
+            out[node] = values[start:start + count].tolist()
+    return out
+
+
 def _draco_primitives(tree: dict[str, Any]) -> list[dict[str, Any]]:
     """Primitives compressed with ``KHR_draco_mesh_compression``."""
     return [primitive for mesh in tree.get("meshes", []) or []
@@ -274,20 +528,42 @@ def _decode_draco(writer: _Writer, primitive: dict[str, Any]) -> None:
         decoded = DracoPy.decode(bytes(writer.blob[start:start + view["byteLength"]]))
     except Exception as exc:  # DracoPy raises its own types on a broken stream
         raise CorruptFileError(f"Draco stream does not decode: {exc}") from exc
-    by_id = {a["unique_id"]: np.asarray(a["data"]) for a in decoded.attributes}
+    by_id = {a["unique_id"]: a for a in decoded.attributes}
     attributes = primitive.get("attributes", {}) or {}
     for name, ident in (extension.get("attributes") or {}).items():
         if name in attributes and ident in by_id:
-            values = by_id[ident].astype(np.float32).reshape(len(by_id[ident]), -1)
             accessor = writer.tree["accessors"][attributes[name]]
-            if accessor.get("normalized") and accessor.get("componentType") in _NORMALIZE \
-                    and by_id[ident].dtype.kind in "iu":
-                values = np.maximum(values / np.float32(_NORMALIZE[accessor["componentType"]]),
-                                    -1.0)
-            writer.replace(attributes[name], values)
+            values, component = _draco_values(by_id[ident], accessor)
+            writer.replace(attributes[name], values, component)
+    faces = np.asarray(decoded.faces, dtype=np.uint32).reshape(-1, 1)
     if "indices" in primitive:
-        faces = np.asarray(decoded.faces, dtype=np.uint32).reshape(-1)
-        writer.replace(primitive["indices"], faces.reshape(-1, 1), component=5125)
+        writer.replace(primitive["indices"], faces, component=5125)
+    elif len(faces):  # Draco reorders the points: only its faces draw them right
+        primitive["indices"] = writer.append(faces, "SCALAR", 5125)
+
+
+def _draco_values(attribute: dict[str, Any], accessor: dict[str, Any]) -> tuple[np.ndarray, int]:
+    """A decoded Draco attribute as the accessor declares it, and the component type written.
+
+    DracoPy returns every attribute as float32 holding the stored values; an integer Draco
+    attribute read by a normalized accessor is a quantized one (``KHR_draco_mesh_compression``
+    README: the accessor's ``componentType`` and ``normalized`` describe the decoded data), so
+    it is normalized here (glTF 2.0, 3.6.2.2). An integer accessor that is not normalized
+    (joints, ``KHR_mesh_quantization`` positions dequantized by the node transform) keeps its
+    type.
+    """
+    data = np.asarray(attribute["data"])
+    values = data.astype(np.float64).reshape(len(data), -1)
+    component = accessor.get("componentType")
+    integer_stream = attribute.get("data_type") in _DRACO_INTEGER_TYPES \
+        or data.dtype.kind in "iu"
+    if accessor.get("normalized") and component in _NORMALIZE:
+        if integer_stream:
+            values = np.maximum(values / _NORMALIZE[component], -1.0)
+        return values.astype(np.float32), 5126
+    if component in _COMPONENTS and component != 5126:
+        return np.rint(values).astype(_COMPONENTS[component]), component
+    return values.astype(np.float32), 5126
 
 
 def _meshopt_views(tree: dict[str, Any]) -> list[int]:
@@ -461,40 +737,63 @@ class _Writer:
         """Accessor ``index`` as a (count, width) float32 array, normalization applied."""
         accessor = self.tree["accessors"][index]
         component = accessor["componentType"]
-        dtype = np.dtype(_COMPONENTS[component])
+        values = self._read(index).astype(np.float32)
+        if accessor.get("normalized") and component in _NORMALIZE:
+            values = np.maximum(values / np.float32(_NORMALIZE[component]), -1.0)
+        return values
+
+    def raw(self, index: int) -> np.ndarray:
+        """Accessor ``index`` as a (count, width) array of its own component type, sparse
+        substitutions applied (glTF 2.0, 3.6.2.3: no ``bufferView`` reads as zeros)."""
+        return np.array(self._read(index))  # a copy: the packed buffer may grow after
+
+    def _read(self, index: int) -> np.ndarray:
+        """:meth:`raw`, possibly a view of the packed buffer."""
+        accessor = self.tree["accessors"][index]
+        dtype = np.dtype(_COMPONENTS[accessor["componentType"]])
         width, count = _WIDTH[accessor["type"]], int(accessor["count"])
+        if "bufferView" in accessor:
+            values = self._strided(index, accessor, dtype, width, count)
+        else:
+            values = np.zeros((count, width), dtype)
+        if isinstance(accessor.get("sparse"), dict):
+            values = values.copy()
+            _apply_sparse(values, accessor, self, f"accessors[{index}].sparse")
+        return values
+
+    def _strided(self, index: int, accessor: dict[str, Any], dtype: np.dtype, width: int,
+                 count: int) -> np.ndarray:
+        """The rows an accessor reads from its buffer view (a view where possible)."""
         view = self.tree["bufferViews"][accessor["bufferView"]]
         start = view["byteOffset"] + accessor.get("byteOffset", 0)
         stride = view.get("byteStride") or dtype.itemsize * width
         end = start + stride * (count - 1) + dtype.itemsize * width if count else start
-        if end > view["byteOffset"] + view["byteLength"]:
+        if end > view["byteOffset"] + view["byteLength"] or end > len(self.blob):
             raise InvalidGeometryError(f"accessor {index} reads past its buffer view")
         size = dtype.itemsize
         if stride % size == 0 and start + stride * count <= len(self.blob):
             # whole rows of the stride readable (the common case): a view, then the columns
-            values = np.frombuffer(self.blob, dtype=dtype, count=count * (stride // size),
-                                   offset=start).reshape(count, stride // size)[:, :width]
-        else:
-            values = np.ascontiguousarray(np.lib.stride_tricks.as_strided(
-                np.frombuffer(self.blob, dtype=np.uint8, count=end - start, offset=start),
-                shape=(count, width * dtype.itemsize), strides=(stride, 1))).view(dtype)
-        values = values.reshape(count, width).astype(np.float32)
-        _apply_sparse(values, accessor, self)
-        if accessor.get("normalized") and component in _NORMALIZE:
-            values = np.maximum(values / np.float32(_NORMALIZE[component]), -1.0)
-        return values
+            return np.frombuffer(self.blob, dtype=dtype, count=count * (stride // size),
+                                 offset=start).reshape(count, stride // size)[:, :width]
+        return np.ascontiguousarray(np.lib.stride_tricks.as_strided(
+            np.frombuffer(self.blob, dtype=np.uint8, count=end - start, offset=start),
+            shape=(count, width * size), strides=(stride, 1))).view(dtype).reshape(count, width)
 
     def bytes_of(self, view_index: int, offset: int, dtype: np.dtype, count: int) -> np.ndarray:
         """``count`` tightly packed values of ``dtype`` from a buffer view (sparse data)."""
         view = self.tree["bufferViews"][view_index]
         start = view["byteOffset"] + offset
+        if start + dtype.itemsize * count > min(view["byteOffset"] + view["byteLength"],
+                                                len(self.blob)):
+            raise InvalidGeometryError(f"sparse data reads past bufferViews[{view_index}]")
         return np.frombuffer(self.blob, dtype=dtype, count=count, offset=start).copy()
 
-    def replace(self, index: int, values: np.ndarray, component: int = 5126) -> None:
+    def replace(self, index: int, values: np.ndarray, component: int = 5126,
+                normalized: bool = False) -> None:
         """Turn accessor ``index`` into a tightly packed one (float32 unless told) of ``values``."""
         accessor = self.tree["accessors"][index]
         accessor.update(self._view(values, _COMPONENTS[component]), componentType=component,
-                        normalized=False, byteOffset=0, count=len(values))
+                        normalized=normalized, byteOffset=0, count=len(values))
         accessor.pop("sparse", None)
         if "min" in accessor:
             # per column over a transposed copy: numpy's axis-0 reduction of an (N, 3) float32
@@ -513,10 +812,10 @@ class _Writer:
         images.append({"bufferView": len(views) - 1, "mimeType": "image/x-tga"})
         return len(images) - 1
 
-    def append(self, values: np.ndarray, kind: str) -> int:
-        """Add a new float32 accessor and return its index."""
-        accessor = {"componentType": 5126, "count": len(values), "type": kind,
-                    **self._view(values)}
+    def append(self, values: np.ndarray, kind: str, component: int = 5126) -> int:
+        """Add a new accessor (float32 unless told) and return its index."""
+        accessor = {"componentType": component, "count": len(values), "type": kind,
+                    **self._view(values, _COMPONENTS[component])}
         self.tree.setdefault("accessors", []).append(accessor)
         return len(self.tree["accessors"]) - 1
 
@@ -539,19 +838,22 @@ class _Writer:
                          text, _CHUNK.pack(len(self.blob), 0x004E4942), bytes(self.blob)])
 
 
-def _apply_sparse(values: np.ndarray, accessor: dict[str, Any], writer: _Writer) -> None:
-    """Overwrite the rows a sparse accessor substitutes (glTF 2.0, "Sparse Accessors")."""
-    sparse = accessor.get("sparse")
-    if not isinstance(sparse, dict):
-        return
-    count = int(sparse["count"])
-    idx = sparse["indices"]
-    rows = writer.bytes_of(idx["bufferView"], idx.get("byteOffset", 0),
-                           np.dtype(_COMPONENTS[idx["componentType"]]), count).astype(np.int64)
+def _apply_sparse(values: np.ndarray, accessor: dict[str, Any], writer: _Writer,
+                  where: str) -> None:
+    """Overwrite the rows a sparse accessor substitutes (glTF 2.0, 3.6.2.3 "Sparse Accessors":
+    ``count`` indices, strictly increasing, and as many values of the accessor's type)."""
+    sparse = accessor["sparse"]
+    try:
+        count = int(sparse["count"])
+        indices, substitutes = sparse["indices"], sparse["values"]
+        rows = writer.bytes_of(indices["bufferView"], indices.get("byteOffset", 0),
+                               np.dtype(_COMPONENTS[indices["componentType"]]), count)
+        new = writer.bytes_of(substitutes["bufferView"], substitutes.get("byteOffset", 0),
+                              values.dtype, count * values.shape[1])
+    except (KeyError, TypeError, IndexError, ValueError) as exc:
+        raise CorruptFileError(f"{where} cannot be read: {type(exc).__name__} {exc}") from exc
+    rows = rows.astype(np.int64)
     if count and (rows.min() < 0 or rows.max() >= len(values)):
-        raise InvalidGeometryError("sparse accessor index out of range")
-    sub = sparse["values"]
-    dtype = np.dtype(_COMPONENTS[accessor["componentType"]])
-    new = writer.bytes_of(sub["bufferView"], sub.get("byteOffset", 0), dtype,
-                          count * values.shape[1])
-    values[rows] = new.reshape(count, values.shape[1]).astype(np.float32)
+        raise InvalidGeometryError(f"{where}: index out of range [{rows.min()}, {rows.max()}] "
+                                   f"for {len(values)} elements")
+    values[rows] = new.reshape(count, values.shape[1])

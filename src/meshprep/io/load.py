@@ -36,7 +36,7 @@ from meshprep.io.appearance import Appearance, part_appearance
 from meshprep.io.appearance import combine as combine_appearance
 from meshprep.io.appearance import plain as plain_appearance
 from meshprep.io.lfs import POINTER_MESSAGE, read_pointer
-from meshprep.io.pose import posed_at_frame0
+from meshprep.io.pose import Pose, posed_appearance, posed_at_frame0
 from meshprep.io.text import TextResolver
 
 #: extensions :func:`load` reads
@@ -214,18 +214,21 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
     pose = look = None
     try:
         tree = _precheck(path, ext, jail, max_bytes)
-        # quantized / texture-transformed glTF: rewritten as float32 before trimesh reads it
-        data = gltf_decode.decoded_glb(path, tree, jail, appearance) if tree is not None else None
+        # one decoding pass (Draco, meshopt, quantization, sparse, strips and fans, morph
+        # weights) read by trimesh and the frame-0 poser alike; None: trimesh reads the file
+        decoded = (gltf_decode.decoded_gltf(path, tree, jail, appearance, _posable(tree))
+                   if tree is not None else None)
+        data = (gltf_decode.decoded_glb(path, tree, jail, appearance, decoded)
+                if decoded is not None else None)
         scene = (fbx.read_fbx(path, refusal) if ext == ".fbx"
                  else _parse(path, ext, jail, appearance, data))
-        pose = _frame0_pose(path, tree, jail) if tree is not None else None
+        pose = _frame0_pose(path, tree, jail, decoded) if decoded is not None else None
         if pose is not None and len(pose.faces):
             # an animated or skinned glTF: its first frame replaces trimesh's rest pose
             vertices, faces = pose.vertices, pose.faces
             if appearance:
-                # the rest pose's look fits the posed mesh when both list the same faces
-                _, rest_faces, look = _flatten(scene, path.name, appearance)
-                look = look if np.array_equal(rest_faces, faces) else None
+                # each primitive's look as trimesh read it, in the posed mesh's order
+                look = posed_appearance(scene, decoded.tree, pose)
         else:
             vertices, faces, look = _flatten(scene, path.name, appearance)
             if len(faces) == 0:
@@ -268,15 +271,18 @@ def _load_through_blender(path: Path, max_bytes: int, appearance: bool) -> trime
     return mesh
 
 
-def _frame0_pose(path: Path, tree: dict[str, Any], jail: Path):
-    """Animated or skinned glTF: its first frame (None for a static one, or when the
-    accessors use features the poser does not read: trimesh's rest pose is used then)."""
-    if not tree.get("animations") and not tree.get("skins"):
+def _posable(tree: dict[str, Any] | None) -> bool:
+    """Whether a glTF has animations or skins (the poser reads it then)."""
+    return tree is not None and bool(tree.get("animations") or tree.get("skins"))
+
+
+def _frame0_pose(path: Path, tree: dict[str, Any], jail: Path,
+                 decoded: gltf_decode.DecodedGltf) -> Pose | None:
+    """Animated or skinned glTF: its first frame, read from the decoded data trimesh reads
+    too (None for a static one)."""
+    if not _posable(tree):
         return None
-    try:
-        return posed_at_frame0(path, tree, jail)
-    except UnsupportedFormatError:
-        return None
+    return posed_at_frame0(path, tree, jail, decoded)
 
 
 def _precheck(path: Path, ext: str, jail: Path, max_bytes: int) -> dict[str, Any] | None:

@@ -2,36 +2,39 @@
 
 trimesh reads a glTF in its rest pose and ignores skins; an animated model's first frame can
 differ a lot (a rig posed away from its bind pose, parts animated into place). This module reads
-the accessors itself (positions, indices, joints, weights, inverse bind matrices, animation
-samplers) and returns the triangles as the first frame shows them, plus how far that pose is
-from the rest pose (``pose_bbox_ratio``: diagonal of the frame-0 box over the rest box), which
-curation uses to flag broken animations.
+the accessors of the file as :func:`meshprep.io.gltf_decode.decoded_gltf` decoded them (Draco,
+meshopt, quantization, sparse accessors, strips and fans, morph weights: the same data trimesh is
+given) and returns the triangles as the first frame shows them, plus how far that pose is from
+the rest pose (``pose_bbox_ratio``: diagonal of the frame-0 box over the rest box), which curation
+uses to flag broken animations. :func:`posed_appearance` gives the posed triangles the look
+trimesh read for each primitive, so textures survive posing.
 """
 
 from __future__ import annotations
 
-import base64
-import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import trimesh
 
-from meshprep.errors import (
-    CorruptFileError,
-    InvalidGeometryError,
-    MissingCompanionError,
-    UnsupportedFormatError,
-)
+from meshprep.errors import CorruptFileError, InvalidGeometryError
 
-from ._paths import resolve_inside
-from .gltf_decode import decoded_meshopt
+from .appearance import Appearance, combine, part_appearance
+from .gltf_decode import DecodedGltf, decoded_gltf
 
-_COMPONENTS = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16,
-               5125: np.uint32, 5126: np.float32}
-_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
-_NORMALIZE = {np.int8: 127.0, np.uint8: 255.0, np.int16: 32767.0, np.uint16: 65535.0}
+_TRS = ("translation", "rotation", "scale")
+
+
+@dataclass
+class PosedPart:
+    """One primitive instance of the posed mesh, in the order of its vertices and faces."""
+
+    mesh: int
+    primitive: int
+    vertices: int
+    faces: int
 
 
 @dataclass
@@ -43,60 +46,7 @@ class Pose:
     animated: bool
     skinned: bool
     bbox_ratio: float
-
-
-def _buffers(path: Path, tree: dict, jail: Path) -> list[bytes]:
-    out = []
-    glb_bin = _glb_bin(path) if path.suffix.lower() == ".glb" else None
-    for index, buffer in enumerate(tree.get("buffers", [])):
-        uri = buffer.get("uri")
-        if uri is None:
-            if glb_bin is None or index != 0:
-                raise CorruptFileError(f"{path.name}: buffer {index} has no data")
-            out.append(glb_bin)
-        elif uri.startswith("data:"):
-            out.append(base64.b64decode(uri.split(",", 1)[1]))
-        else:
-            target = resolve_inside(path.parent, uri, jail)
-            if not target.is_file():
-                raise MissingCompanionError(f"{path.name}: buffer '{uri}' is missing")
-            out.append(target.read_bytes())
-    return out
-
-
-def _glb_bin(path: Path) -> bytes | None:
-    data = path.read_bytes()
-    offset = 12
-    while offset + 8 <= len(data):
-        length, kind = struct.unpack_from("<II", data, offset)
-        if kind == 0x004E4942:  # "BIN\0"
-            return data[offset + 8: offset + 8 + length]
-        offset += 8 + length
-    return None
-
-
-def _accessor(tree: dict, buffers: list[bytes], index: int, name: str) -> np.ndarray:
-    """An accessor as a float64 (count, width) array (integers kept exact)."""
-    acc = tree["accessors"][index]
-    if "sparse" in acc or "bufferView" not in acc:
-        raise UnsupportedFormatError(f"{name}: sparse or empty accessors are not posed")
-    dtype = np.dtype(_COMPONENTS[acc["componentType"]]).newbyteorder("<")
-    width, count = _WIDTH[acc["type"]], int(acc["count"])
-    view = tree["bufferViews"][acc["bufferView"]]
-    data = buffers[view["buffer"]]
-    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
-    stride = view.get("byteStride") or dtype.itemsize * width
-    end = start + stride * (count - 1) + dtype.itemsize * width if count else start
-    if end > view.get("byteOffset", 0) + view["byteLength"] or end > len(data):
-        raise InvalidGeometryError(f"{name}: accessor {index} reads past its buffer")
-    raw = np.lib.stride_tricks.as_strided(
-        np.frombuffer(data, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start)
-        if count else np.zeros(0, dtype), shape=(count, width),
-        strides=(stride, dtype.itemsize))
-    out = raw.astype(np.float64)
-    if acc.get("normalized") and dtype.type in _NORMALIZE:
-        out = np.maximum(out / _NORMALIZE[dtype.type], -1.0)
-    return out
+    parts: list[PosedPart] = field(default_factory=list)
 
 
 def _quat_matrix(q) -> np.ndarray:
@@ -107,6 +57,7 @@ def _quat_matrix(q) -> np.ndarray:
 
 
 def _local(node: dict, override: dict[str, np.ndarray]) -> np.ndarray:
+    """A node's local matrix: ``matrix``, or T * R * S (glTF 2.0, 3.5.3)."""
     if "matrix" in node and not override:
         return np.asarray(node["matrix"], np.float64).reshape(4, 4).T
     t = override.get("translation", np.asarray(node.get("translation", [0, 0, 0]), float))
@@ -118,22 +69,27 @@ def _local(node: dict, override: dict[str, np.ndarray]) -> np.ndarray:
     return m
 
 
-def _frame0(tree: dict, buffers: list[bytes], name: str) -> dict[int, dict[str, np.ndarray]]:
-    """node -> {path: value} of the first animation at its first keyframe."""
-    animations = tree.get("animations") or []
+def _frame0(data: DecodedGltf) -> dict[int, dict[str, np.ndarray]]:
+    """node -> {path: value} of the first animation at its first keyframe (morph weights are
+    baked by the decoder already)."""
+    animations = data.tree.get("animations") or []
     if not animations:
         return {}
     out: dict[int, dict[str, np.ndarray]] = {}
-    anim = animations[0]
-    for channel in anim.get("channels", []):
-        target = channel.get("target", {})
-        if "node" not in target or target.get("path") not in ("translation", "rotation",
-                                                              "scale"):
+    samplers = animations[0].get("samplers") or []
+    for c, channel in enumerate(animations[0].get("channels") or []):
+        target = channel.get("target") or {}
+        if not isinstance(target.get("node"), int) or target.get("path") not in _TRS:
             continue
-        sampler = anim["samplers"][channel["sampler"]]
-        values = _accessor(tree, buffers, sampler["output"], name)
+        where = f"animations[0].channels[{c}]"
+        index = channel.get("sampler")
+        if not isinstance(index, int) or not 0 <= index < len(samplers):
+            raise CorruptFileError(f"{where}: sampler {index!r} does not exist")
+        sampler = samplers[index]
+        values = data.floats(sampler.get("output"), f"{where} output")
         if len(values) == 0:
             continue
+        # a cubic spline keyframe is in-tangent, value, out-tangent (glTF 2.0, 3.11)
         cubic = sampler.get("interpolation") == "CUBICSPLINE"
         out.setdefault(target["node"], {})[target["path"]] = values[1 if cubic else 0]
     return out
@@ -153,32 +109,46 @@ def _globals(tree: dict, overrides: dict) -> dict[int, np.ndarray]:
     return out
 
 
-def _primitives(tree, buffers, node: dict, name: str):
-    for prim in tree["meshes"][node["mesh"]].get("primitives", []):
-        if prim.get("mode", 4) != 4 or "POSITION" not in prim.get("attributes", {}):
-            continue
-        positions = _accessor(tree, buffers, prim["attributes"]["POSITION"], name)
+def triangle_primitives(tree: dict[str, Any]) -> list[tuple[int, int]]:
+    """(mesh, primitive) of every triangle primitive of a decoded tree, in file order (the
+    order trimesh makes one geometry of each)."""
+    return [(m, p) for m, mesh in enumerate(tree.get("meshes") or [])
+            for p, primitive in enumerate(mesh.get("primitives") or [])
+            if primitive.get("mode", 4) == 4]
+
+
+def _primitives(data: DecodedGltf, mesh_index: int):
+    """(index, primitive, positions, faces) of a mesh's triangle primitives."""
+    mesh = data.tree["meshes"][mesh_index]
+    for p, prim in enumerate(mesh.get("primitives", [])):
+        if prim.get("mode", 4) != 4:
+            continue  # points and lines (strips and fans are triangles by now)
+        where = f"meshes[{mesh_index}].primitives[{p}]"
+        positions = data.floats(prim["attributes"]["POSITION"], f"{where}.POSITION")
         if "indices" in prim:
-            faces = _accessor(tree, buffers, prim["indices"], name).astype(np.int64)
-            faces = faces.reshape(-1, 3)
+            faces = data.integers(prim["indices"], f"{where}.indices").reshape(-1)
         else:
-            faces = np.arange(len(positions) - len(positions) % 3).reshape(-1, 3)
+            faces = np.arange(len(positions), dtype=np.int64)
+        faces = faces[:len(faces) - len(faces) % 3].reshape(-1, 3)
         if len(faces) and (faces.min() < 0 or faces.max() >= len(positions)):
-            raise InvalidGeometryError(f"{name}: face index out of range")
-        yield prim, positions, faces
+            raise InvalidGeometryError(f"{where}: face index out of range [{faces.min()}, "
+                                       f"{faces.max()}] for {len(positions)} vertices")
+        yield p, prim, positions, faces
 
 
-def _skinned(tree, buffers, prim, positions, skin, world, name) -> np.ndarray:
-    joints = _accessor(tree, buffers, prim["attributes"]["JOINTS_0"], name).astype(np.int64)
-    weights = _accessor(tree, buffers, prim["attributes"]["WEIGHTS_0"], name)
+def _skinned(data: DecodedGltf, prim, positions, skin, world, where) -> np.ndarray:
+    """Linear blend skinning (glTF 2.0, 3.7.3): sum of weight x joint world x inverse bind."""
+    attributes = prim["attributes"]
+    joints = data.integers(attributes["JOINTS_0"], f"{where}.JOINTS_0")
+    weights = data.floats(attributes["WEIGHTS_0"], f"{where}.WEIGHTS_0")
     joint_nodes = skin["joints"]
     if "inverseBindMatrices" in skin:
-        ibm = _accessor(tree, buffers, skin["inverseBindMatrices"], name).reshape(-1, 4, 4)
-        ibm = ibm.transpose(0, 2, 1)  # column-major in the file
+        ibm = data.floats(skin["inverseBindMatrices"], f"{where} inverseBindMatrices")
+        ibm = ibm.reshape(-1, 4, 4).transpose(0, 2, 1)  # column-major in the file
     else:
         ibm = np.repeat(np.eye(4)[None], len(joint_nodes), axis=0)
-    if joints.max(initial=0) >= len(joint_nodes):
-        raise InvalidGeometryError(f"{name}: joint index out of range")
+    if joints.max(initial=0) >= len(joint_nodes) or len(ibm) < len(joint_nodes):
+        raise InvalidGeometryError(f"{where}: joint index out of range")
     mats = np.stack([world[j] @ ibm[k] for k, j in enumerate(joint_nodes)])
     homogeneous = np.c_[positions, np.ones(len(positions))]
     out = np.zeros((len(positions), 3))
@@ -188,42 +158,99 @@ def _skinned(tree, buffers, prim, positions, skin, world, name) -> np.ndarray:
     return out
 
 
-def posed_at_frame0(path: Path, tree: dict[str, Any], jail: Path) -> Pose:
+def _moved(positions: np.ndarray, faces: np.ndarray, world: np.ndarray):
+    """Positions under a node's world matrix; a mirroring one reverses the winding."""
+    moved = (np.c_[positions, np.ones(len(positions))] @ world.T)[:, :3]
+    return moved, (faces[:, ::-1] if np.linalg.det(world[:3, :3]) < 0 else faces)
+
+
+def posed_at_frame0(path: Path, tree: dict[str, Any], jail: Path,
+                    decoded: DecodedGltf | None = None) -> Pose:
     """The triangles of a glTF as its first animation frame shows them (skins applied).
 
-    Raises
-    ------
-    UnsupportedFormatError
-        Sparse accessors (the caller falls back to the rest pose).
+    Parameters
+    ----------
+    path : Path
+        The ``.gltf`` / ``.glb`` file.
+    tree : dict
+        Its JSON, already checked by :func:`meshprep.io.gltf.validate_gltf`.
+    jail : Path
+        Folder buffer files must stay inside.
+    decoded : DecodedGltf, optional
+        The file as :func:`~meshprep.io.gltf_decode.decoded_gltf` returned it (with
+        ``always=True``); decoded here when not given.
+
+    Returns
+    -------
+    Pose
+        The posed triangles and, per primitive instance, where they came from.
     """
-    name = path.name
-    decoded = decoded_meshopt(path, tree, jail)  # meshopt views (animation data too) decoded
-    tree, buffers = decoded if decoded is not None else (tree, _buffers(path, tree, jail))
-    overrides = _frame0(tree, buffers, name)
+    data = decoded or decoded_gltf(path, tree, jail, appearance=False, always=True)
+    tree = data.tree
+    overrides = _frame0(data)
     rest, posed = _globals(tree, {}), _globals(tree, overrides)
-    v_rest, v_pose, faces, offset = [], [], [], 0
-    skinned = False
+    v_rest, v_pose, faces, parts = [], [], [], []
+    offset, skinned = 0, False
     for index, world in posed.items():
         node = tree["nodes"][index]
         if "mesh" not in node:
             continue
-        for prim, positions, f in _primitives(tree, buffers, node, name):
+        for p, prim, positions, f in _primitives(data, node["mesh"]):
             attributes = prim["attributes"]
+            posed_faces = f
             if "skin" in node and "JOINTS_0" in attributes and "WEIGHTS_0" in attributes:
                 skin = tree["skins"][node["skin"]]
                 skinned = True
+                where = f"meshes[{node['mesh']}].primitives[{p}]"
                 # a skinned mesh ignores its own node transform (glTF 2.0, 3.7.3)
-                v_rest.append(_skinned(tree, buffers, prim, positions, skin, rest, name))
-                v_pose.append(_skinned(tree, buffers, prim, positions, skin, posed, name))
+                v_rest.append(_skinned(data, prim, positions, skin, rest, where))
+                v_pose.append(_skinned(data, prim, positions, skin, posed, where))
             else:
-                h = np.c_[positions, np.ones(len(positions))]
-                v_rest.append((h @ rest[index].T)[:, :3])
-                v_pose.append((h @ world.T)[:, :3])
-            faces.append(f + offset)
+                v_rest.append(_moved(positions, f, rest[index])[0])
+                moved, posed_faces = _moved(positions, f, world)
+                v_pose.append(moved)
+            faces.append(posed_faces + offset)
+            parts.append(PosedPart(node["mesh"], p, len(positions), len(f)))
             offset += len(positions)
     if not faces:
         return Pose(np.zeros((0, 3)), np.zeros((0, 3), np.int64), bool(overrides), skinned, 1.0)
     rest_v, pose_v = np.concatenate(v_rest), np.concatenate(v_pose)
     diagonal = lambda v: float(np.linalg.norm(np.ptp(v, axis=0))) if len(v) else 0.0  # noqa: E731
     ratio = diagonal(pose_v) / diagonal(rest_v) if diagonal(rest_v) > 0 else 1.0
-    return Pose(pose_v, np.concatenate(faces), bool(overrides), skinned, ratio)
+    return Pose(pose_v, np.concatenate(faces), bool(overrides), skinned, ratio, parts)
+
+
+def posed_appearance(scene: trimesh.Scene, tree: dict[str, Any], pose: Pose
+                     ) -> Appearance | None:
+    """The look trimesh read for each primitive, in the posed mesh's order.
+
+    trimesh makes one geometry per triangle primitive, in file order, from the same decoded
+    data the poser read; each is checked against the primitive (vertex and face counts) before
+    its look is used.
+
+    Parameters
+    ----------
+    scene : trimesh.Scene
+        What trimesh read from the decoded file (with materials).
+    tree : dict
+        The decoded tree (:attr:`DecodedGltf.tree`) both read.
+    pose : Pose
+        The posed mesh.
+
+    Returns
+    -------
+    Appearance or None
+        None when trimesh's geometries do not match the primitives one to one.
+    """
+    geometries = [g for g in scene.geometry.values() if isinstance(g, trimesh.Trimesh)]
+    keys = triangle_primitives(tree)
+    if len(geometries) != len(keys):
+        return None
+    by_key = dict(zip(keys, geometries, strict=True))
+    looks = []
+    for part in pose.parts:
+        geometry = by_key[(part.mesh, part.primitive)]
+        if len(geometry.vertices) != part.vertices or len(geometry.faces) != part.faces:
+            return None
+        looks.append(part_appearance(geometry))
+    return combine(looks, [part.faces for part in pose.parts])
