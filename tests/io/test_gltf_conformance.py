@@ -138,6 +138,7 @@ def test_simple_morph_first_keyframe_sets_the_weights() -> None:
     path = DATA / "SimpleMorph.gltf"
     mesh = mp.load(path)
     assert len(mesh.faces) == 1
+    assert mesh.metadata["meshprep_pose"]["animated"]
     np.testing.assert_allclose(mesh.vertices, _declared(path, 1), atol=1e-6)
     np.testing.assert_allclose(mesh.bounds, _box(path), atol=1e-6)
 
@@ -505,3 +506,23 @@ def test_animated_textured_file_keeps_its_materials(tmp_path: Path, draco: bool)
     textured = mesh.faces[right].ravel()
     np.testing.assert_allclose(np.sort(look.uv[textured], axis=0).min(axis=0), [0, 0],
                                atol=1e-3)
+
+
+# ---- refusals name the element ----
+
+def test_refusals_name_the_element(tmp_path: Path) -> None:
+    from meshprep.errors import CorruptFileError, InvalidGeometryError
+
+    gltf = _Gltf()
+    sparse = {"count": 1, "indices": {"bufferView": gltf.view(np.uint8([9]).tobytes()),
+                                      "componentType": 5121},
+              "values": {"bufferView": gltf.view(np.float32([0, 0, 1]).tobytes())}}
+    position = gltf.accessor(np.eye(3), "VEC3", 5126, sparse=sparse)
+    gltf.node(mesh=gltf.mesh({"attributes": {"POSITION": position}}))
+    with pytest.raises(InvalidGeometryError, match=r"accessors\[0\]\.sparse: index out of range"):
+        mp.load(gltf.write(tmp_path / "sparse_out_of_range.glb"))
+    del gltf.tree["accessors"][0]["sparse"]
+    gltf.tree["animations"] = [{"samplers": [], "channels": [
+        {"sampler": 3, "target": {"node": 0, "path": "translation"}}]}]
+    with pytest.raises(CorruptFileError, match=r"animations\[0\]\.channels\[0\]: sampler 3"):
+        mp.load(gltf.write(tmp_path / "no_sampler.glb"))

@@ -95,6 +95,13 @@ def _frame0(data: DecodedGltf) -> dict[int, dict[str, np.ndarray]]:
     return out
 
 
+def _animates_weights(tree: dict) -> bool:
+    """Whether the first animation sets morph weights (baked at frame 0 by the decoder)."""
+    animations = tree.get("animations") or [{}]
+    return any((channel.get("target") or {}).get("path") == "weights"
+               for channel in animations[0].get("channels") or [])
+
+
 def _globals(tree: dict, overrides: dict) -> dict[int, np.ndarray]:
     nodes = tree.get("nodes", [])
     scenes = tree.get("scenes") or [{"nodes": list(range(len(nodes)))}]
@@ -188,6 +195,7 @@ def posed_at_frame0(path: Path, tree: dict[str, Any], jail: Path,
     data = decoded or decoded_gltf(path, tree, jail, appearance=False, always=True)
     tree = data.tree
     overrides = _frame0(data)
+    animated = bool(overrides) or _animates_weights(tree)
     rest, posed = _globals(tree, {}), _globals(tree, overrides)
     v_rest, v_pose, faces, parts = [], [], [], []
     offset, skinned = 0, False
@@ -213,11 +221,11 @@ def posed_at_frame0(path: Path, tree: dict[str, Any], jail: Path,
             parts.append(PosedPart(node["mesh"], p, len(positions), len(f)))
             offset += len(positions)
     if not faces:
-        return Pose(np.zeros((0, 3)), np.zeros((0, 3), np.int64), bool(overrides), skinned, 1.0)
+        return Pose(np.zeros((0, 3)), np.zeros((0, 3), np.int64), animated, skinned, 1.0)
     rest_v, pose_v = np.concatenate(v_rest), np.concatenate(v_pose)
     diagonal = lambda v: float(np.linalg.norm(np.ptp(v, axis=0))) if len(v) else 0.0  # noqa: E731
     ratio = diagonal(pose_v) / diagonal(rest_v) if diagonal(rest_v) > 0 else 1.0
-    return Pose(pose_v, np.concatenate(faces), bool(overrides), skinned, ratio, parts)
+    return Pose(pose_v, np.concatenate(faces), animated, skinned, ratio, parts)
 
 
 def posed_appearance(scene: trimesh.Scene, tree: dict[str, Any], pose: Pose
