@@ -10,11 +10,15 @@ accessors, and ``EXT_meshopt_compression`` / ``KHR_meshopt_compression`` buffer 
 :mod:`meshprep.io.meshopt`) into plain buffer views, so a transform or a normalized type applies
 to them alike. With ``appearance``, ``KHR_texture_basisu`` textures that exist only as KTX2 are
 decoded too (:mod:`meshprep.io.basisu`), or left out with a warning. Files that need none of
-this are handed to trimesh untouched.
+this are handed to trimesh untouched. :func:`decoded_gltf` is the one pass: it also densifies
+sparse accessors, turns triangle strips and fans into indexed triangles and bakes frame-0 morph
+weights, and the frame-0 poser (:mod:`meshprep.io.pose`) reads the same decoded data.
 
 Specs matched: glTF 2.0 section 3.11 "Animations"/"Accessors" normalization table (signed
 ``max(c / (2^(b-1) - 1), -1)``, unsigned ``c / (2^b - 1)``), ``KHR_mesh_quantization`` README
-(allowed attribute types) and ``KHR_texture_transform`` README (``T * R * S`` on ``[u, v, 1]``).
+(allowed attribute types) and ``KHR_texture_transform`` README (``T * R * S`` on ``[u, v, 1]``);
+glTF 2.0 3.6.2.3 (sparse accessors), 3.7.2.1 (strip and fan triangle order), 3.7.2.2 (morph
+targets) and the ``KHR_draco_mesh_compression`` README (accessor types of decoded attributes).
 """
 
 from __future__ import annotations
