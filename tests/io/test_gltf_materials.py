@@ -256,3 +256,69 @@ def test_default_sampler_needs_no_rewrite(tmp_path: Path) -> None:
                      [{"source": 0, "sampler": 0}], [{"uri": "x.png"}],
                      samplers=[{"wrapS": REPEAT}])
     assert not needs_texture_pass(tree)
+
+
+# --- defect 9: the samplers drawn (rasterizer) and voxelized (PBR voxels) ---------------------
+
+def _gl_wrap(i: int, size: int, mode: int) -> int:
+    """OpenGL ES 3.0, 3.8.10 "Coordinate Wrapping and Texel Selection" (glTF's sampler refers to
+    it): the texel index ``i`` under REPEAT, CLAMP_TO_EDGE or MIRRORED_REPEAT."""
+    if mode == REPEAT:
+        return i % size
+    if mode == CLAMP:
+        return min(max(i, 0), size - 1)
+    a = i % (2 * size) - size
+    return (size - 1) - (a if a >= 0 else -(1 + a))
+
+
+TEXTURE = np.arange(4 * 4 * 4, dtype=np.uint8).reshape(4, 4, 4) * 3 + 40  # every texel distinct
+COORDS = [-1.875, -1.125, -0.625, -0.125, 0.375, 1.125, 1.625, 2.375, 3.875]  # texel centres
+
+
+@pytest.mark.parametrize("wrap_s, wrap_t", [(CLAMP, MIRROR), (MIRROR, CLAMP), (REPEAT, REPEAT),
+                                            (MIRROR, MIRROR)])
+@pytest.mark.parametrize("mag", [9728, 9729])
+def test_rasterizer_honours_wrap_modes(wrap_s: int, wrap_t: int, mag: int) -> None:
+    from meshprep.render.raster import sampler_codes, shade_colors
+    from meshprep.render.views import _SRGB_TO_LINEAR
+
+    material = Material(np.ones(4, np.float32), TEXTURE,
+                        texture_sampler=Sampler(wrap_s, wrap_t, mag, None))
+    # one triangle with UVs (0, 0), (1, 0), (0, 1): barycentrics (b1, b2) sample (u, v)
+    points = [(u, v) for u in COORDS for v in COORDS]
+    bary = np.array(points, np.float32).reshape(1, 1, -1, 2)
+    face_id = np.zeros(bary.shape[:3], np.int32)
+    out = np.zeros((*face_id.shape, 4), np.uint8)
+    none = np.zeros((0, 4), np.float32)
+    shade_colors(face_id, bary, np.array([[0, 1, 2]], np.int64),
+                 np.array([[0, 0], [1, 0], [0, 1]], np.float64), none, none,
+                 np.zeros(1, np.int32), np.ones((1, 4)), TEXTURE.reshape(-1),
+                 np.zeros(1, np.int64), np.array([4]), np.array([4]), sampler_codes([material]),
+                 _SRGB_TO_LINEAR, np.zeros((1, 1, len(points), 3), np.float32),
+                 np.zeros((1, 3)), False, out)
+    for k, (u, v) in enumerate(points):
+        # glTF's t runs down the image: t = 1 - v in trimesh's UVs
+        col = _gl_wrap(math.floor(u * 4), 4, wrap_s)
+        row = _gl_wrap(math.floor((1 - v) * 4), 4, wrap_t)
+        np.testing.assert_allclose(out[0, 0, k, :3], TEXTURE[row, col, :3], atol=1,
+                                   err_msg=f"uv {(u, v)}")
+
+
+@pytest.mark.parametrize("wrap_s, wrap_t", [(CLAMP, MIRROR), (MIRROR, CLAMP), (REPEAT, MIRROR)])
+def test_pbr_voxels_honour_wrap_modes(wrap_s: int, wrap_t: int) -> None:
+    """The voxelizer's slots get Blender's extension modes (EXTEND, MIRROR) per axis."""
+    from meshprep.voxel.pbr import _sample_level, _sampling
+
+    material = Material(np.ones(4, np.float32), TEXTURE,
+                        texture_sampler=Sampler(wrap_s, wrap_t, 9728, None))
+    wrap, filt = _sampling(material, 0)
+    assert filt == 0  # NEAREST: Blender's 'Closest'
+    flipped = np.ascontiguousarray(TEXTURE[::-1, :, :3])  # bottom row first, as Blender's
+    for u in COORDS:
+        for v in COORDS:
+            got = _sample_level(flipped.reshape(-1), 0, 4, 3, np.float32(u), np.float32(v),
+                                filt, wrap)
+            col = _gl_wrap(math.floor(u * 4), 4, wrap_s)
+            row = _gl_wrap(math.floor((1 - v) * 4), 4, wrap_t)
+            np.testing.assert_allclose(np.array(got) * 255, flipped[row, col], atol=1e-3,
+                                       err_msg=f"uv {(u, v)}")

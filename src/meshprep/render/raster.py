@@ -212,20 +212,75 @@ def shade_views(face_id, bary, depth, vertices, faces, face_normals, vertex_norm
                     shaded[k, y, x, 3] = 255
 
 
+#: wrap codes of :func:`sampler_codes` (the PBR voxelizer's too): glTF's REPEAT, CLAMP_TO_EDGE,
+#: MIRRORED_REPEAT (glTF 2.0, 5.26 "Sampler"; Blender's REPEAT, EXTEND, MIRROR)
+_WRAP_CODES = {10497: 0, 33071: 1, 33648: 2}
+
+
+def sampler_codes(materials) -> np.ndarray:
+    """Per material, how :func:`shade_colors` samples its base colour texture.
+
+    Parameters
+    ----------
+    materials : list of meshprep.io.appearance.Material
+
+    Returns
+    -------
+    (M, 3) int64
+        Wrap code along U and V (0 repeat, 1 clamp to edge, 2 mirrored repeat) and 1 where
+        magnification picks the nearest texel (glTF ``magFilter: NEAREST``), else 0 (bilinear).
+    """
+    codes = np.zeros((max(len(materials), 1), 3), np.int64)
+    for m, material in enumerate(materials):
+        sampler = getattr(material, "texture_sampler", None)
+        if sampler is not None:
+            codes[m] = (_WRAP_CODES.get(sampler.wrap_s, 0), _WRAP_CODES.get(sampler.wrap_t, 0),
+                        int(sampler.nearest))
+    return codes
+
+
 @nb.njit(cache=True, inline="always")
-def _texel(data, offset, height, width, u, v, c):
-    """Bilinear sample of channel ``c`` of a packed (H, W, 4) texture at (u, v) with repeat
-    wrapping; v = 0 is the image's bottom row (trimesh's UV convention)."""
-    x = (u - np.floor(u)) * width - 0.5
-    y = (1.0 - (v - np.floor(v))) * height - 0.5
+def _wrap(i, size, mode):
+    """Texel index ``i`` wrapped into [0, size) (the codes of :func:`sampler_codes`)."""
+    if mode == 1:  # clamp to edge
+        return min(max(i, 0), size - 1)
+    if mode == 2:  # mirrored repeat: 0..size-1, then size-1..0, ...
+        i %= 2 * size
+        return i if i < size else 2 * size - 1 - i
+    return i % size
+
+
+@nb.njit(cache=True, inline="always")
+def _fold(t, mode):
+    """A texture coordinate brought near [0, 1] without changing what it samples (keeps float
+    precision far from the origin); clamp needs it as is."""
+    if mode == 0:
+        return t - np.floor(t)
+    if mode == 2:
+        return t - 2.0 * np.floor(0.5 * t)
+    return t
+
+
+@nb.njit(cache=True, inline="always")
+def _texel(data, offset, height, width, u, v, c, wrap_s, wrap_t, nearest):
+    """Sample of channel ``c`` of a packed (H, W, 4) texture at (u, v): bilinear (or nearest)
+    with the sampler's wrap modes; v = 0 is the image's bottom row (trimesh's UV convention)."""
+    x = _fold(u, wrap_s) * width
+    y = (1.0 - _fold(v, wrap_t)) * height
+    if nearest:
+        row = _wrap(int(np.floor(y)), height, wrap_t)
+        col = _wrap(int(np.floor(x)), width, wrap_s)
+        return np.float64(data[offset + (row * width + col) * 4 + c])
+    x -= 0.5
+    y -= 0.5
     x0, y0 = int(np.floor(x)), int(np.floor(y))
     tx, ty = x - x0, y - y0
     total = 0.0
     for dy in range(2):
-        row = (y0 + dy) % height
+        row = _wrap(y0 + dy, height, wrap_t)
         wy = ty if dy else 1.0 - ty
         for dx in range(2):
-            col = (x0 + dx) % width
+            col = _wrap(x0 + dx, width, wrap_s)
             wx = tx if dx else 1.0 - tx
             total += wx * wy * data[offset + (row * width + col) * 4 + c]
     return total
@@ -248,15 +303,16 @@ def _encode(linear):
 
 @nb.njit(cache=True, parallel=True)
 def shade_colors(face_id, bary, faces, uv, vertex_color, face_color, face_material, factors,
-                 texels, tex_offset, tex_height, tex_width, srgb_to_linear, normals, forwards,
-                 lit, out):
+                 texels, tex_offset, tex_height, tex_width, tex_sampler, srgb_to_linear, normals,
+                 forwards, lit, out):
     """Base colour per pixel into ``out`` (K, H, W, 4) uint8 sRGB, alpha = coverage.
 
     Base colour = material factor × texture (bilinear through the interpolated UVs, decoded
     from sRGB) × vertex colour × face colour, in linear light; ``lit`` multiplies a headlight
     Lambert term (0.35 ambient + 0.65 diffuse) on the normals. ``vertex_color`` (V, 4) and
     ``face_color`` (F, 4) may have 0 rows (all white); ``texels`` packs every texture's RGBA
-    bytes, ``tex_offset`` per material (-1: none).
+    bytes, ``tex_offset`` per material (-1: none); ``tex_sampler`` (M, 3) per material is
+    :func:`sampler_codes`' wrap along U, V and nearest flag.
     """
     n_views, height, width = face_id.shape
     has_vc = vertex_color.shape[0] > 0
@@ -279,9 +335,13 @@ def shade_colors(face_id, bary, faces, uv, vertex_color, face_color, face_materi
                     u = b0 * uv[i0, 0] + b1 * uv[i1, 0] + b2 * uv[i2, 0]
                     v = b0 * uv[i0, 1] + b1 * uv[i1, 1] + b2 * uv[i2, 1]
                     off, th, tw = tex_offset[m], tex_height[m], tex_width[m]
-                    r *= _decode(srgb_to_linear, _texel(texels, off, th, tw, u, v, 0))
-                    g *= _decode(srgb_to_linear, _texel(texels, off, th, tw, u, v, 1))
-                    b *= _decode(srgb_to_linear, _texel(texels, off, th, tw, u, v, 2))
+                    ws, wt, near = tex_sampler[m, 0], tex_sampler[m, 1], tex_sampler[m, 2]
+                    r *= _decode(srgb_to_linear,
+                                 _texel(texels, off, th, tw, u, v, 0, ws, wt, near))
+                    g *= _decode(srgb_to_linear,
+                                 _texel(texels, off, th, tw, u, v, 1, ws, wt, near))
+                    b *= _decode(srgb_to_linear,
+                                 _texel(texels, off, th, tw, u, v, 2, ws, wt, near))
                 if has_vc:
                     r *= b0 * vertex_color[i0, 0] + b1 * vertex_color[i1, 0] \
                         + b2 * vertex_color[i2, 0]

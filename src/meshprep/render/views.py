@@ -34,7 +34,7 @@ from meshprep.io.appearance import Appearance, plain
 
 from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
 from .png import encode_png
-from .raster import rasterize, shade_colors, shade_views
+from .raster import rasterize, sampler_codes, shade_colors, shade_views
 
 PASSES = ("normal", "depth", "mask", "color", "albedo", "shaded")
 #: file name suffix of each pass (``NNN<suffix>.png``)
@@ -225,7 +225,7 @@ def _packed_appearance(mesh: trimesh.Trimesh, look: Appearance | None) -> tuple:
             none if look.face_color is None else look.face_color,
             look.face_material, np.stack([m.factor for m in look.materials]).astype(np.float64),
             texels, np.array(offsets, np.int64), np.array(heights, np.int64),
-            np.array(widths, np.int64), _SRGB_TO_LINEAR)
+            np.array(widths, np.int64), sampler_codes(look.materials), _SRGB_TO_LINEAR)
 
 
 _SRGB_TO_LINEAR = np.where(np.arange(256) / 255.0 <= 0.04045, np.arange(256) / 255.0 / 12.92,

@@ -20,7 +20,9 @@ matched against, not copied from, TRELLIS.2's sources:
   extrapolate), with weight ``1 - d`` (``d`` the signed distance of the centre to the plane);
   a voxel's attribute is the weighted mean over its triangles. Textures are bilinear with
   2x2-box mipmaps (integer mean), the level from ``log2(texels per voxel)`` per triangle,
-  blended between the two nearest levels; wrap REPEAT.
+  blended between the two nearest levels; wrap REPEAT, or the extension mode Blender's glTF
+  importer gives the image (glTF 2.0, 5.26 "Sampler": CLAMP_TO_EDGE is EXTEND,
+  MIRRORED_REPEAT is MIRROR), per axis; magFilter NEAREST is Blender's 'Closest'.
 - ``data_toolkit/blender_script/dump_pbr.py``: what Blender hands the converter (base colour
   RGB, alpha = the base colour texture's A, metallic = B and roughness = G of glTF's
   metallic-roughness texture, images bottom row first, Blender's UVs). meshprep's UVs have the
@@ -65,6 +67,9 @@ _KINDS = 4  # texture slots per material: base colour (RGB), metallic, roughness
 _MAX_LEVELS = 16  # mip levels per texture (a 32768 texture has 16)
 _FILTER_LINEAR = 1  # Blender's 'Linear' (glTF's default sampler); 0 would be 'Closest'
 _WRAP_REPEAT = 0  # Blender's 'REPEAT' (glTF's default wrap)
+#: glTF wrap mode -> :func:`_wrap` mode: REPEAT, CLAMP_TO_EDGE (EXTEND), MIRRORED_REPEAT (MIRROR)
+_GLTF_WRAP = {10497: _WRAP_REPEAT, 33071: 1, 33648: 2}
+_WRAP_AXIS = 3  # a slot's wrap is ``wrap_s + 3 * wrap_t``
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
@@ -279,6 +284,7 @@ class _Scene:
                 if array.ndim != 3 or array.shape[0] == 0 or array.shape[1] == 0:
                     continue
                 slot = m * _KINDS + kind
+                self.tex_wrap[slot], self.tex_filter[slot] = _sampling(material, kind)
                 key = (id(material.texture if kind in (0, 3) else mr), kind)
                 if key in seen:
                     src = seen[key]
@@ -423,6 +429,17 @@ def _int32(value):
     return np.int64(int(value))
 
 
+def _sampling(material: Material, kind: int) -> tuple[int, int]:
+    """A texture slot's wrap (``wrap_s + 3 * wrap_t``) and filter from the glTF sampler."""
+    name = "texture_sampler" if kind in (0, 3) else "metallic_roughness_sampler"
+    sampler = getattr(material, name, None)
+    if sampler is None:
+        return _WRAP_REPEAT, _FILTER_LINEAR
+    wrap_s = _GLTF_WRAP.get(sampler.wrap_s, _WRAP_REPEAT)
+    wrap_t = _GLTF_WRAP.get(sampler.wrap_t, _WRAP_REPEAT)
+    return wrap_s + _WRAP_AXIS * wrap_t, 0 if sampler.nearest else _FILTER_LINEAR
+
+
 @nb.njit(cache=True, inline="always")
 def _wrap(x, size, mode):
     if mode == 1:  # clamp to edge
@@ -446,9 +463,10 @@ def _sample_level(texels, off, size, channels, u, v, filt, wrap):
     x = u * fs
     y = (_F1 - v) * fs
     row = np.int64(size) * channels
+    wrap_s, wrap_t = wrap % _WRAP_AXIS, wrap // _WRAP_AXIS
     if filt == 0:
-        xi = _wrap(_int32(np.float32(math.floor(x))), size, wrap)
-        yi = _wrap(_int32(np.float32(math.floor(y))), size, wrap)
+        xi = _wrap(_int32(np.float32(math.floor(x))), size, wrap_s)
+        yi = _wrap(_int32(np.float32(math.floor(y))), size, wrap_t)
         base = off + yi * row + xi * channels
         c0 = _texel(texels, base) / _F255
         if channels == 1:
@@ -458,10 +476,10 @@ def _sample_level(texels, off, size, channels, u, v, filt, wrap):
     y_low = _int32(np.float32(math.floor(np.float32(np.float64(y) - 0.5))))
     w_x = np.float32(np.float64(x - np.float32(x_low)) - 0.5)
     w_y = np.float32(np.float64(y - np.float32(y_low)) - 0.5)
-    x0 = _wrap(x_low, size, wrap) * channels
-    x1 = _wrap(x_low + 1, size, wrap) * channels
-    y0 = off + _wrap(y_low, size, wrap) * row
-    y1 = off + _wrap(y_low + 1, size, wrap) * row
+    x0 = _wrap(x_low, size, wrap_s) * channels
+    x1 = _wrap(x_low + 1, size, wrap_s) * channels
+    y0 = off + _wrap(y_low, size, wrap_t) * row
+    y1 = off + _wrap(y_low + 1, size, wrap_t) * row
     w00 = (_F1 - w_x) * (_F1 - w_y)
     w01 = w_x * (_F1 - w_y)
     w10 = (_F1 - w_x) * w_y
