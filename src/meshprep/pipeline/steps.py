@@ -202,7 +202,11 @@ def step_voxelize(ctx: AssetContext) -> None:
     look = loaded.metadata.get("meshprep_appearance")
     if len(mesh.faces) != len(loaded.faces):  # the extract step removed parts: no materials
         look = None
-    params, seed = ctx.config["voxel"], ctx.config["run"]["seed"]
+    from meshprep.render.cameras import asset_seed
+
+    # the random camera sets (condition views, TRELLIS's Hammersley offset) drawn per asset, as
+    # TRELLIS's scripts draw them; the same again when the asset is rerun
+    params, seed = ctx.config["voxel"], asset_seed(ctx.task.asset_id)
     if "trellis2" in layouts:
         ctx.metrics.update(write_trellis2_asset(
             ctx.staging, mesh, resolutions=params["resolutions"], appearance=look,
@@ -294,11 +298,11 @@ def step_write(ctx: AssetContext) -> None:
 
 def step_render(ctx: AssetContext) -> None:
     """Views of the input and/or the watertight mesh into ``renders/<target>/`` (staging)."""
-    import hashlib
+    from meshprep.render.cameras import asset_seed
 
     params = ctx.config["render"]
     # seeded from the asset id so random camera sets reproduce for the same asset
-    seed = int(hashlib.sha256(ctx.task.asset_id.encode()).hexdigest()[:8], 16)
+    seed = asset_seed(ctx.task.asset_id)
     meshes = {"input": ctx.canonical if ctx.canonical is not None else ctx.mesh,
               "watertight": ctx.watertight}
     for target in params["targets"]:

@@ -7,17 +7,26 @@ world-to-camera ``R | t`` (camera looks along +Z, +Y down).
 
 Named sets (``parse_cameras``):
 
-``hammersley:N``   N views on a Hammersley sphere sequence (TRELLIS's 150-view recipe): radius 2,
-                   fov 40°, the object scaled into [−0.5, 0.5]³, the sequence's offset seeded
-``cond:N``         random fov 10–70°, random direction, radius so the unit sphere fills the frame
+``hammersley:N``   TRELLIS's 150-view recipe: N views on its warped Hammersley sphere (a quarter
+                   of them below the equator), radius 2, fov 40°, the object's bounding box
+                   scaled into [−0.5, 0.5]³, the sequence's random offset seeded
+``cond:N``         TRELLIS.2's condition views: the same warped Hammersley directions, ``1/r²``
+                   uniform between the radii where fov 70° and 10° frame the sphere of radius
+                   √3/2 around [−0.5, 0.5]³, the fov that frames it at that radius
 ``ortho6``         orthographic front, back, left, right, top, bottom, covering [−1, 1]
 ``orbit:N@ELEV``   N views evenly around Z at ELEV degrees, fov 40°, the unit sphere filling it
 ``scoring4``       ``orbit:4@20``: four normal views for scoring and thumbnails
 a ``.json`` file   ``{"frames": [{"transform_matrix": 4x4, "camera_angle_x": rad}]}``
+
+The random sets draw, like TRELLIS's scripts, from NumPy's legacy Mersenne Twister
+(``RandomState``, the generator behind ``np.random.rand``) in the scripts' order: the two
+offsets, then (``cond``) the radii. Seed them per asset (:func:`asset_seed`) so assets differ
+and a rerun repeats.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -79,6 +88,22 @@ def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, 0.0, 1.0)) -> np.ndarray:
     return c2w
 
 
+def asset_seed(asset_id: str) -> int:
+    """A 32-bit seed from an asset id, stable across processes and Python versions.
+
+    Parameters
+    ----------
+    asset_id : str
+        The asset's id.
+
+    Returns
+    -------
+    int
+        The first 32 bits of the id's SHA-256 (not ``hash()``, which is salted per process).
+    """
+    return int(hashlib.sha256(asset_id.encode("utf-8")).hexdigest()[:8], 16)
+
+
 def _radical_inverse(i: int) -> float:
     """Van der Corput sequence in base 2: the bits of ``i`` mirrored after the point."""
     result, f = 0.0, 0.5
@@ -90,13 +115,31 @@ def _radical_inverse(i: int) -> float:
 
 
 def hammersley_directions(n: int, offset: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    """(n, 2) yaw, pitch of a Hammersley point set on the sphere, shifted by ``offset``."""
-    out = np.empty((n, 2))
-    for i in range(n):
-        u = (i / n + offset[0] / n) % 1.0
-        v = (_radical_inverse(i) + offset[1]) % 1.0
-        out[i] = 2.0 * math.pi * v, math.acos(1.0 - 2.0 * u) - math.pi / 2.0
-    return out
+    """(n, 2) yaw, pitch (radians) of TRELLIS's warped Hammersley set, shifted by ``offset``.
+
+    Point ``i`` takes ``u = (i + offset[0]) / n`` and ``v`` = the base-2 radical inverse of ``i``
+    plus ``offset[1]``; ``u`` below 1/4 is stretched over the lower hemisphere and the rest over
+    the upper one (``u → 2u`` or ``2u/3 + 1/3``), then ``pitch = acos(1 − 2u) − π/2`` (equal area
+    within each hemisphere), ``yaw = 2πv``. So a quarter of the views look from below.
+    Matched to ``sphere_hammersley_sequence`` in microsoft/TRELLIS ``dataset_toolkits/utils.py``
+    and microsoft/TRELLIS.2 ``data_toolkit/utils.py`` (same recipe in both).
+
+    Parameters
+    ----------
+    n : int
+        Number of directions.
+    offset : tuple of float
+        The two offsets in [0, 1) (TRELLIS draws them with ``np.random.rand()``).
+
+    Returns
+    -------
+    (n, 2) ndarray
+        Yaw (about +Z from +X) and pitch (above the XY plane) per direction.
+    """
+    u = (np.arange(n) + offset[0]) / n
+    u = np.where(u < 0.25, 2.0 * u, u * (2.0 / 3.0) + 1.0 / 3.0)
+    v = np.array([_radical_inverse(i) for i in range(n)]) + offset[1]
+    return np.stack([2.0 * np.pi * v, np.arccos(1.0 - 2.0 * u) - np.pi / 2.0], axis=1)
 
 
 def _on_sphere(yaw: float, pitch: float, radius: float) -> np.ndarray:
@@ -104,41 +147,78 @@ def _on_sphere(yaw: float, pitch: float, radius: float) -> np.ndarray:
                               math.sin(pitch)])
 
 
+# TRELLIS.2's condition views frame the sphere around the unit cube with a fov in [10°, 70°]
+COND_FOV_DEGREES = (10.0, 70.0)
+COND_SPHERE = math.sqrt(3.0) / 2.0
+
+
+def _random_state(seed: int) -> np.random.RandomState:
+    """NumPy's legacy Mersenne Twister (what TRELLIS's ``np.random`` calls use), any int seed."""
+    return np.random.RandomState(seed % 2**32)
+
+
+def hammersley_cameras(n: int, seed: int) -> CameraSet:
+    """TRELLIS's renders (``dataset_toolkits/render.py``): radius 2, fov 40°, box in ±0.5."""
+    rng = _random_state(seed)
+    offset = (rng.random_sample(), rng.random_sample())
+    fov = math.radians(40.0)
+    cams = tuple(Camera(look_at(_on_sphere(y, p, 2.0)), fov)
+                 for y, p in hammersley_directions(n, offset))
+    return CameraSet(f"hammersley:{n}", cams, bound=0.5, fit="box")
+
+
+def cond_radii(count: int, rng: np.random.RandomState) -> np.ndarray:
+    """Radii of TRELLIS.2's condition views: ``1/r²`` uniform between the radii at which the
+    fov bounds frame the sphere of radius √3/2 (``data_toolkit/render_cond.py``)."""
+    fov_min, fov_max = (math.radians(f) for f in COND_FOV_DEGREES)
+    k_low = (math.sin(fov_min / 2.0) / COND_SPHERE) ** 2  # 1 / r_max²
+    k_high = (math.sin(fov_max / 2.0) / COND_SPHERE) ** 2  # 1 / r_min²
+    return 1.0 / np.sqrt(rng.uniform(k_low, k_high, count))
+
+
+def cond_cameras(n: int, seed: int) -> CameraSet:
+    """TRELLIS.2's condition views (``data_toolkit/render_cond.py``): draws in its order, the
+    Hammersley offset then the radii; each fov frames the sphere of radius √3/2; the asset's
+    bounding box scaled into ±0.5 as its Blender script's ``normalize_scene`` does."""
+    rng = _random_state(seed)
+    offset = (rng.random_sample(), rng.random_sample())
+    # TRELLIS.2 draws 1,000,000 radii and keeps the first n: the same first n values
+    radii = cond_radii(n, rng)
+    cams = []
+    for (yaw, pitch), radius in zip(hammersley_directions(n, offset), radii, strict=True):
+        fov = 2.0 * math.asin(COND_SPHERE / radius)
+        cams.append(Camera(look_at(_on_sphere(yaw, pitch, radius)), fov))
+    return CameraSet(f"cond:{n}", tuple(cams), bound=0.5, fit="box")
+
+
 def parse_cameras(spec: str, seed: int = 0) -> CameraSet:
     """A named camera set (see the module docstring), seeded for the random parts."""
-    rng = np.random.default_rng(seed)
     name, _, arg = spec.partition(":")
     if spec.endswith(".json") and os.path.isfile(spec):
         return _from_json(spec)
     if name == "hammersley":
-        n = int(arg or 150)
-        yaw_pitch = hammersley_directions(n, tuple(rng.uniform(0.0, 1.0, 2)))
-        cams = tuple(Camera(look_at(_on_sphere(y, p, 2.0)), math.radians(40.0))
-                     for y, p in yaw_pitch)
-        return CameraSet(spec, cams, bound=0.5)
+        return hammersley_cameras(int(arg or 150), seed)
     if name == "cond":
-        cams = []
-        for _ in range(int(arg or 24)):
-            fov = math.radians(rng.uniform(10.0, 70.0))
-            direction = rng.normal(size=3)
-            direction /= np.linalg.norm(direction)
-            cams.append(Camera(look_at(direction / math.sin(fov / 2.0)), fov))
-        return CameraSet(spec, tuple(cams), fit="sphere")
+        return cond_cameras(int(arg or 24), seed)
     if name == "ortho6":
         eyes = [(0, -3, 0), (0, 3, 0), (-3, 0, 0), (3, 0, 0), (0, 0, 3), (0, 0, -3)]
         return CameraSet(spec, tuple(Camera(look_at(e), 0.0, 2.0) for e in eyes))
     if name in ("orbit", "scoring4"):
-        count, _, elevation = (arg or "4@20").partition("@") if name == "orbit" else ("4", "",
-                                                                                      "20")
-        pitch = math.radians(float(elevation or 20))
-        n = int(count)
-        fov = math.radians(40.0)
-        radius = 1.0 / math.sin(fov / 2.0)  # the unit sphere fills the frame
-        cams = tuple(Camera(look_at(_on_sphere(2 * math.pi * k / n - math.pi / 2, pitch,
-                                               radius)), fov) for k in range(n))
-        return CameraSet(spec, cams, fit="sphere")
+        return _orbit(spec, *((arg or "4@20").partition("@")[::2] if name == "orbit"
+                              else ("4", "20")))
     raise ValueError(f"unknown camera set {spec!r}: hammersley:N, cond:N, ortho6, orbit:N@ELEV, "
                      "scoring4 or a .json file")
+
+
+def _orbit(spec: str, count: str, elevation: str) -> CameraSet:
+    """N views evenly around Z at an elevation, fov 40°, the unit sphere filling the frame."""
+    pitch = math.radians(float(elevation or 20))
+    n = int(count)
+    fov = math.radians(40.0)
+    radius = 1.0 / math.sin(fov / 2.0)
+    cams = tuple(Camera(look_at(_on_sphere(2 * math.pi * k / n - math.pi / 2, pitch, radius)),
+                        fov) for k in range(n))
+    return CameraSet(spec, cams, fit="sphere")
 
 
 def _from_json(path: str) -> CameraSet:
