@@ -149,3 +149,15 @@ def test_hammersley_is_trellis_recipe():
 @pytest.mark.parametrize("seed", [-1, 2**40 + 3])
 def test_any_integer_seed(seed):
     assert len(parse_cameras("cond:4", seed).cameras) == 4
+
+
+def test_look_at_is_blenders_track_to():
+    """``matrix_world`` of render_cond.py's camera (TRACK_TO an empty at the origin, −Z, UP_Y)
+    at (−2, 0.3, −1.5), measured in Blender 5.0.1 (bpy wheel)."""
+    from meshprep.render import look_at
+
+    blender = np.array([[-0.1483405, -0.5891352, -0.7943015, -2.0],
+                        [-0.9889364, 0.0883703, 0.1191452, 0.3],
+                        [0.0, 0.8031876, -0.5957261, -1.5],
+                        [0.0, 0.0, 0.0, 1.0]])
+    assert np.allclose(look_at((-2.0, 0.3, -1.5)), blender, atol=1e-6)
