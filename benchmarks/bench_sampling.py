@@ -9,7 +9,8 @@ Prints three markdown tables:
    vs meshiki's C++ ``salient_point_sample`` (if installed: ``pip install --no-deps meshiki``).
 2. Signed distances for 1M points (250k volume + 750k near the surface) to a ~1M-face
    watertight mesh: meshprep vs libigl ``signed_distance`` with fast winding numbers.
-3. The whole sample step for one asset (250k surface + 250k salient + 250k volume + 500k near).
+3. The whole sample step for one asset at the default counts (``meshprep.sample.defaults``:
+   300k surface + 300k salient + 250k volume + 600k near).
 
 ``--quick`` uses a few assets, 200k SDF points and a smaller watertight mesh.
 """
@@ -31,7 +32,7 @@ import trimesh
 
 from meshprep.geometry import normalize
 from meshprep.io import load
-from meshprep.sample import MeshDistance, salient_edges, sample_asset, sample_salient
+from meshprep.sample import MeshDistance, defaults, salient_edges, sample_asset, sample_salient
 from meshprep.sample._mesh import face_normals, weld
 from meshprep.watertight import make_watertight
 
@@ -225,8 +226,7 @@ def bench_step(label: str, original, watertight) -> list[str]:
                  volume=10, near=10)
 
     def run():
-        return sample_asset(watertight, original, surface=250_000, salient=250_000,
-                            volume=250_000, near=500_000, seed=0)
+        return sample_asset(watertight, original, seed=0, **defaults.COUNTS)
 
     runs = []
     for _ in range(STEP_REPEATS):
@@ -273,7 +273,7 @@ def main() -> None:
                        bench_sdf(label, watertight, total)))
     if "step" in parts:
         print("whole step ...", flush=True)
-        tables.append(("Whole sample step (250k + 250k + 250k + 500k)",
+        tables.append(("Whole sample step (300k + 300k + 250k + 600k, the defaults)",
                        bench_step(label, original, watertight)))
     for title, lines in tables:
         print(f"\n### {title}\n")

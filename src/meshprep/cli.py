@@ -58,10 +58,10 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-r", "--resolution", type=int, default=None,
                    help="make watertight at this resolution first (default 512 when the input "
                         "is not closed)")
-    p.add_argument("--surface", type=int, default=250_000)
-    p.add_argument("--salient", type=int, default=250_000)
-    p.add_argument("--volume", type=int, default=250_000)
-    p.add_argument("--near", type=int, default=500_000)
+    from .sample import defaults
+
+    for key, count in defaults.COUNTS.items():
+        p.add_argument(f"--{key}", type=int, default=count)
     p.add_argument("--angle", type=float, default=30.0, help="salient dihedral angle, degrees")
     p.add_argument("--salient-from", choices=("original", "watertight"), default="original")
     p.add_argument("--layout", choices=("meshprep", "hunyuan3d"), default="meshprep")
@@ -458,7 +458,11 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
                        description="Write the stored samples of every finished asset of a "
                                    "`meshprep run` output in a registered layout (meshprep "
                                    "layouts lists them); nothing is recomputed. Resumable: "
-                                   "a rerun skips what is done. Writes export.parquet.")
+                                   "a rerun skips what is done. Writes the layout's item "
+                                   "lists where its loader opens them and its own records in "
+                                   "OUTPUT/.meshprep-export/ (export.parquet). A store with "
+                                   "fewer samples than the layout needs is refused, naming the "
+                                   "smallest [sample] config that fits.")
     p.add_argument("dataset", type=Path, help="a `meshprep run` output folder")
     p.add_argument("--layout", required=True)
     p.add_argument("-o", "--output", type=Path, required=True)
@@ -483,6 +487,8 @@ def _run_export(args: argparse.Namespace) -> int:
     print(f"{args.output}: {summary.exported} exported, {summary.skipped} already done, "
           f"{summary.failed} failed{flagged} of {summary.listed} in {summary.seconds:.1f} s; "
           f"manifest {summary.manifest}")
+    if summary.lists:
+        print("item lists: " + ", ".join(summary.lists))
     for line in summary.errors[:5]:
         print(f"  failed {line}", file=sys.stderr)
     return 0 if summary.failed == 0 else 1

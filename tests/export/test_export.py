@@ -17,7 +17,7 @@ from meshprep.export.layouts import (
     get_layout,
     markdown_table,
 )
-from meshprep.export.run import MARKERS, export_dataset
+from meshprep.export.run import MARKERS, RECORDS, export_dataset
 from meshprep.pipeline import resolve_config, run_dataset
 from meshprep.sample.layouts import read_meshprep
 
@@ -40,7 +40,7 @@ def test_export_writes_the_store_in_the_layout(dataset: Path, tmp_path: Path) ->
     out = tmp_path / "h"
     summary = export_dataset(dataset, "hunyuan3d", out, progress=False)
     assert (summary.exported, summary.failed) == (3, 0)
-    rows = pq.read_table(out / "export.parquet").to_pylist()
+    rows = pq.read_table(out / MARKERS / RECORDS).to_pylist()
     assert {r["status"] for r in rows} == {"ok"} and all(len(r["files"]) == 2 for r in rows)
     layout = get_layout("hunyuan3d")
     for row in rows:
@@ -79,7 +79,7 @@ def test_a_broken_store_is_recorded_and_the_export_goes_on(dataset: Path, tmp_pa
     summary = export_dataset(broken, "meshprep", tmp_path / "out", progress=False)
     assert (summary.exported, summary.failed) == (2, 1)
     assert victim.name in summary.errors[0]
-    rows = {r["asset_id"]: r for r in pq.read_table(tmp_path / "out" / "export.parquet")
+    rows = {r["asset_id"]: r for r in pq.read_table(tmp_path / "out" / MARKERS / RECORDS)
             .to_pylist()}
     assert rows[victim.name]["status"] == "failed" and rows[victim.name]["error"]
     assert not (tmp_path / "out" / MARKERS / f"{victim.name}.json").exists()
@@ -89,8 +89,20 @@ def test_too_few_samples_name_the_config_key(dataset: Path) -> None:
     store = read_meshprep(next(dataset.glob("objects/*/*")))
     layout = get_layout("meshprep")
     needy = type(layout)(**{**layout.__dict__, "needs": {"surface": 10**6}})
-    with pytest.raises(NotEnoughSamplesError, match="sample.surface"):
+    with pytest.raises(NotEnoughSamplesError,
+                       match=r"\[sample\] surface = 1000000 \(the store has 3000\)"):
         check_counts(needy, store)
+
+
+def test_export_refuses_a_small_store_naming_the_config(dataset: Path, tmp_path: Path,
+                                                        capsys) -> None:
+    """Before any work: the missing keys and the smallest [sample] config that fits."""
+    assert main(["export", str(dataset), "--layout", "dora", "-o", str(tmp_path / "d"),
+                 "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "[sample] surface = 32768 (the store has 3000)" in err
+    assert "near = 600000 (the store has 6000)" in err
+    assert not (tmp_path / "d" / MARKERS).exists()
 
 
 def test_layouts_command_lists_every_layout(capsys) -> None:

@@ -13,7 +13,7 @@ import pytest
 import trimesh
 
 from meshprep.export.layouts import get_layout
-from meshprep.export.run import MARKERS, export_dataset
+from meshprep.export.run import MARKERS, RECORDS, export_dataset
 from meshprep.pipeline import resolve_config, run_dataset
 from meshprep.pipeline.config import ConfigError
 from meshprep.sample import farthest_point_sampling
@@ -42,7 +42,7 @@ def test_run_writes_its_sample_layouts(dataset: Path) -> None:
         store = read_meshprep(dataset / "objects" / asset_id[:2] / asset_id)
         assert np.array_equal(got["vol_sdf"], store.sdf.volume_sdf)
         assert (dataset / "hunyuan3d" / asset_id / "geo_data" / f"{asset_id}_surface.npz").is_file()
-    rows = pq.read_table(dataset / "vecsetx" / "export.parquet").to_pylist()
+    rows = pq.read_table(dataset / "vecsetx" / MARKERS / RECORDS).to_pylist()
     assert {r["status"] for r in rows} == {"ok"}
     # the export's sign check ran and passed: no far row inside, the share within 6 sigma
     assert all(r["export_far_inside"] == 0 and r["export_share_sigma"] < 6 for r in rows)
@@ -91,7 +91,7 @@ def test_assets_the_run_flagged_are_not_exported(dataset: Path, tmp_path: Path) 
     pq.write_table(pa.Table.from_pylist(table), flagged / "manifest.parquet")
     summary = export_dataset(flagged, "vecsetx", tmp_path / "x", progress=False)
     assert (summary.exported, summary.flagged) == (2, 1)
-    rows = {r["asset_id"]: r for r in pq.read_table(tmp_path / "x" / "export.parquet").to_pylist()}
+    rows = {r["asset_id"]: r for r in pq.read_table(tmp_path / "x" / MARKERS / RECORDS).to_pylist()}
     assert rows[table[0]["asset_id"]]["status"] == "flagged"
     again = export_dataset(flagged, "vecsetx", tmp_path / "y", progress=False,
                            include_flagged=True)
@@ -100,7 +100,7 @@ def test_assets_the_run_flagged_are_not_exported(dataset: Path, tmp_path: Path) 
 
 def test_write_layouts_are_checked_against_the_sample_counts() -> None:
     with pytest.raises(ConfigError, match="sample.near >= 600000"):
-        resolve_config(overrides={"write": {"layouts": ["dora"]}})
+        resolve_config(overrides={"write": {"layouts": ["dora"]}, "sample": {"near": 500_000}})
     with pytest.raises(ConfigError, match="unknown layout 'nope'"):
         resolve_config(overrides={"write": {"layouts": ["nope"]}})
     config = resolve_config(overrides={"write": {"layouts": ["dora", "trellis2"]},

@@ -17,6 +17,7 @@ import pytest
 import trimesh
 from PIL import Image
 
+from meshprep.export.trellis import feature_name
 from meshprep.pipeline import resolve_config, run_dataset
 from meshprep.voxel import read_voxel_ply, surface_voxels
 
@@ -79,7 +80,8 @@ def test_renders_and_mesh_share_a_frame(dataset: Path) -> None:
 
 def test_dinov2_features_in_the_root(tmp_path: Path) -> None:
     """With a (tiny, random) DINOv2 folder the root gets features/<model>/<sha256>.npz for every
-    voxel of the asset, and ``feature_<model>`` in its metadata."""
+    voxel of the asset, and ``feature_<model>`` in its metadata, ``<model>`` as TRELLIS names
+    the model."""
     from tests.voxel.test_features import _tiny_dinov2
 
     weights = tmp_path / "dinov2_tiny"
@@ -97,8 +99,10 @@ def test_dinov2_features_in_the_root(tmp_path: Path) -> None:
     root = out / "trellis"
     with open(root / "metadata.csv", newline="") as stream:
         (row,) = list(csv.DictReader(stream))
-    assert row["feature_dinov2_tiny"] == "True"
-    data = np.load(root / "features" / "dinov2_tiny" / f"{row['sha256']}.npz")
+    # named from the model's config (TRELLIS's names: dinov2_vitl14_reg), not the folder's name
+    name = feature_name(weights)
+    assert name in ("dinov2_w32p14_reg", "dinov2_w32p14") and row[f"feature_{name}"] == "True"
+    data = np.load(root / "features" / name / f"{row['sha256']}.npz")
     assert data["indices"].dtype == np.uint8 and data["patchtokens"].dtype == np.float16
     assert data["patchtokens"].shape == (int(row["num_voxels"]), 32)
     voxels = read_voxel_ply(root / "voxels" / f"{row['sha256']}.ply")

@@ -32,11 +32,13 @@ from .layouts import (
     Layout,
     NotEnoughSamplesError,
     check_counts,
+    item_splits,
     near_rows_by_origin,
     near_rows_for,
     plain_id,
     register,
     save_npz,
+    write_json_list,
 )
 
 LOADER = "Seed3D/Dora:pytorch_lightning/craftsman/data/objaverse.py"
@@ -74,6 +76,20 @@ def _short(what: str, have: int, need: int, key: str) -> NotEnoughSamplesError:
         f"layout 'dora' needs more samples than the store holds ({what}: {have} < {need}): "
         f"raise sample.{key} in the run's config and rerun (samples are never padded or "
         "repeated)")
+
+
+def write_lists(folder: Path, asset_ids: list[str]) -> list[Path]:
+    """``<folder>/{train,val,test}.json``: JSON lists of the items' ``.npz`` paths, absolute.
+
+    ``ObjaverseDataset.__init__`` reads ``json.load(open(f'{root_dir}/{split}.json'))`` for the
+    splits ``train``, ``val`` and ``test`` (``ObjaverseDataModule.setup``), and ``_load_shape``
+    opens each entry with ``np.load(f'{self.uids[index]}')``: a path relative to the trainer's
+    working directory, not to ``root_dir`` (the released ``data/dataset1/train.json`` lists
+    ``"../sharp_edge_sampling/sample/000-152/<uid>.npz"``), so ours are absolute.
+    """
+    root = Path(folder).resolve()
+    return [write_json_list(root / f"{split}.json", [str(root / f"{uid}.npz") for uid in ids])
+            for split, ids in item_splits(asset_ids).items()]
 
 
 def make_layout(name: str = "dora", *, fps: int = FPS_COUNT, near_rows: int = NEAR_ROWS,
@@ -186,7 +202,9 @@ def make_layout(name: str = "dora", *, fps: int = FPS_COUNT, near_rows: int = NE
                f"to the {TSDF} TSDF band; our near offsets (sigma 0.005/0.05 around uniform "
                f"samples, 0.001-0.06 around salient ones) are wider than the preprocessing's "
                f"(0.001/0.005 and 0.001-0.01): same format, more rows with saturated labels"),
-        write=write, read=read, fps=fps,
+        write=write, read=read, fps=fps, write_lists=write_lists,
+        lists="train.json, val.json, test.json (root_dir): JSON lists of the items' absolute "
+              ".npz paths (the loader opens each entry as a path)",
         volume_inside=lambda got: (got["volume_points"], got["volume_occupancy"] == 1))
     return layout
 

@@ -72,6 +72,10 @@ register(Layout(
               "(K, 3), (K,)", "float16", "near the salient samples")),
     sign="label = -sdf (positive inside)", coords="[-1, 1] (as ours)",
     notes="the DiT loader reads only <id>_surface.npz (and render_cond/000-023.png, which "
-          "export does not write); the sdf file follows the released preprocessing",
+          "export does not write); the sdf file follows the released preprocessing; it takes "
+          "glob.glob(train_data_list + '/*') as its items (Python's glob skips dot-entries), "
+          "so the export folder holds nothing but the item folders (the export's own records "
+          "are in .meshprep-export/); its JSON-list branch reads an undefined name "
+          "(read_json(data_list_json)), so no list is written",
     write=_write_hunyuan3d, read=_read_hunyuan3d,
     volume_inside=lambda got: (got["vol_points"].astype(np.float32), got["vol_label"] > 0)))

@@ -32,7 +32,17 @@ import trimesh
 from meshprep.sample.sdf import VOLUME_BOUND
 from meshprep.sample.step import TrainingSamples
 
-from .layouts import Key, Layout, NotEnoughSamplesError, check_counts, plain_id, register, save_npz
+from .layouts import (
+    Key,
+    Layout,
+    NotEnoughSamplesError,
+    check_counts,
+    item_splits,
+    plain_id,
+    register,
+    save_npz,
+    write_json_list,
+)
 
 LOADER = "stepfun-ai/Step1X-3D:step1x3d_geometry/data/base.py"
 #: ``data.n_samples`` of the released configs: surface rows the encoder takes per item
@@ -48,6 +58,20 @@ def _short(what: str, have: int, need: int, key: str) -> NotEnoughSamplesError:
         f"layout 'step1x3d' needs more samples than the store holds ({what}: {have} < {need})"
         f": raise sample.{key} in the run's config and rerun (samples are never padded or "
         "repeated)")
+
+
+def write_lists(folder: Path, asset_ids: list[str]) -> list[Path]:
+    """``<folder>/{train,val,test}.json``: JSON lists of the items' uids.
+
+    ``BaseDataset.__init__`` reads ``json.load(open(f"{cfg.root_dir}/{split}.json"))`` for the
+    splits ``train``, ``val`` and ``test`` (``step1x3d_geometry/data/Objaverse.py``'s
+    ``setup``) and opens ``f"{cfg.root_dir}/surfaces/{uid}.npz"`` per entry: the entries are
+    paths under ``surfaces/`` without ``.npz`` (the released
+    ``data/shape_autoencoder/objaverse/train.json`` lists ``"000-000/<uid>"``); ours are the
+    ids, since the files are ``surfaces/<id>.npz``.
+    """
+    return [write_json_list(Path(folder) / f"{split}.json", ids)
+            for split, ids in item_splits(asset_ids).items()]
 
 
 def make_layout(name: str = "step1x3d", *, n_samples: int = N_SAMPLES,
@@ -136,7 +160,9 @@ def make_layout(name: str = "step1x3d", *, n_samples: int = N_SAMPLES,
                "because random sampling indexes it with the surface's indices; the loader's "
                "occupancy rule labels inside points closer than 1e-3 to the surface outside "
                "(as it does for the files Step1X-3D trained on)"),
-        write=write, read=read,
+        write=write, read=read, write_lists=write_lists,
+        lists="train.json, val.json, test.json (root_dir): JSON lists of the ids (the loader "
+              "opens root_dir/surfaces/<id>.npz)",
         volume_inside=lambda got: (got["rand_points"][:got["volume_rows"]],
                                    got["occupancies"][:got["volume_rows"]] == 1),
         inside_margin=OCCUPANCY_THRESHOLD)

@@ -41,11 +41,13 @@ from .layouts import (
     Layout,
     NotEnoughSamplesError,
     check_counts,
+    item_splits,
     near_rows_by_origin,
     near_rows_for,
     plain_id,
     register,
     save_npz,
+    write_json_list,
 )
 
 LOADER = "PKU-YuanGroup/UltraShape-1.0:ultrashape/data/objaverse_vae.py"
@@ -74,6 +76,18 @@ def volume_rows_for(inside_unit_cube: int) -> int:
     least ``inside_unit_cube`` rows inside ``[-1, 1]^3`` all but never: the expected share
     ``VOLUME_BOUND^-3`` with a 1 % margin (over 10 binomial sigma at UltraShape's 100,000)."""
     return int(math.ceil(inside_unit_cube * VOLUME_BOUND ** 3 * 1.01))
+
+
+def write_lists(folder: Path, asset_ids: list[str]) -> list[Path]:
+    """``<folder>/{train,val}.json``: JSON lists of the ids.
+
+    ``ObjaverseDataModule`` passes ``f'{training_data_list}/train.json'`` and ``.../val.json``
+    as ``data_json``; ``ObjaverseDataset`` reads ``json.load(open(data_json))`` and opens
+    ``f'{sample_root}/{uid}.npz'`` per entry: set both ``training_data_list`` and
+    ``sample_pcd_dir`` to the export folder.
+    """
+    return [write_json_list(Path(folder) / f"{split}.json", ids)
+            for split, ids in item_splits(asset_ids, ("train", "val")).items()]
 
 
 def make_layout(name: str = "ultrashape", *, half: int = HALF,
@@ -196,9 +210,10 @@ def make_layout(name: str = "ultrashape", *, half: int = HALF,
                "which the loader passes through; the DMC extractor it inherits from "
                "Hunyuan3D-2.1 negates the logits (Hunyuan's positive-inside labels), which "
                "disagrees: the loader and preprocessing are followed; volume rows outside "
-               "[-1, 1]^3 are dropped (its space points are uniform in [0, 1]^3); list the "
-               "ids in train.json / val.json (a JSON list) yourself"),
-        write=write, read=read,
+               "[-1, 1]^3 are dropped (its space points are uniform in [0, 1]^3)"),
+        write=write, read=read, write_lists=write_lists,
+        lists="train.json, val.json (training_data_list): JSON lists of the ids (the loader "
+              "opens sample_pcd_dir/<id>.npz)",
         volume_inside=lambda got: (got["sup_space"][:, :3], got["sup_space"][:, 3] < 0))
     return layout
 

@@ -32,6 +32,7 @@ and permutes the axes itself and normalizes nothing: coordinates as ours.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +45,12 @@ from .layouts import (
     Layout,
     NotEnoughSamplesError,
     check_counts,
+    item_splits,
     near_rows_for,
     plain_id,
     register,
     save_npz,
+    write_text,
 )
 
 LOADER_VECSET = "1zb/3DShape2VecSet:util/shapenet.py"
@@ -82,6 +85,46 @@ def _uniform_near(samples: TrainingSamples, name: str, need: int) -> tuple[np.nd
 
 def _f32(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def write_vecset_lists(category: str) -> Callable[[Path, list[str]], list[Path]]:
+    """The list writer of a ``vecset`` layout for one category folder."""
+
+    def write_lists(folder: Path, asset_ids: list[str]) -> list[Path]:
+        """``ShapeNetV2_point/<c>/{train,val,test}.lst``: one id a line, no trailing newline.
+
+        ``ShapeNet.__init__`` reads ``os.path.join(subpath, split + '.lst')`` and keeps
+        ``f.read().split('\\n')`` as model names (``util/datasets.py`` builds ``train``, ``val``
+        and other splits): a trailing newline would add an empty name, a file that is not there.
+        """
+        points = Path(folder) / "ShapeNetV2_point" / category
+        return [write_text(points / f"{split}.lst", "\n".join(ids))
+                for split, ids in item_splits(asset_ids).items()]
+
+    return write_lists
+
+
+def write_vecsetx_lists(folder: Path, asset_ids: list[str]) -> list[Path]:
+    """``utils/objaverse_{train,val}.csv``: rows ``<folder, absolute>,<id>,<id>``.
+
+    ``Objaverse.__init__`` opens ``utils/objaverse_{split}.csv`` relative to its working
+    directory (``vecset/``; ``main_ae.py`` builds ``train`` and ``val``) and opens
+    ``os.path.join(dataset_folder, row[0], row[1] + '.npz')`` per row; ``row[2]`` comes back as
+    the item's label and is not used in training (``engines/engine_ae.py``). An absolute
+    ``row[0]`` makes ``os.path.join`` drop the hard-coded ``dataset_folder``, so the rows find
+    our files wherever VecSetX runs; copy the files into ``vecset/utils/``.
+    """
+    import csv
+    import io
+
+    root = str(Path(folder).resolve())
+    paths = []
+    for split, ids in item_splits(asset_ids, ("train", "val")).items():
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows([root, uid, uid] for uid in ids)
+        paths.append(write_text(Path(folder) / "utils" / f"objaverse_{split}.csv",
+                                text.getvalue()))
+    return paths
 
 
 def make_vecset_layout(name: str = "vecset", *, category: str = CATEGORY,
@@ -167,13 +210,14 @@ def make_vecset_layout(name: str = "vecset", *, category: str = CATEGORY,
         needs={"volume": num_samples, "near": near_rows_for(num_samples), "surface": pc_size},
         notes=(f"every asset goes in category folder {category} (the loader requires a "
                "ShapeNet synset of its category_ids; export per category with "
-               "make_vecset_layout(category=...) for the class-conditional model); write "
-               f"ShapeNetV2_point/{category}/train.lst (and val.lst) yourself, one id a line, "
-               "no trailing newline (the loader splits on '\\n'); near rows are those around "
+               "make_vecset_layout(category=...) for the class-conditional model); "
+               "near rows are those around "
                "uniform surface samples (the loader knows no salient edges; which near rows "
                "the released preprocessing, 1zb/sdf_gen, writes is unverified: not read); the "
                "loader is followed"),
-        write=write, read=read,
+        write=write, read=read, write_lists=write_vecset_lists(category),
+        lists=f"ShapeNetV2_point/{category}/{{train,val,test}}.lst: one id a line, no "
+              "trailing newline (the loader splits on '\\n')",
         volume_inside=lambda got: (got["vol_points"], got["vol_label"] == 1))
     return layout
 
@@ -240,14 +284,15 @@ def make_vecsetx_layout(name: str = "vecsetx", *, sdf_size: int = SDF_SIZE,
         sign="sdf, negative inside (as ours; its occupancy mode is sdf < 0)",
         coords="[-1, 1] (as ours; the loader only rotates, flips and permutes axes)",
         needs={"volume": sdf_size, "near": near_rows_for(sdf_size), "surface": surface_size},
-        notes=("list the ids in utils/objaverse_<split>.csv as rows '.,<id>,<label>' (the "
-               "loader opens <dataset_folder>/<row0>/<row1>.npz; main_ae.py does not pass "
-               "--data_path, so set dataset_folder); fewer than sdf_size // 2 inside volume "
+        notes=("fewer than sdf_size // 2 inside volume "
                "rows make the loader fall back to random volume rows for its inside half; the "
                "README normalizes inference input to the unit sphere, the loader does not "
                "(not applied); near rows are those around uniform surface samples; no "
                "preprocessing is released: the loader is followed"),
-        write=write, read=read,
+        write=write, read=read, write_lists=write_vecsetx_lists,
+        lists="utils/objaverse_{train,val}.csv: rows '<export folder, absolute>,<id>,<id>' "
+              "(the loader opens os.path.join(dataset_folder, row[0], row[1] + '.npz'), which "
+              "an absolute row[0] overrides; copy them into VecSetX's vecset/utils/)",
         volume_inside=lambda got: (got["vol_points"], got["vol_sdf"] < 0))
     return layout
 

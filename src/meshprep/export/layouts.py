@@ -8,11 +8,15 @@ conventions declared as data, so ``meshprep layouts`` and the README's table com
 declaration. A layout that needs more samples than the store holds raises
 :class:`NotEnoughSamplesError` naming the config key to raise (never pads or repeats points).
 
-Writers are registered with :func:`register` by the modules ``export/layout_*.py``.
+Writers are registered with :func:`register` by the modules ``export/layout_*.py``. A layout
+whose loader opens an item list (``train.json`` ...) writes it with ``write_lists`` once the
+assets are exported (:func:`item_splits`: every item in ``train``, the first ``VAL_ITEMS`` of
+them in ``val`` / ``test``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +82,11 @@ class Layout:
         Depth (our sdf units) above which the trainer's own rule reads an inside row as outside
         (Step1X-3D's occupancy: ``label < 1e-3`` is outside): the export's check compares the
         read-back inside share with the store's rows deeper than it.
+    lists : str
+        The item lists the loader opens (files and what they hold), "" when it opens none.
+    write_lists : callable, optional
+        ``write_lists(folder, asset_ids) -> list[Path]``: the item lists of the exported assets,
+        written where and as the loader opens them.
     write : callable
         ``write(samples, watertight, folder, asset_id) -> list[Path]``.
     read : callable
@@ -98,7 +107,13 @@ class Layout:
     fps: int = 0
     volume_inside: Callable[[dict[str, np.ndarray]], tuple[np.ndarray, np.ndarray]] | None = None
     inside_margin: float = 0.0
+    lists: str = ""
+    write_lists: Callable[[Path, list[str]], list[Path]] | None = None
 
+
+#: items listed in ``val`` / ``test`` lists (a prefix of the sorted ``train`` list: the released
+#: example lists of Dora and Step1X-3D hold the same item in all three)
+VAL_ITEMS = 16
 
 LAYOUTS: dict[str, Layout] = {}
 
@@ -141,17 +156,42 @@ def store_counts(samples: TrainingSamples) -> dict[str, int]:
             "volume": len(sdf.volume_points), "near": len(sdf.near_points)}
 
 
+def smallest_config(needs: dict[str, int], have: dict[str, int]) -> str:
+    """The ``[sample]`` keys to raise, as config lines: ``"[sample] near = 600000 (the store
+    has 500000)"``; "" when ``have`` covers ``needs``.
+
+    Parameters
+    ----------
+    needs : dict
+        Minimum count per ``[sample]`` key (``Layout.needs``).
+    have : dict
+        What the store (or the run's config) holds per key.
+
+    Returns
+    -------
+    str
+    """
+    short = [f"{key} = {need} (the store has {have.get(key, 0)})"
+             for key, need in needs.items() if have.get(key, 0) < need]
+    return f"[sample] {', '.join(short)}" if short else ""
+
+
+def not_enough(layout: Layout, have: dict[str, int]) -> NotEnoughSamplesError | None:
+    """The error naming the smallest ``[sample]`` config that fits ``layout``, or None."""
+    config = smallest_config(layout.needs, have)
+    if not config:
+        return None
+    return NotEnoughSamplesError(
+        f"layout {layout.name!r} needs more samples than the store holds: {config}; run "
+        "`meshprep run` with that config into a new output and export it (samples are never "
+        "padded or repeated)")
+
+
 def check_counts(layout: Layout, samples: TrainingSamples) -> None:
     """Raise :class:`NotEnoughSamplesError` when the store is too small for ``layout``."""
-    have = store_counts(samples)
-    short = [f"{kind}: {have[kind]} < {need}" for kind, need in layout.needs.items()
-             if have[kind] < need]
-    if short:
-        keys = ", ".join(f"sample.{s.split(':')[0]}" for s in short)
-        raise NotEnoughSamplesError(
-            f"layout {layout.name!r} needs more samples than the store holds ({'; '.join(short)})"
-            f": raise {keys} in the run's config and rerun (samples are never padded or "
-            "repeated)")
+    error = not_enough(layout, store_counts(samples))
+    if error is not None:
+        raise error
 
 
 def near_rows_for(around_uniform: int = 0, around_salient: int = 0) -> int:
@@ -194,6 +234,50 @@ def near_rows_by_origin(samples: TrainingSamples, n_uniform: int
     return points[:n_uniform], values[:n_uniform], points[n_uniform:], values[n_uniform:]
 
 
+def item_splits(asset_ids: list[str], splits: tuple[str, ...] = ("train", "val", "test")
+                ) -> dict[str, list[str]]:
+    """The items of each split's list: every id (sorted) in ``train``; the first
+    :data:`VAL_ITEMS` of them in the others (the loaders build a validation set at fit time;
+    replace those lists for a held-out evaluation).
+
+    Parameters
+    ----------
+    asset_ids : list of str
+        The exported assets.
+    splits : tuple of str
+        The lists the loader opens.
+
+    Returns
+    -------
+    dict
+        ``{split: ids}``.
+    """
+    ordered = sorted(set(asset_ids))
+    return {split: ordered if split == "train" else ordered[:VAL_ITEMS] for split in splits}
+
+
+def write_json_list(path: str | os.PathLike[str], items: list[str]) -> Path:
+    """A JSON list of strings (indented as the released example lists are), atomically."""
+    from meshprep.io import atomic_write
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
+        json.dump(items, stream, indent=4)
+    return path
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """``text`` into ``path`` (UTF-8, no newline translation), atomically."""
+    from meshprep.io import atomic_write
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+        stream.write(text)
+    return path
+
+
 def plain_id(asset_id: str) -> str:
     """``asset_id`` when it is a plain file name; else a ValueError."""
     if not asset_id or Path(asset_id).name != asset_id or asset_id in (".", ".."):
@@ -220,6 +304,8 @@ def describe(layout: Layout) -> str:
     if layout.needs:
         lines.append("  needs: " + ", ".join(f"sample.{k} >= {v}" for k, v in layout.needs.items()))
     lines += [f"  {k.file} {k.name} {k.shape} {k.dtype}: {k.meaning}" for k in layout.keys]
+    if layout.lists:
+        lines.append(f"  item lists: {layout.lists}")
     if layout.notes:
         lines.append(f"  note: {layout.notes}")
     return "\n".join(lines)

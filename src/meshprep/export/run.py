@@ -6,7 +6,11 @@ the layout's files are written atomically, then a marker ``.meshprep-export/<id>
 files, the counts) last; a rerun skips every asset whose marker is there, and ``--retry-failed``
 is not needed: a failed asset has no marker and runs again. One asset failing (a missing or
 corrupt store, too few samples) is recorded with its reason and the export goes on. At the end
-``export.parquet`` lists every asset: id, status, files, counts, the sign check, error.
+``.meshprep-export/export.parquet`` lists every asset: id, status, files, counts, the sign
+check, error; and the layout's item lists (``train.json`` ...) are written for every asset
+exported so far, where its loader opens them. Nothing of the export's own is left beside the
+items: loaders that take every entry of the folder as an item (Hunyuan3D-2.1's
+``glob.glob(data_list + '/*')``, ``hy3dshape/hy3dshape/data/dit_asl.py``) skip dot-entries.
 
 The sign check at export: every file with volume labels is read back with the layout's reader
 (written from the trainer's loader) and its labels checked against the store
@@ -30,9 +34,11 @@ from pathlib import Path
 from meshprep.errors import MeshprepError
 from meshprep.io import atomic_write
 
-from .layouts import get_layout, store_counts
+from .layouts import get_layout, not_enough, store_counts
 
 MARKERS = ".meshprep-export"
+#: the export's record of every asset, in the markers' folder (out of the loaders' globs)
+RECORDS = "export.parquet"
 
 
 @dataclass
@@ -48,6 +54,7 @@ class ExportSummary:
     seconds: float = 0.0
     manifest: str = ""
     errors: list[str] = field(default_factory=list)
+    lists: list[str] = field(default_factory=list)
 
 
 #: the start of the curation reasons of the run's sign-check rules (``curate/decide.py``)
@@ -171,7 +178,7 @@ def export_dataset(dataset: str | os.PathLike[str], layout: str, out: str | os.P
     ExportSummary
     """
     log = log or sys.stderr
-    get_layout(layout)  # a clear error for an unknown name before any work
+    _refuse_small_store(dataset, layout)  # also a clear error for an unknown name
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = ExportSummary(layout)
@@ -199,8 +206,27 @@ def export_dataset(dataset: str | os.PathLike[str], layout: str, out: str | os.P
             summary.failed += 1
             summary.errors.append(f"{record['asset_id']}: {record['error']}")
     summary.manifest = _write_manifest(out, records)
+    summary.lists = _write_lists(layout, out, records)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _refuse_small_store(dataset: str | os.PathLike[str], layout: str) -> None:
+    """Stop before any work when the run's ``[sample]`` counts (its ``config.toml``, what every
+    asset's store holds) are below what ``layout`` needs, naming the smallest config that
+    fits; a dataset without that file is checked per asset."""
+    import tomllib
+
+    target = get_layout(layout)
+    path = Path(dataset) / "config.toml"
+    if not path.is_file():
+        return
+    sample = tomllib.loads(path.read_text(encoding="utf-8")).get("sample", {})
+    have = {key: int(sample[key]) for key in ("surface", "salient", "volume", "near")
+            if isinstance(sample.get(key), int)}
+    error = not_enough(target, have) if len(have) == 4 else None
+    if error is not None:
+        raise error
 
 
 def _run(layout, todo, out, workers, progress, log):
@@ -228,11 +254,24 @@ def _run(layout, todo, out, workers, progress, log):
             print(file=log)
 
 
+def _write_lists(layout: str, out: Path, records: list[dict]) -> list[str]:
+    """The layout's item lists of every asset exported (now or before), if its loader opens
+    any; nothing when no asset is."""
+    write_lists = get_layout(layout).write_lists
+    ids = [r["asset_id"] for r in records if r.get("status") == "ok"]
+    if write_lists is None or not ids:
+        return []
+    return [str(path) for path in write_lists(out, ids)]
+
+
 def _write_manifest(out: Path, records: list[dict]) -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = out / "export.parquet"
+    # an older export wrote its records beside the items, where item globs find them
+    (out / RECORDS).unlink(missing_ok=True)
+    path = out / MARKERS / RECORDS
+    path.parent.mkdir(parents=True, exist_ok=True)
     columns = ["asset_id", "status", "files", "surface_count", "salient_count", "volume_count",
                "near_count", "export_far_inside", "export_share_sigma", "seconds", "error"]
     table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in records],

@@ -116,9 +116,40 @@ def _picture(path: Path, mesh, indices: np.ndarray, normalization: np.ndarray) -
     render_points_overlay(mesh, points, path, size=256)
 
 
-def feature_name(model_folder: str) -> str:
-    """The features' folder name for a model folder: its base name (``dinov2_vitl14_reg``)."""
-    return Path(model_folder).resolve().name.replace("-", "_")
+#: DINOv2's widths by the letter torch hub's model names give them (``dinov2_vit{s,b,l,g}14``)
+DINOV2_SIZES = {384: "s", 768: "b", 1024: "l", 1536: "g"}
+
+
+def feature_name(model_folder: str | os.PathLike[str]) -> str:
+    """The name TRELLIS gives the model's features, from the model's ``config.json``.
+
+    TRELLIS names the features folder (``features/<name>/``), the metadata column
+    (``feature_<name>``) and its datasets' ``model`` / ``feat_model`` argument after the torch
+    hub model it loads (microsoft/TRELLIS ``dataset_toolkits/extract_feature.py``: ``--model``
+    default ``dinov2_vitl14_reg``; ``trellis/datasets/sparse_feat2render.py``,
+    ``configs/vae/slat_vae_enc_dec_gs_swin8_B_64l8_fp16.json``: ``"model":
+    "dinov2_vitl14_reg"``). Hub names are ``dinov2_vit{s,b,l,g}{patch}`` plus ``_reg`` with
+    registers; we derive them from the hidden size, patch size and register tokens, never from
+    the folder's name. A width hub does not have gives ``dinov2_w{hidden}p{patch}[_reg]``.
+
+    Parameters
+    ----------
+    model_folder : path-like
+        A local transformers DINOv2 folder (``config.json``).
+
+    Returns
+    -------
+    str
+        E.g. ``dinov2_vitl14_reg`` for ViT-L/14 with registers (TRELLIS's model).
+    """
+    config = json.loads((Path(model_folder) / "config.json").read_text(encoding="utf-8"))
+    hidden, patch = int(config.get("hidden_size", 0)), int(config.get("patch_size", 14))
+    # Dinov2WithRegistersConfig's num_register_tokens defaults to 4; Dinov2Config has none
+    registers = (config.get("model_type") == "dinov2_with_registers"
+                 and int(config.get("num_register_tokens", 4)) > 0)
+    size = DINOV2_SIZES.get(hidden)
+    base = f"dinov2_vit{size}{patch}" if size else f"dinov2_w{hidden}p{patch}"
+    return base + ("_reg" if registers else "")
 
 
 def _finish_transforms(path: Path) -> np.ndarray:

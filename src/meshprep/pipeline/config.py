@@ -43,11 +43,11 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     engine = "cycles"            # blender backend: cycles, eevee or workbench
     samples = 64                 # blender backend: samples of the color pass
 
-    [sample]
-    surface = 250000
-    salient = 250000
+    [sample]                     # defaults cover every `meshprep layouts` layout's needs
+    surface = 300000             # (meshprep.sample.defaults: UltraShape's 300000 + 300000,
+    salient = 300000             # Dora's 400000 near rows around uniform samples)
     volume = 250000
-    near = 500000
+    near = 600000
     angle = 30.0
     salient_from = "original"    # or "watertight"
     layout = "meshprep"          # or "hunyuan3d"
@@ -87,6 +87,7 @@ import tomllib
 from typing import Any
 
 from meshprep.errors import MeshprepError
+from meshprep.sample import defaults as sample_defaults
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "run": {
@@ -99,10 +100,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "normalize": {"bound": 0.95},
     "watertight": {"resolution": 512, "method": "band", "target_faces": 0, "device": "cpu"},
     "sample": {
-        "surface": 250_000,
-        "salient": 250_000,
-        "volume": 250_000,
-        "near": 500_000,
+        **sample_defaults.COUNTS,
         "angle": 30.0,
         "salient_from": "original",
         "layout": "meshprep",

@@ -2,10 +2,10 @@
 SDF supervision, in the layouts trainers read.
 
 >>> import meshprep.sample as ms
->>> pts, normals = ms.sample_surface(mesh, 250_000, seed=0)  # doctest: +SKIP
->>> sal, sal_normals = ms.sample_salient(mesh, 250_000, angle=30, seed=0)  # doctest: +SKIP
+>>> pts, normals = ms.sample_surface(mesh, 300_000, seed=0)  # doctest: +SKIP
+>>> sal, sal_normals = ms.sample_salient(mesh, 300_000, angle=30, seed=0)  # doctest: +SKIP
 >>> idx = ms.farthest_point_sampling(pts, 64_000)  # doctest: +SKIP
->>> sdf = ms.sample_sdf(watertight, volume=250_000, near=500_000, seed=0)  # doctest: +SKIP
+>>> sdf = ms.sample_sdf(watertight, volume=250_000, near=600_000, seed=0)  # doctest: +SKIP
 """
 
 from .distance import MeshDistance, signed_distance

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import defaults
 from ._mesh import MeshLike
 from .distance import MeshDistance
 from .surface import sample_surface
@@ -137,8 +138,8 @@ SALIENT_NEAR_FRACTION = 1 / 3
 
 def sample_sdf(
     watertight: MeshLike | MeshDistance,
-    volume: int = 250_000,
-    near: int = 500_000,
+    volume: int = defaults.VOLUME,
+    near: int = defaults.NEAR,
     *,
     salient: np.ndarray | None = None,
     salient_fraction: float = SALIENT_NEAR_FRACTION,

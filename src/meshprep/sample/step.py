@@ -9,6 +9,7 @@ from typing import Literal
 import numpy as np
 import trimesh
 
+from . import defaults
 from ._mesh import MeshLike
 from .distance import MeshDistance
 from .salient import SalientStats, sample_salient
@@ -56,10 +57,10 @@ def sample_asset(
     watertight: trimesh.Trimesh,
     original: MeshLike | None = None,
     *,
-    surface: int = 250_000,
-    salient: int = 250_000,
-    volume: int = 250_000,
-    near: int = 500_000,
+    surface: int = defaults.SURFACE,
+    salient: int = defaults.SALIENT,
+    volume: int = defaults.VOLUME,
+    near: int = defaults.NEAR,
     salient_from: SalientSource = "original",
     angle: float = 30.0,
     normals: NormalMode = "face",
