@@ -63,11 +63,11 @@ def load_z_up(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def time_ours(vertices, faces, res: int, repeats: int = 3) -> tuple[float, object]:
     from meshprep.voxel import flexible_dual_grid
 
-    grid = flexible_dual_grid(vertices, faces, res)  # warm-up (compiled kernels are cached)
+    grid = flexible_dual_grid(vertices, res, faces=faces)  # warm-up (compiled kernels are cached)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        grid = flexible_dual_grid(vertices, faces, res)
+        grid = flexible_dual_grid(vertices, res, faces=faces)
         times.append(time.perf_counter() - start)
     return statistics.median(times), grid
 
@@ -133,14 +133,14 @@ def table_multi(args) -> None:
 
     name, path = corpus_assets(args.assets)[0]
     vertices, faces = load_z_up(path)
-    flexible_dual_grids(vertices, faces, [256, 512, 1024])
+    flexible_dual_grids(vertices, [256, 512, 1024], faces=faces)
     alone, together = [], []
     for _ in range(3):
         start = time.perf_counter()
-        flexible_dual_grid(vertices, faces, 1024)
+        flexible_dual_grid(vertices, 1024, faces=faces)
         alone.append(time.perf_counter() - start)
         start = time.perf_counter()
-        flexible_dual_grids(vertices, faces, [256, 512, 1024])
+        flexible_dual_grids(vertices, [256, 512, 1024], faces=faces)
         together.append(time.perf_counter() - start)
     a, t = statistics.median(alone), statistics.median(together)
     print(f"\n### 256 + 512 + 1024 in one call ({name}, median of 3)\n")
@@ -153,7 +153,7 @@ def table_vxz(args) -> None:
 
     name, path = corpus_assets(args.assets)[0]
     vertices, faces = load_z_up(path)
-    grid = flexible_dual_grid(vertices, faces, args.res)
+    grid = flexible_dual_grid(vertices, args.res, faces=faces)
     attrs = {"vertices": grid.vertices_u8(), "intersected": grid.intersected_u8()}
     print(f"\n### .vxz of {name} at {args.res}³ ({len(grid)} voxels, LZMA preset 9)\n")
     print("| writer | bytes | write s | read back identical |\n|---|---:|---:|---|")
@@ -235,9 +235,9 @@ def table_pbr(args) -> None:
     for name, path in corpus_assets(args.pbr_assets):
         mesh = mp.load(path, appearance=True)
         look = mesh.metadata["meshprep_appearance"]
-        pbr_voxels_multi(mesh, look, [args.res])
+        pbr_voxels_multi(mesh, [args.res], appearance=look)
         start = time.perf_counter()
-        coords, attrs = pbr_voxels_multi(mesh, look, [args.res])[args.res]
+        coords, attrs = pbr_voxels_multi(mesh, [args.res], appearance=look)[args.res]
         ours = time.perf_counter() - start
         if not (args.anchor_python and args.anchor_pbr_script):
             print(f"| {name} | {len(coords)} | {ours:.3f} | – | – | – | – |")
@@ -325,7 +325,7 @@ def table_memory(args) -> None:
     code = ("import resource, sys, tempfile; from meshprep.voxel import flexible_dual_grid, "
             "write_vxz;"
             f"sys.path.insert(0, {here!r}); from bench_voxel import load_z_up;"
-            f"v, f = load_z_up({str(path)!r}); g = flexible_dual_grid(v, f, 1024);"
+            f"v, f = load_z_up({str(path)!r}); g = flexible_dual_grid(v, 1024, faces=f);"
             "write_vxz(tempfile.mkdtemp() + '/a.vxz', g.coords, {'vertices': g.vertices_u8(),"
             " 'intersected': g.intersected_u8()}, num_threads=1, durable=False);"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")

@@ -439,14 +439,14 @@ def _run_voxelize_ovoxel(args: argparse.Namespace) -> int:
     vertices, faces = z_up_vertices(mesh.vertices), mesh.faces
     args.output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    for res, grid in flexible_dual_grids(vertices, faces, resolutions).items():
+    for res, grid in flexible_dual_grids(vertices, resolutions, faces=faces).items():
         write_vxz(args.output / dual_grid_name(res), grid.coords,
                   {"vertices": grid.vertices_u8(), "intersected": grid.intersected_u8()})
         print(f"{args.output / dual_grid_name(res)}: {len(grid)} voxels")
     if not args.no_pbr:
         look = mesh.metadata.get("meshprep_appearance")
         z_up = trimesh.Trimesh(vertices, faces, process=False)
-        for res, (coords, attrs) in pbr_voxels_multi(z_up, look, resolutions).items():
+        for res, (coords, attrs) in pbr_voxels_multi(z_up, resolutions, appearance=look).items():
             write_vxz(args.output / pbr_name(res), coords, attrs)
             print(f"{args.output / pbr_name(res)}: {len(coords)} voxels")
     print(f"{time.perf_counter() - start:.2f} s")

@@ -100,7 +100,7 @@ def test_trellis2_root_reads_back_as_its_datasets_do(dataset: Path) -> None:
                                           attrs["intersected"] // 4 % 2], axis=-1).astype(bool)
             # the file holds the O-Voxels of the dumped mesh, as TRELLIS.2's dual_grid.py
             # would compute them from it
-            grid = flexible_dual_grid(vertices, faces, res, normalize=False)
+            grid = flexible_dual_grid(vertices, res, faces=faces, normalize=False)
             order = np.lexsort(coords.T[::-1])
             ours = np.lexsort(grid.coords.T[::-1])
             assert np.array_equal(coords[order], grid.coords[ours])

@@ -65,7 +65,7 @@ def test_crossings_match_brute_force(seed: int) -> None:
     faces = rng.integers(0, 30, (20, 3))
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2])
                   & (faces[:, 0] != faces[:, 2])]
-    grid = flexible_dual_grid(vertices, faces, 16, normalize=False)
+    grid = flexible_dual_grid(vertices, 16, faces=faces, normalize=False)
     expected = _brute_force_crossings(vertices, faces, 16)
     assert expected, "the random soup should cross some grid edges"
     assert _flags(grid) == expected
@@ -76,7 +76,7 @@ def test_sphere_crossings_match_brute_force() -> None:
     """A closed mesh in general position (no vertex on a grid line)."""
     mesh = trimesh.creation.icosphere(2)
     v = (mesh.vertices * 0.41 + [0.0123, -0.0217, 0.0311]).astype(np.float32)
-    grid = flexible_dual_grid(v, mesh.faces, 24, normalize=False)
+    grid = flexible_dual_grid(v, 24, faces=mesh.faces, normalize=False)
     expected = _brute_force_crossings(v, mesh.faces, 24)
     assert _flags(grid) == expected
     assert len(grid) == len(_around(expected)) == len({tuple(c) for c in grid.coords})
@@ -98,7 +98,7 @@ def test_a_box_corner_is_found_inside_its_voxel() -> None:
     # scale the box so that its max corner is ``corner``, its min corner at -0.5 (normalized)
     lo = np.full(3, -0.5)
     v = lo + (box.vertices + 0.5) * (corner - lo)
-    grid = flexible_dual_grid(v, box.faces, 32, normalize=False)
+    grid = flexible_dual_grid(v, 32, faces=box.faces, normalize=False)
     voxel = np.floor((corner + 0.5) * 32).astype(int)
     row = np.flatnonzero((grid.coords == voxel).all(axis=1))
     assert len(row) == 1
@@ -119,7 +119,7 @@ def test_byte_encoding_as_trellis2_stores_it() -> None:
 
 def test_several_resolutions_equal_one_at_a_time() -> None:
     mesh = trimesh.creation.torus(0.3, 0.1, major_sections=24, minor_sections=12)
-    grids = flexible_dual_grids(mesh, None, [16, 32])
+    grids = flexible_dual_grids(mesh, [16, 32])
     for res, grid in grids.items():
         alone = flexible_dual_grid(mesh, resolution=res)
         assert np.array_equal(grid.coords, alone.coords)
@@ -143,7 +143,7 @@ def test_awkward_meshes(case: str) -> None:
     else:
         v = np.array([[0.0, 0, 0], [0.3, 0.3, 0.3], [0.6, 0.6, 0.6], [0.5, -0.2, 0.1]])
         f = np.array([[0, 1, 2], [0, 0, 3], [0, 2, 3]])
-    grid = flexible_dual_grid(v, f, 32)
+    grid = flexible_dual_grid(v, 32, faces=f)
     offset = grid.dual_vertices - grid.coords
     assert np.all((offset >= 0) & (offset <= 1))
     assert np.isfinite(grid.dual_vertices).all()
@@ -157,8 +157,8 @@ def test_awkward_meshes(case: str) -> None:
 
 def test_bad_meshes_are_refused() -> None:
     with pytest.raises(InvalidGeometryError):
-        flexible_dual_grid(np.zeros((3, 3)), np.array([[0, 1, 2]]), 16)
+        flexible_dual_grid(np.zeros((3, 3)), 16, faces=np.array([[0, 1, 2]]))
     with pytest.raises(InvalidGeometryError):
-        flexible_dual_grid(np.eye(3), np.array([[0, 1, 5]]), 16)
+        flexible_dual_grid(np.eye(3), 16, faces=np.array([[0, 1, 5]]))
     with pytest.raises(InvalidGeometryError):
-        flexible_dual_grid(np.eye(3) * 2, np.array([[0, 1, 2]]), 16, normalize=False)
+        flexible_dual_grid(np.eye(3) * 2, 16, faces=np.array([[0, 1, 2]]), normalize=False)

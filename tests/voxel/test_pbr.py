@@ -46,7 +46,7 @@ def test_constant_factors_give_constant_attributes():
     mesh = _box()
     material = Material(np.array([0.5, 0.25, 1.0, 1.0], np.float32), metallic_factor=0.3,
                         roughness_factor=0.6)
-    coords, attrs = pbr_voxels(mesh, _look(mesh, material), 32)
+    coords, attrs = pbr_voxels(mesh, 32, appearance=_look(mesh, material))
     _check_shapes(coords, attrs, 32)
     assert len(coords) > 100
     expected = {"base_color": [127, 63, 255], "metallic": [76], "roughness": [153],
@@ -57,8 +57,8 @@ def test_constant_factors_give_constant_attributes():
 
 def test_voxel_set_is_the_dual_grid_active_set():
     mesh = trimesh.creation.icosphere(2)
-    coords, _ = pbr_voxels(mesh, None, 32)
-    grid = flexible_dual_grid(mesh.vertices, mesh.faces, 32)
+    coords, _ = pbr_voxels(mesh, 32)
+    grid = flexible_dual_grid(mesh.vertices, 32, faces=mesh.faces)
     ours = {tuple(c) for c in coords.tolist()}
     assert ours == {tuple(c) for c in np.asarray(grid.coords).tolist()}
 
@@ -71,7 +71,7 @@ def test_texture_quadrants():
     texture = np.concatenate([colors, np.full((2, 2, 1), 255, np.uint8)], axis=2)
     material = Material(np.ones(4, np.float32), texture)
     res = 8
-    coords, attrs = pbr_voxels(mesh, _look(mesh, material), res)
+    coords, attrs = pbr_voxels(mesh, res, appearance=_look(mesh, material))
     centre = (coords + 0.5) / res - 0.5
     top, right = centre[:, 1] > 0, centre[:, 0] > 0
     quadrant = np.where(top, np.where(right, 1, 0), np.where(right, 3, 2))
@@ -97,9 +97,9 @@ def test_vertex_and_face_colours():
     face_color = np.tile(np.array([1.0, 1.0, linear, 1.0], np.float32), (len(mesh.faces), 1))
     material = Material(np.array([1.0, 0.5, 1.0, 1.0], np.float32))
     look = _look(mesh, material, np.zeros((len(mesh.vertices), 2)), vertex_color, face_color)
-    _, attrs = pbr_voxels(mesh, look, 16)
+    _, attrs = pbr_voxels(mesh, 16, appearance=look)
     assert np.abs(attrs["base_color"].astype(int) - [123, 127, 123]).max() <= 1
-    _, plain = pbr_voxels(mesh, look, 16, vertex_colors=False)
+    _, plain = pbr_voxels(mesh, 16, appearance=look, vertex_colors=False)
     assert np.abs(plain["base_color"].astype(int) - [255, 127, 255]).max() <= 1
 
 
@@ -109,7 +109,8 @@ def test_metallic_roughness_texture_channels():
     mr[..., 0], mr[..., 1], mr[..., 2], mr[..., 3] = 17, 64, 200, 255  # R unused, G, B
     material = Material(np.ones(4, np.float32), metallic_factor=0.5, roughness_factor=1.0,
                         metallic_roughness_texture=mr)
-    _, attrs = pbr_voxels(mesh, _look(mesh, material, np.zeros((len(mesh.vertices), 2))), 16)
+    look = _look(mesh, material, np.zeros((len(mesh.vertices), 2)))
+    _, attrs = pbr_voxels(mesh, 16, appearance=look)
     assert np.abs(attrs["metallic"].astype(int) - 100).max() <= 1  # B * 0.5
     assert np.abs(attrs["roughness"].astype(int) - 64).max() <= 1  # G
     assert np.all(attrs["base_color"] == 255)
@@ -117,7 +118,7 @@ def test_metallic_roughness_texture_channels():
 
 def test_no_material_gets_the_default():
     mesh = _box()  # no appearance in its metadata
-    _, attrs = pbr_voxels(mesh, None, 16)
+    _, attrs = pbr_voxels(mesh, 16)
     # 0.8 grey (the float32 weighted mean (0.8 w) / w truncates to 203 at times, as upstream)
     assert np.all((attrs["base_color"] == 204) | (attrs["base_color"] == 203))
     assert np.all(attrs["metallic"] == 0)
@@ -137,7 +138,8 @@ def test_alpha_modes(mode, cutoff, expected):
     # BLEND: 128 / 255 * 0.5 (0.251); MASK (factor 1) compares 128 / 255 with the cutoff
     if mode == "MASK":
         material.factor[3] = 1.0
-    _, attrs = pbr_voxels(mesh, _look(mesh, material, np.zeros((len(mesh.vertices), 2))), 16)
+    look = _look(mesh, material, np.zeros((len(mesh.vertices), 2)))
+    _, attrs = pbr_voxels(mesh, 16, appearance=look)
     assert np.abs(attrs["alpha"].astype(int) - expected).max() <= 1
 
 
@@ -146,9 +148,9 @@ def test_multi_resolution_matches_single_calls():
     texture = (np.random.default_rng(0).random((8, 8, 4)) * 255).astype(np.uint8)
     uv = mesh.vertices[:, :2] * 0.5 + 0.5
     look = _look(mesh, Material(np.ones(4, np.float32), texture), uv)
-    both = pbr_voxels_multi(mesh, look, [16, 32])
+    both = pbr_voxels_multi(mesh, [16, 32], appearance=look)
     for res in (16, 32):
-        coords, attrs = pbr_voxels(mesh, look, res)
+        coords, attrs = pbr_voxels(mesh, res, appearance=look)
         np.testing.assert_array_equal(both[res][0], coords)
         for name in PBR_ATTRIBUTES:
             np.testing.assert_array_equal(both[res][1][name], attrs[name])
@@ -156,7 +158,7 @@ def test_multi_resolution_matches_single_calls():
 
 def test_unnormalized_input_must_fit_the_box():
     with pytest.raises(InvalidGeometryError):
-        pbr_voxels(_box().apply_scale(3.0), None, 8, normalize=False)
+        pbr_voxels(_box().apply_scale(3.0), 8, normalize=False)
 
 
 def test_gltf_round_trip(tmp_path):
@@ -184,7 +186,7 @@ def test_gltf_round_trip(tmp_path):
     assert got.metallic_roughness_texture.shape == (4, 4, 4)
     assert np.all(got.metallic_roughness_texture[..., 1] == 128)
     assert np.all(got.metallic_roughness_texture[..., 2] == 255)
-    _, attrs = pbr_voxels(loaded, None, 16)  # the appearance from the mesh's metadata
+    _, attrs = pbr_voxels(loaded, 16)  # the appearance from the mesh's metadata
     assert np.abs(attrs["base_color"].astype(int) - [200, 100, 50]).max() <= 1
     assert np.abs(attrs["metallic"].astype(int) - 63).max() <= 1  # 255 * 0.25
     assert np.abs(attrs["roughness"].astype(int) - 96).max() <= 1  # 128 * 0.75

@@ -111,7 +111,7 @@ def write_trellis2_asset(
     _write_pickle(out / MESH_DUMP, {"objects": [{"vertices": vertices, "faces": faces}]})
     resolutions = sorted({int(r) for r in resolutions})
     start = time.perf_counter()
-    grids = flexible_dual_grids(vertices, faces, resolutions)
+    grids = flexible_dual_grids(vertices, resolutions, faces=faces)
     metrics["ovoxel_seconds"] = time.perf_counter() - start
     for res, grid in grids.items():
         write_vxz(out / dual_grid_name(res), grid.coords,
@@ -156,7 +156,7 @@ def _write_pbr(out: Path, vertices, faces, appearance, resolutions) -> dict[str,
     start = time.perf_counter()
     metrics: dict[str, Any] = {}
     mesh = trimesh.Trimesh(vertices, faces, process=False)
-    for res, (coords, attrs) in pbr_voxels_multi(mesh, appearance, resolutions).items():
+    for res, (coords, attrs) in pbr_voxels_multi(mesh, resolutions, appearance=appearance).items():
         write_vxz(out / pbr_name(res), coords, attrs)
         metrics[f"pbr_{res}_voxels"] = len(coords)
     metrics["pbr_seconds"] = time.perf_counter() - start

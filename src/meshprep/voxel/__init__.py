@@ -9,6 +9,12 @@
   Sparc3D-style sparse SDF VAEs).
 - ``features``: TRELLIS (v1)'s DINOv2 voxel features (patch tokens of the renders projected to
   the voxel centres).
+
+One call convention: every function of a mesh and a resolution is ``f(mesh, resolution, *,
+...)`` (``mesh`` a ``trimesh.Trimesh``, or vertices with ``faces=``; the rest, arrays included,
+by keyword): ``flexible_dual_grid(mesh, 1024)``, ``pbr_voxels(mesh, 1024, appearance=look)``,
+``surface_voxels(mesh, 64)``, ``sparse_sdf(mesh, 1024, truncation=4)``. A call in another order
+raises a ``TypeError`` that states it.
 """
 
 from .dual_grid import DualGrid, flexible_dual_grid, flexible_dual_grids, normalize_for_dual_grid

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
+import trimesh
 
 from meshprep.errors import InvalidGeometryError
 
+from ._convention import mesh_arrays, mesh_call
 from ._scanline import corner_voxel as _corner_voxel
 from ._scanline import count_crossings as _count_crossings
 from ._scanline import fill_crossings as _fill_crossings
@@ -101,11 +103,12 @@ def normalize_for_dual_grid(vertices: np.ndarray) -> np.ndarray:
     return ((v - center) * scale).astype(np.float32)
 
 
+@mesh_call
 def flexible_dual_grid(
-    vertices: np.ndarray,
-    faces: np.ndarray | None = None,
+    mesh: trimesh.Trimesh | np.ndarray,
     resolution: int = 256,
     *,
+    faces: np.ndarray | None = None,
     normalize: bool = True,
     face_weight: float = 1.0,
     boundary_weight: float = 0.2,
@@ -115,12 +118,12 @@ def flexible_dual_grid(
 
     Parameters
     ----------
-    vertices : numpy.ndarray or trimesh.Trimesh
-        (V, 3) vertices, or a mesh (then ``faces`` is taken from it).
-    faces : numpy.ndarray, optional
-        (F, 3) vertex indices.
+    mesh : trimesh.Trimesh or numpy.ndarray
+        A mesh, or (V, 3) vertices with ``faces``.
     resolution : int
         Voxels per axis.
+    faces : numpy.ndarray, optional
+        (F, 3) vertex indices, by keyword, when ``mesh`` is an array of vertices.
     normalize : bool
         Normalize as TRELLIS.2's ``dual_grid.py`` does first (default). With False the vertices
         must already lie in [-0.5, 0.5]^3.
@@ -132,16 +135,17 @@ def flexible_dual_grid(
     DualGrid
     """
     return flexible_dual_grids(
-        vertices, faces, [resolution], normalize=normalize, face_weight=face_weight,
+        mesh, [resolution], faces=faces, normalize=normalize, face_weight=face_weight,
         boundary_weight=boundary_weight, regularization_weight=regularization_weight,
     )[resolution]
 
 
+@mesh_call
 def flexible_dual_grids(
-    vertices: np.ndarray,
-    faces: np.ndarray | None,
+    mesh: trimesh.Trimesh | np.ndarray,
     resolutions: list[int],
     *,
+    faces: np.ndarray | None = None,
     normalize: bool = True,
     face_weight: float = 1.0,
     boundary_weight: float = 0.2,
@@ -151,9 +155,7 @@ def flexible_dual_grids(
 
     See :func:`flexible_dual_grid` for the parameters; returns ``{resolution: DualGrid}``.
     """
-    if faces is None:
-        vertices, faces = vertices.vertices, vertices.faces
-    v, f = _checked_mesh(vertices, faces, normalize)
+    v, f = _checked_mesh(*mesh_arrays(mesh, faces), normalize)
     # the reference works in the box's frame, shifted so that its corner is the origin
     shifted = (v - np.float32(-0.5)).astype(np.float32)
     tris = shifted[f]

@@ -54,6 +54,7 @@ from PIL import Image
 
 from meshprep.errors import InvalidGeometryError
 from meshprep.io.appearance import Appearance, Material, plain
+from meshprep.voxel._convention import mesh_call
 from meshprep.voxel._scanline import corner_voxel, count_crossings, fill_crossings
 from meshprep.voxel.dual_grid import normalize_for_dual_grid
 
@@ -81,11 +82,12 @@ _F255 = np.float32(255.0)
 # public API
 
 
+@mesh_call
 def pbr_voxels(
     mesh: trimesh.Trimesh,
-    appearance: Appearance | None = None,
     resolution: int = 256,
     *,
+    appearance: Appearance | None = None,
     normalize: bool = True,
     mip_level_offset: float = 0.0,
     vertex_colors: bool = True,
@@ -96,11 +98,11 @@ def pbr_voxels(
     ----------
     mesh : trimesh.Trimesh
         The mesh (as :func:`meshprep.load` returns it).
+    resolution : int
+        Voxels per axis; voxel ``i`` spans ``[-0.5 + i / res, -0.5 + (i + 1) / res]``.
     appearance : Appearance, optional
         Its look; by default ``mesh.metadata["meshprep_appearance"]`` (``load(...,
         appearance=True)``), else the default grey material.
-    resolution : int
-        Voxels per axis; voxel ``i`` spans ``[-0.5 + i / res, -0.5 + (i + 1) / res]``.
     normalize : bool
         Normalize as ``voxelize_pbr.py`` does (default). With False the vertices must already
         lie in [-0.5, 0.5]^3.
@@ -116,16 +118,17 @@ def pbr_voxels(
     attrs : dict of str to numpy.ndarray
         ``base_color`` (N, 3), ``metallic``, ``roughness`` and ``alpha`` (N, 1), uint8.
     """
-    return pbr_voxels_multi(mesh, appearance, (resolution,), normalize=normalize,
+    return pbr_voxels_multi(mesh, (resolution,), appearance=appearance, normalize=normalize,
                             mip_level_offset=mip_level_offset,
                             vertex_colors=vertex_colors)[int(resolution)]
 
 
+@mesh_call
 def pbr_voxels_multi(
     mesh: trimesh.Trimesh,
-    appearance: Appearance | None = None,
     resolutions: tuple[int, ...] | list[int] = (256, 512, 1024),
     *,
+    appearance: Appearance | None = None,
     normalize: bool = True,
     mip_level_offset: float = 0.0,
     vertex_colors: bool = True,

@@ -43,6 +43,7 @@ import trimesh
 from ..io import atomic_write
 from ..watertight import WatertightResult, make_watertight
 from ..watertight.band import BLOCK, BLOCK_POINTS, MASK, SHIFT, to_grid
+from ._convention import mesh_call
 
 __all__ = ["SparseSDF", "read_sparse_sdf", "sparse_sdf"]
 
@@ -592,11 +593,12 @@ def _propagated_distances(gv, faces, start, order, index, origins, res, nbx, tru
     return dist, level, stats
 
 
+@mesh_call
 def sparse_sdf(
-    mesh_or_result: trimesh.Trimesh | WatertightResult,
+    mesh: trimesh.Trimesh | WatertightResult,
     resolution: int | None = None,
-    truncation: float = 4,
     *,
+    truncation: float = 4,
     passes: int = 2,
     eps: float | None = None,
     device: str = "cpu",
@@ -605,7 +607,7 @@ def sparse_sdf(
 
     Parameters
     ----------
-    mesh_or_result : trimesh.Trimesh or WatertightResult
+    mesh : trimesh.Trimesh or WatertightResult
         A :class:`~meshprep.watertight.WatertightResult` of ``make_watertight(..., method="band")``
         without ``target_faces`` (its signs are reused, nothing is recomputed but distances), or
         a mesh in the canonical cube, made watertight here first.
@@ -647,8 +649,8 @@ def sparse_sdf(
     if not 0 < truncation <= 64:
         raise ValueError(f"truncation must be in (0, 64] voxels, got {truncation}")
     stats: dict = {}
-    if isinstance(mesh_or_result, WatertightResult):
-        result = mesh_or_result
+    if isinstance(mesh, WatertightResult):
+        result = mesh
         res = int(result.stats.get("resolution", 0))
         if resolution is not None and int(resolution) != res:
             raise ValueError(f"the result is at resolution {res}, not {resolution}")
@@ -656,7 +658,7 @@ def sparse_sdf(
             raise ValueError("sparse_sdf needs an undecimated result of method='band'")
     else:
         kwargs = {} if resolution is None else {"resolution": int(resolution)}
-        result = make_watertight(mesh_or_result, eps=eps, device=device, **kwargs)
+        result = make_watertight(mesh, eps=eps, device=device, **kwargs)
         res = int(result.stats["resolution"])
         stats["watertight"] = result.stats
     started = time.perf_counter()

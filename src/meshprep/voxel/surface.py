@@ -28,8 +28,11 @@ import os
 
 import numba as nb
 import numpy as np
+import trimesh
 
 from meshprep.errors import InvalidGeometryError
+
+from ._convention import mesh_call
 
 TRELLIS_RESOLUTION = 64
 CLIP_MARGIN = 1e-6  # voxelize.py clips to [-0.5 + 1e-6, 0.5 - 1e-6]
@@ -64,8 +67,9 @@ def normalize_for_trellis(vertices: np.ndarray) -> np.ndarray:
     return ((v - (lo + hi) / 2.0) * (1.0 / extent)).astype(np.float32)
 
 
-def surface_voxels(mesh, resolution: int = TRELLIS_RESOLUTION, *, faces: np.ndarray | None = None,
-                   normalize: bool = True) -> np.ndarray:
+@mesh_call
+def surface_voxels(mesh: trimesh.Trimesh | np.ndarray, resolution: int = TRELLIS_RESOLUTION, *,
+                   faces: np.ndarray | None = None, normalize: bool = True) -> np.ndarray:
     """The voxels TRELLIS's ``voxelize.py`` gets from Open3D, without Open3D.
 
     Parameters
@@ -75,7 +79,7 @@ def surface_voxels(mesh, resolution: int = TRELLIS_RESOLUTION, *, faces: np.ndar
     resolution : int
         Cells per axis over [-0.5, 0.5]^3 (TRELLIS: 64; ``voxel_size = 1 / resolution``).
     faces : numpy.ndarray, optional
-        (F, 3) vertex indices when ``mesh`` is an array of vertices.
+        (F, 3) vertex indices, by keyword, when ``mesh`` is an array of vertices.
     normalize : bool
         Normalize with :func:`normalize_for_trellis` first (default). With False the vertices
         are taken as they are (those of a ``mesh.ply``). Either way they are then clipped to
