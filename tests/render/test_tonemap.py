@@ -238,6 +238,7 @@ def test_unknown_look_is_refused():
 
 def test_missing_blender_is_explained(monkeypatch, tmp_path):
     monkeypatch.setenv("MESHPREP_BLENDER_COLORMANAGEMENT", str(tmp_path))
+    monkeypatch.delenv("MESHPREP_BLENDER_PYTHON", raising=False)
     monkeypatch.setattr(tonemap.importlib.util, "find_spec", lambda name: None)
     monkeypatch.setattr(tonemap.shutil, "which", lambda name: None)
     with pytest.raises(FileNotFoundError, match="MESHPREP_BLENDER_COLORMANAGEMENT"):

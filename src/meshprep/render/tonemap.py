@@ -24,11 +24,12 @@ factory scene's **Filmic** view with look **None** applies):
 Blender's LUT files are *not* shipped with meshprep (Blender is GPL-3.0; the OCIO config's
 Filmic and AgX data carry their authors' terms, which this MIT package does not take on). They
 are read at first use from a Blender installation's ``datafiles/colormanagement``: the folder in
-``$MESHPREP_BLENDER_COLORMANAGEMENT``, else an installed ``bpy`` wheel (``pip install bpy``),
-else next to a ``blender`` executable on ``PATH``. The transform structure follows Blender
-5.0.1's ``datafiles/colormanagement/config.ocio`` (views ``Filmic`` and ``AgX`` of display
-``sRGB``, looks of family Filmic); tests/render/test_tonemap.py compares with values measured
-from Blender 5.0.1. Blender 3.0 (TRELLIS.2's) used the 65³ ancestor of the desat cube; 5.0's is
+``$MESHPREP_BLENDER_COLORMANAGEMENT``, else an installed ``bpy`` wheel (``pip install bpy``, here
+or in the venv of ``$MESHPREP_BLENDER_PYTHON``), else next to a ``blender`` executable on
+``PATH``. The transform structure follows Blender 5.0.1's
+``datafiles/colormanagement/config.ocio`` (views ``Filmic`` and ``AgX`` of display ``sRGB``,
+looks of family Filmic); tests/render/test_tonemap.py compares with values measured from
+Blender 5.0.1. Blender 3.0 (TRELLIS.2's) used the 65³ ancestor of the desat cube; 5.0's is
 its 33³ subsample.
 """
 
@@ -166,6 +167,12 @@ def colormanagement_dir() -> Path:
     if spec is not None and spec.origin:
         root = os.path.dirname(spec.origin)
         candidates += sorted(glob.glob(os.path.join(root, "*", "datafiles", "colormanagement")))
+    python = os.environ.get("MESHPREP_BLENDER_PYTHON")
+    if python:
+        # the Blender backend's own venv (bpy pins numpy < 2, so it often lives apart)
+        prefix = os.path.dirname(os.path.dirname(python))
+        candidates += sorted(glob.glob(os.path.join(
+            prefix, "lib", "python*", "site-packages", "bpy", "*", "datafiles", "colormanagement")))
     blender = shutil.which("blender")
     if blender:
         root = os.path.dirname(os.path.realpath(blender))
