@@ -46,6 +46,7 @@ _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "M
 _TRANSFORM = "KHR_texture_transform"
 _DRACO = "KHR_draco_mesh_compression"
 _MESHOPT = ("EXT_meshopt_compression", "KHR_meshopt_compression")
+_INSTANCING = "EXT_mesh_gpu_instancing"
 #: Draco's DataType values DT_INT8 .. DT_UINT64 (draco/core/draco_types.h)
 _DRACO_INTEGER_TYPES = range(1, 9)
 _STRIP_OR_FAN = (5, 6)  # TRIANGLE_STRIP, TRIANGLE_FAN (glTF 2.0, 3.7.2.1)
@@ -181,6 +182,7 @@ def _decode_all(writer: _Writer, path: Path, jail: Path | None, placeholders: se
         writer.replace(index, writer.floats(index))
     _triangulate_strips_and_fans(writer)
     _bake_morph_targets(writer)
+    _normalize_scene(writer)
     for primitive, (tex_coord, matrix) in _primitive_transforms(tree):
         _bake_transform(writer, primitive, tex_coord, matrix)
 
@@ -190,7 +192,7 @@ def _needs_decoding(tree: dict[str, Any], appearance: bool) -> bool:
     without a copy)."""
     found = _check_primitives(tree)
     return bool(found or _normalized_accessors(tree) or _primitive_transforms(tree)
-                or _meshopt_views(tree) or _sparse_accessors(tree)
+                or _meshopt_views(tree) or _sparse_accessors(tree) or _needs_scene_pass(tree)
                 or (appearance and needs_texture_pass(tree)))
 
 
@@ -217,6 +219,73 @@ def _has_morph_weights(tree: dict[str, Any]) -> bool:
     return any(channel.get("target", {}).get("path") == "weights"
                for animation in tree.get("animations") or []
                for channel in animation.get("channels") or [])
+
+
+def _needs_scene_pass(tree: dict[str, Any]) -> bool:
+    """Whether trimesh would draw the node graph wrong: a camera node (trimesh drops its mesh
+    and cuts its children off the scene), ``EXT_mesh_gpu_instancing`` (ignored) or no
+    ``scenes`` (nothing drawn)."""
+    nodes = [n for n in tree.get("nodes") or [] if isinstance(n, dict)]
+    return ("scenes" not in tree and bool(tree.get("meshes"))) or any(
+        "camera" in node or isinstance(_instancing(node), dict) for node in nodes)
+
+
+def _instancing(node: dict[str, Any]) -> Any:
+    return (node.get("extensions") or {}).get(_INSTANCING)
+
+
+def _normalize_scene(writer: _Writer) -> None:
+    """Rewrite the node graph so that trimesh draws what glTF 2.0 declares.
+
+    Cameras are dropped (meshprep reads geometry), ``EXT_mesh_gpu_instancing`` nodes get one
+    child node per instance (:func:`_expand_instances`), and a file without ``scenes`` gets
+    one holding every root node, or, without nodes, one node per mesh (glTF 2.0, 3.5.1: such
+    a file is a library of its meshes).
+    """
+    tree = writer.tree
+    nodes = tree.get("nodes") or []
+    for n, node in enumerate(list(nodes)):
+        node.pop("camera", None)
+        if isinstance(_instancing(node), dict) and isinstance(node.get("mesh"), int):
+            _expand_instances(writer, n)
+    _drop_extension(tree, _INSTANCING)
+    if "scenes" in tree:
+        return
+    if not nodes:
+        tree["nodes"] = nodes = [{"mesh": m} for m in range(len(tree.get("meshes") or []))]
+    children = {c for node in nodes for c in node.get("children") or []}
+    tree["scenes"] = [{"nodes": [n for n in range(len(nodes)) if n not in children]}]
+    tree["scene"] = 0
+
+
+def _expand_instances(writer: _Writer, n: int) -> None:
+    """Move node ``n``'s mesh onto one child per ``EXT_mesh_gpu_instancing`` instance.
+
+    The extension's README: instance ``i`` is drawn at the node's world transform times the
+    instance's ``T * R * S`` (absent attributes: identity); every attribute has one value per
+    instance.
+    """
+    tree = writer.tree
+    node = tree["nodes"][n]
+    attributes = _instancing(node).get("attributes") or {}
+    where = f"nodes[{n}].extensions.{_INSTANCING}"
+    values = {name: writer.floats(_accessor_index(tree, attributes[name], f"{where}.{name}"))
+              for name in ("TRANSLATION", "ROTATION", "SCALE") if name in attributes}
+    counts = {len(v) for v in values.values()}
+    if len(counts) != 1:
+        raise CorruptFileError(f"{where}: attributes hold {sorted(counts)} instances "
+                               "(one count needed)")
+    count = counts.pop()
+    translation = values.get("TRANSLATION", np.zeros((count, 3)))
+    rotation = values.get("ROTATION", np.tile([0.0, 0.0, 0.0, 1.0], (count, 1)))
+    scale = values.get("SCALE", np.ones((count, 3)))
+    mesh = node.pop("mesh")
+    node["extensions"].pop(_INSTANCING)
+    first = len(tree["nodes"])
+    tree["nodes"].extend({"mesh": mesh, "translation": translation[i, :3].tolist(),
+                          "rotation": rotation[i, :4].tolist(), "scale": scale[i, :3].tolist()}
+                         for i in range(count))
+    node["children"] = [*(node.get("children") or []), *range(first, first + count)]
 
 
 def _sparse_accessors(tree: dict[str, Any]) -> bool:

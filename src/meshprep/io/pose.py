@@ -102,10 +102,30 @@ def _animates_weights(tree: dict) -> bool:
                for channel in animations[0].get("channels") or [])
 
 
+def _scene_nodes(tree: dict) -> list[int]:
+    """The nodes the default scene draws (scene 0 when ``scene`` is absent, glTF 2.0 3.5.1),
+    parents before children."""
+    nodes = tree.get("nodes") or []
+    scenes = tree.get("scenes") or [{"nodes": _roots(nodes)}]
+    stack = list(scenes[tree.get("scene", 0)].get("nodes", []))[::-1]
+    out = []
+    while stack:
+        index = stack.pop()
+        out.append(index)
+        stack.extend(nodes[index].get("children", [])[::-1])
+    return out
+
+
+def _roots(nodes: list[dict]) -> list[int]:
+    """Nodes that are no node's child."""
+    children = {c for node in nodes for c in node.get("children", [])}
+    return [n for n in range(len(nodes)) if n not in children]
+
+
 def _globals(tree: dict, overrides: dict) -> dict[int, np.ndarray]:
+    """World matrix of every node (a skin's joints need not be in the drawn scene)."""
     nodes = tree.get("nodes", [])
-    scenes = tree.get("scenes") or [{"nodes": list(range(len(nodes)))}]
-    roots = scenes[tree.get("scene", 0)].get("nodes", [])
+    roots = _roots(nodes)
     out: dict[int, np.ndarray] = {}
     stack = [(r, np.eye(4)) for r in roots]
     while stack:
@@ -145,9 +165,7 @@ def _primitives(data: DecodedGltf, mesh_index: int):
 
 def _skinned(data: DecodedGltf, prim, positions, skin, world, where) -> np.ndarray:
     """Linear blend skinning (glTF 2.0, 3.7.3): sum of weight x joint world x inverse bind."""
-    attributes = prim["attributes"]
-    joints = data.integers(attributes["JOINTS_0"], f"{where}.JOINTS_0")
-    weights = data.floats(attributes["WEIGHTS_0"], f"{where}.WEIGHTS_0")
+    joints, weights = _influences(data, prim["attributes"], where)
     joint_nodes = skin["joints"]
     if "inverseBindMatrices" in skin:
         ibm = data.floats(skin["inverseBindMatrices"], f"{where} inverseBindMatrices")
@@ -163,6 +181,19 @@ def _skinned(data: DecodedGltf, prim, positions, skin, world, where) -> np.ndarr
         m = mats[joints[:, k]]
         out += weights[:, k:k + 1] * np.einsum("nij,nj->ni", m, homogeneous)[:, :3]
     return out
+
+
+def _influences(data: DecodedGltf, attributes: dict, where: str
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``JOINTS_n`` / ``WEIGHTS_n`` pair side by side (glTF 2.0, 3.7.3.1: more than four
+    influences per vertex come in further sets)."""
+    joints, weights = [], []
+    n = 0
+    while f"JOINTS_{n}" in attributes and f"WEIGHTS_{n}" in attributes:
+        joints.append(data.integers(attributes[f"JOINTS_{n}"], f"{where}.JOINTS_{n}"))
+        weights.append(data.floats(attributes[f"WEIGHTS_{n}"], f"{where}.WEIGHTS_{n}"))
+        n += 1
+    return np.concatenate(joints, axis=1), np.concatenate(weights, axis=1)
 
 
 def _moved(positions: np.ndarray, faces: np.ndarray, world: np.ndarray):
@@ -199,8 +230,8 @@ def posed_at_frame0(path: Path, tree: dict[str, Any], jail: Path,
     rest, posed = _globals(tree, {}), _globals(tree, overrides)
     v_rest, v_pose, faces, parts = [], [], [], []
     offset, skinned = 0, False
-    for index, world in posed.items():
-        node = tree["nodes"][index]
+    for index in _scene_nodes(tree):
+        world, node = posed[index], tree["nodes"][index]
         if "mesh" not in node:
             continue
         for p, prim, positions, f in _primitives(data, node["mesh"]):
