@@ -12,7 +12,11 @@ Job keys: ``action`` (``"export"`` or ``"render"``), ``input``, ``output`` (a ``
 ``export``, a folder for ``render``), ``result`` (JSON written at the end); for ``render``:
 ``to_world`` (4×4 applied to the imported objects), ``frames`` (``c2w`` Blender camera-to-world,
 ``fov`` horizontal radians, ``ortho_scale`` or null), ``size``, ``passes``, ``engine``
-(``cycles``, ``eevee``, ``workbench``), ``samples``, ``depth_max``.
+(``cycles``, ``eevee``, ``workbench``), ``samples``, ``depth_max``; optional for the ``color``
+pass: ``lighting`` (one dict for every frame or a list of one per frame: ``kind``,
+``world_color``, ``world_strength``, ``points`` of ``position``, ``color``, ``power_w``,
+``radius``; replaces the white sky and the file's own lights), ``preset`` (``"trellis2"``:
+:func:`trellis2_settings`), ``view_transform`` and ``look`` (Blender's names).
 """
 
 from __future__ import annotations
@@ -253,6 +257,55 @@ def _uniform_sky(world) -> None:
     background.inputs["Strength"].default_value = 1.0
 
 
+def trellis2_settings(scene) -> None:
+    """TRELLIS.2's Cycles settings (``init_render`` of its ``data_toolkit/blender_script/
+    render_cond.py``): 32 samples, a box pixel filter 1 px wide, one diffuse and one glossy
+    bounce, 3 transparent and 3 transmission bounces, denoised (OpenImageDenoise on the CPU),
+    transparent film; Blender 3.x's default view transform, Filmic with no look. TRELLIS.2
+    writes ``cycles.filter_type``, which Blender 5.0.1 does not have (AttributeError): the box
+    filter is set through ``pixel_filter_type``, the property of that name."""
+    cycles = scene.cycles
+    cycles.samples = 32
+    cycles.pixel_filter_type = "BOX"
+    cycles.filter_width = 1.0
+    cycles.diffuse_bounces = 1
+    cycles.glossy_bounces = 1
+    cycles.transparent_max_bounces = 3
+    cycles.transmission_bounces = 3
+    cycles.use_denoising = True
+    cycles.denoiser = "OPENIMAGEDENOISE"
+    cycles.denoising_use_gpu = False
+    scene.render.film_transparent = True
+    scene.view_settings.view_transform = "Filmic"
+    scene.view_settings.look = "None"
+
+
+def apply_lighting(scene, lighting: dict) -> None:
+    """Replace every light and the world by ``lighting``: the world's background is
+    ``world_color`` × ``world_strength``; each point is a POINT light (``energy`` =
+    ``power_w`` watts, ``shadow_soft_size`` = ``radius``, ``color``, ``location`` =
+    ``position`` in the render world)."""
+    for obj in [o for o in scene.objects if o.type == "LIGHT"]:
+        bpy.data.objects.remove(obj, do_unlink=True)
+    world = scene.world
+    world.use_nodes = True
+    tree = world.node_tree
+    tree.nodes.clear()
+    background = tree.nodes.new("ShaderNodeBackground")
+    output = tree.nodes.new("ShaderNodeOutputWorld")
+    tree.links.new(background.outputs["Background"], output.inputs["Surface"])
+    background.inputs["Color"].default_value = (*map(float, lighting["world_color"]), 1.0)
+    background.inputs["Strength"].default_value = float(lighting["world_strength"])
+    for index, point in enumerate(lighting.get("points", ())):
+        light = bpy.data.lights.new(f"meshprep_light_{index}", type="POINT")
+        light.energy = float(point["power_w"])
+        light.shadow_soft_size = float(point["radius"])
+        light.color = tuple(float(c) for c in point["color"])
+        obj = bpy.data.objects.new(f"meshprep_light_{index}", light)
+        obj.location = tuple(float(c) for c in point["position"])
+        scene.collection.objects.link(obj)
+
+
 def _cuda_devices() -> bool:
     try:
         prefs = bpy.context.preferences.addons["cycles"].preferences
@@ -292,12 +345,23 @@ def set_camera(scene, frame: dict) -> None:
 def render_frames(scene, job: dict, kind: str, suffix: str, raw: bool) -> list[float]:
     """Render every frame of the job to ``NNN<suffix>.png``; seconds per frame."""
     settings = scene.render.image_settings
-    scene.view_settings.view_transform = "Raw" if raw else "Standard"
+    color = kind == "color"
+    if raw:
+        scene.view_settings.view_transform = "Raw"
+    elif not color or job.get("preset") != "trellis2":
+        scene.view_settings.view_transform = "Standard"
+    if color and job.get("view_transform"):
+        scene.view_settings.view_transform = job["view_transform"]
+    if color and job.get("look"):
+        scene.view_settings.look = job["look"]
     settings.color_depth = "16" if kind == "depth" else "8"
     settings.color_mode = "BW" if kind == "depth" else "RGBA"
+    lighting = job.get("lighting") if color else None
     seconds = []
     for index, frame in enumerate(job["frames"]):
         set_camera(scene, frame)
+        if lighting:
+            apply_lighting(scene, lighting[index] if isinstance(lighting, list) else lighting)
         scene.render.filepath = os.path.join(job["output"], f"{index:03d}{suffix}.png")
         start = time.perf_counter()
         bpy.ops.render.render(write_still=True)
@@ -325,7 +389,11 @@ def render_job(job: dict) -> dict:
             flat_shading(scene)
         if exact:
             override_materials(scene, kind, job.get("depth_max", 1.0))
-        setup_render(scene, job["engine"], job["size"], job.get("samples", 64), exact)
+        setup_render(scene, job["engine"], job["size"], job.get("samples") or 64, exact)
+        if not exact and job.get("preset") == "trellis2":
+            trellis2_settings(scene)
+            if job.get("samples"):
+                scene.cycles.samples = int(job["samples"])
         raw = kind in ("normal", "depth")
         timings[kind] = render_frames(scene, job, kind, PASS_FILES[kind], raw)
     return {"seconds": timings}

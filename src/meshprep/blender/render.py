@@ -19,8 +19,10 @@ ENGINES = ("cycles", "eevee", "workbench")
 
 
 def render_job(path: str | os.PathLike[str], out: str | os.PathLike[str], frames: list[dict],
-               *, size: int, passes: list[str], engine: str, samples: int, depth_max: float,
-               normalization: np.ndarray, timeout: float = DEFAULT_TIMEOUT) -> dict:
+               *, size: int, passes: list[str], engine: str, samples: int | None,
+               depth_max: float, normalization: np.ndarray, timeout: float = DEFAULT_TIMEOUT,
+               lighting: dict | list[dict] | None = None, preset: str | None = None,
+               view_transform: str | None = None, look: str | None = None) -> dict:
     """Render ``frames`` of the model file ``path`` with Blender into the folder ``out``.
 
     Parameters
@@ -38,14 +40,23 @@ def render_job(path: str | os.PathLike[str], out: str | os.PathLike[str], frames
         Any of ``normal, depth, albedo, color`` (masks are the alpha of these).
     engine : str
         One of :data:`ENGINES`.
-    samples : int
-        Samples per pixel of the ``color`` pass.
+    samples : int or None
+        Samples per pixel of the ``color`` pass (None: 64, or the preset's).
     depth_max : float
         World depth that the 16-bit depth pass maps to 65535.
     normalization : (4, 4) array
         From :func:`meshprep.load`'s coordinates to the render world.
     timeout : float
         Seconds the worker may run.
+    lighting : dict or list of dict, optional
+        The ``color`` pass's lights, for every frame or one per frame (the keys of
+        :meth:`meshprep.render.lights.Lighting.to_json`: ``kind``, ``world_color``,
+        ``world_strength``, ``points`` of ``position``, ``color``, ``power_w``, ``radius``, in
+        the render world). None: a uniform white sky of strength 1 and the file's own lights.
+    preset : {None, "trellis2"}
+        ``"trellis2"``: TRELLIS.2's Cycles settings and Filmic view transform for ``color``.
+    view_transform, look : str, optional
+        Blender's view transform and look for ``color`` (default ``Standard``, or the preset's).
 
     Returns
     -------
@@ -56,4 +67,6 @@ def render_job(path: str | os.PathLike[str], out: str | os.PathLike[str], frames
                     "output": str(Path(out).resolve()), "frames": frames, "size": size,
                     "passes": passes, "engine": engine, "samples": samples,
                     "depth_max": depth_max,
-                    "to_world": (normalization @ import_axes(path)).tolist()}, timeout)
+                    "to_world": (normalization @ import_axes(path)).tolist(),
+                    "lighting": lighting, "preset": preset, "view_transform": view_transform,
+                    "look": look}, timeout)

@@ -7,6 +7,7 @@ made here, the images in Blender's worker process (:func:`meshprep.blender.rende
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -29,15 +30,25 @@ from .views import (
 
 def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cameras,
                    *, size: int = 512, passes=("normal", "depth", "mask"),
-                   engine: str = "cycles", samples: int = 64, y_up: bool = True, seed: int = 0,
-                   timeout: float = DEFAULT_TIMEOUT, mesh=None):
+                   engine: str = "cycles", samples: int | None = None, y_up: bool = True,
+                   seed: int = 0, timeout: float = DEFAULT_TIMEOUT, mesh=None, lighting=None,
+                   preset: str | None = None, view_transform: str | None = None,
+                   look: str | None = None):
     """Render a model file with Blender on the built-in renderer's cameras and conventions.
 
     The file is read by :func:`meshprep.load` first, for the normalization (the same matrix
     the built-in renderer uses, so both backends' pixels agree), then by Blender. ``normal``,
     ``depth`` and ``albedo`` are unlit material overrides sampled once at each pixel's centre;
-    ``color`` renders the real materials under a uniform grey sky with ``samples`` samples.
+    ``color`` renders the real materials under a uniform white sky with ``samples`` samples.
     ``mesh``: the file as :func:`meshprep.load` returned it, when the caller has it already.
+    ``samples``: None is 64, or 32 under ``preset="trellis2"``.
+
+    ``lighting`` (``color`` only): a :class:`meshprep.render.lights.Lighting` (anything with
+    ``to_json()``) or a dict of its keys, for every view, or a sequence of one per view; point
+    positions are in the render world (the normalized frame of ``transforms.json``). None keeps
+    the uniform white sky. ``preset="trellis2"`` renders ``color`` with TRELLIS.2's Cycles
+    settings (``init_render`` of its ``render_cond.py``; Filmic view transform, no look);
+    ``view_transform`` and ``look`` name Blender's (``"Standard"``, ``"Filmic"``, ``"AgX"``...).
 
     Returns
     -------
@@ -45,6 +56,8 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: use {ENGINES}")
+    if preset not in (None, "trellis2") or (preset and engine != "cycles"):
+        raise ValueError(f"preset {preset!r}: use None or 'trellis2' (with engine='cycles')")
     start = time.perf_counter()
     cams = parse_cameras(cameras, seed) if isinstance(cameras, str) else cameras
     out = Path(out_dir)
@@ -57,7 +70,8 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     asked = [p for p in passes if p != "mask"] or ["albedo"]
     result = render_job(path, out, frames, size=size, passes=asked, engine=engine,
                         samples=samples, depth_max=depth_max, normalization=normalization,
-                        timeout=timeout)
+                        timeout=timeout, lighting=lighting_json(lighting, len(frames)),
+                        preset=preset, view_transform=view_transform, look=look)
     files = [out / f"{i:03d}{PASS_SUFFIX[p]}.png" for i in range(len(frames)) for p in asked]
     if "mask" in passes:
         files += _masks_from_alpha(out, len(frames), PASS_SUFFIX[asked[0]])
@@ -67,6 +81,30 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     files.append(write_transforms(out, cams, size, passes, normalization, depth_max))
     return RenderResult(len(frames), files, time.perf_counter() - start,
                         result.get("seconds", {}))
+
+
+def lighting_json(lighting, views: int) -> dict | list[dict] | None:
+    """``lighting`` as the worker's JSON: one dict, or a list of ``views`` dicts."""
+    if lighting is None:
+        return None
+    if isinstance(lighting, (list, tuple)):
+        if len(lighting) != views:
+            raise ValueError(f"{len(lighting)} lightings for {views} views")
+        return [_one_lighting(item) for item in lighting]
+    return _one_lighting(lighting)
+
+
+def _one_lighting(lighting) -> dict:
+    if hasattr(lighting, "to_json"):
+        lighting = lighting.to_json()
+    if isinstance(lighting, str):
+        lighting = json.loads(lighting)
+    points = [{"position": [float(v) for v in p["position"]],
+               "color": [float(v) for v in p["color"]], "power_w": float(p["power_w"]),
+               "radius": float(p["radius"])} for p in lighting.get("points", ())]
+    return {"kind": str(lighting.get("kind", "custom")),
+            "world_color": [float(v) for v in lighting["world_color"]],
+            "world_strength": float(lighting["world_strength"]), "points": points}
 
 
 def _masks_from_alpha(out: Path, count: int, suffix: str) -> list[Path]:
