@@ -15,7 +15,8 @@ Job keys: ``action`` (``"export"`` or ``"render"``), ``input``, ``output`` (a ``
 (``cycles``, ``eevee``, ``workbench``), ``samples``, ``depth_max``; optional for the ``color``
 pass: ``lighting`` (one dict for every frame or a list of one per frame: ``kind``,
 ``world_color``, ``world_strength``, ``points`` of ``position``, ``color``, ``power_w``,
-``radius``; replaces the white sky and the file's own lights), ``preset`` (``"trellis2"``:
+``radius``, and ``areas`` of ``position``, ``direction``, ``size``, ``power_w``, ``color``;
+replaces the white sky and the file's own lights), ``preset`` (``"trellis2"``:
 :func:`trellis2_settings`), ``view_transform`` and ``look`` (Blender's names).
 """
 
@@ -304,6 +305,25 @@ def apply_lighting(scene, lighting: dict) -> None:
         obj = bpy.data.objects.new(f"meshprep_light_{index}", light)
         obj.location = tuple(float(c) for c in point["position"])
         scene.collection.objects.link(obj)
+    for index, area in enumerate(lighting.get("areas", ())):
+        _area_light(scene, index, area)
+
+
+def _area_light(scene, index: int, area: dict) -> None:
+    """A square AREA light of side ``size`` emitting toward ``direction`` (its local -Z)."""
+    from mathutils import Vector
+
+    light = bpy.data.lights.new(f"meshprep_area_{index}", type="AREA")
+    light.shape = "SQUARE"
+    light.size = float(area["size"])
+    light.energy = float(area["power_w"])
+    light.color = tuple(float(c) for c in area.get("color", (1.0, 1.0, 1.0)))
+    obj = bpy.data.objects.new(f"meshprep_area_{index}", light)
+    obj.location = tuple(float(c) for c in area["position"])
+    obj.rotation_mode = "QUATERNION"
+    obj.rotation_quaternion = Vector([float(c) for c in area["direction"]]).to_track_quat(
+        "-Z", "Y")
+    scene.collection.objects.link(obj)
 
 
 def _cuda_devices() -> bool:

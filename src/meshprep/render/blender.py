@@ -44,8 +44,9 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     ``samples``: None is 64, or 32 under ``preset="trellis2"``.
 
     ``lighting`` (``color`` only): a :class:`meshprep.render.lights.Lighting` (anything with
-    ``to_json()``) or a dict of its keys, for every view, or a sequence of one per view; point
-    positions are in the render world (the normalized frame of ``transforms.json``). None keeps
+    ``to_json()``) or a dict of its keys, for every view, or a sequence of one per view (e.g.
+    :func:`meshprep.render.lights.lighting_for_views`; not ``headlight``); light positions are
+    in the render world (the normalized frame of ``transforms.json``). None keeps
     the uniform white sky. ``preset="trellis2"`` renders ``color`` with TRELLIS.2's Cycles
     settings (``init_render`` of its ``render_cond.py``; Filmic view transform, no look);
     ``view_transform`` and ``look`` name Blender's (``"Standard"``, ``"Filmic"``, ``"AgX"``...).
@@ -102,9 +103,17 @@ def _one_lighting(lighting) -> dict:
     points = [{"position": [float(v) for v in p["position"]],
                "color": [float(v) for v in p["color"]], "power_w": float(p["power_w"]),
                "radius": float(p["radius"])} for p in lighting.get("points", ())]
+    if lighting.get("kind") == "headlight":
+        raise ValueError("the 'headlight' lighting is the built-in preview's, not Blender's")
+    areas = [{"position": [float(v) for v in a["position"]],
+              "direction": [float(v) for v in a["direction"]], "size": float(a["size"]),
+              "power_w": float(a["power_w"]),
+              "color": [float(v) for v in a.get("color", (1.0, 1.0, 1.0))]}
+             for a in lighting.get("areas", ())]
     return {"kind": str(lighting.get("kind", "custom")),
             "world_color": [float(v) for v in lighting["world_color"]],
-            "world_strength": float(lighting["world_strength"]), "points": points}
+            "world_strength": float(lighting["world_strength"]), "points": points,
+            "areas": areas}
 
 
 def _masks_from_alpha(out: Path, count: int, suffix: str) -> list[Path]:
