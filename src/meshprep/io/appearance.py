@@ -11,6 +11,12 @@ metallic-roughness texture is linear (B metallic, G roughness). A missing or unr
 never fails a load: that material draws its factor. Each texture keeps its glTF sampler (wrap
 modes, filters; :class:`Sampler`), which the glTF reader passes along in the material's name
 (:func:`tag_samplers`) since trimesh's materials have no field for it.
+
+Material inputs of PBR shading and texture-model passes: the tangent-space normal map (linear,
+glTF ``normalTexture`` with its ``scale``; an MTL ``map_Bump`` / ``bump`` / ``norm``, read as a
+normal map as Blender's OBJ importer does, ``-bm`` its strength), emission (linear factor, sRGB
+texture, ``KHR_materials_emissive_strength``; MTL ``Ke`` / ``map_Ke``), ``doubleSided``, and the
+file's own vertex normals (glTF ``NORMAL``, OBJ ``vn``, PLY ``nx ny nz``) and glTF ``TANGENT``.
 """
 
 from __future__ import annotations
@@ -103,6 +109,20 @@ class Material:
         The MASK threshold.
     texture_sampler, metallic_roughness_sampler : Sampler
         Wrap modes and filters of the two textures (glTF's default sampler when not given).
+    normal_texture : (H, W, 4) uint8 or None
+        Tangent-space normal map, linear: RGB = ``(n + 1) / 2`` (glTF ``normalTexture``).
+    normal_scale : float
+        glTF ``normalTexture.scale``: multiplies the map's X and Y before normalizing.
+    emissive_factor : (3,) float32
+        Linear emitted colour (glTF ``emissiveFactor``, default black).
+    emissive_texture : (H, W, 4) uint8 or None
+        Emissive texture, sRGB-encoded (multiplied by ``emissive_factor``).
+    emissive_strength : float
+        ``KHR_materials_emissive_strength``: multiplies the emission (1 without it).
+    double_sided : bool
+        glTF ``doubleSided``.
+    normal_sampler, emissive_sampler : Sampler
+        Wrap modes and filters of the normal and emissive textures.
     """
 
     factor: np.ndarray
@@ -114,6 +134,14 @@ class Material:
     alpha_cutoff: float = 0.5
     texture_sampler: Sampler = field(default_factory=Sampler)
     metallic_roughness_sampler: Sampler = field(default_factory=Sampler)
+    normal_texture: np.ndarray | None = None
+    normal_scale: float = 1.0
+    emissive_factor: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))
+    emissive_texture: np.ndarray | None = None
+    emissive_strength: float = 1.0
+    double_sided: bool = False
+    normal_sampler: Sampler = field(default_factory=Sampler)
+    emissive_sampler: Sampler = field(default_factory=Sampler)
 
 
 @dataclass
@@ -132,6 +160,15 @@ class Appearance:
     face_material : (F,) int32
         Index into ``materials`` per face.
     materials : list of Material
+    vertex_normal : (V, 3) float32 or None
+        Unit vertex normals as the file declares them (glTF ``NORMAL``, OBJ ``vn``, PLY
+        ``nx ny nz``), moved by the node transform (inverse transpose; flipped with the
+        winding under a mirroring one) or skinned with the frame-0 pose. A part of the file
+        that declares none gets trimesh's smoothed normals (angle-weighted face normals); None
+        when no part declares any.
+    tangent : (V, 4) float32 or None
+        glTF ``TANGENT`` moved like the normals: unit XYZ, W = bitangent sign (±1); None when
+        no part declares any (zeros for the parts without).
     """
 
     uv: np.ndarray
@@ -139,6 +176,8 @@ class Appearance:
     face_color: np.ndarray | None
     face_material: np.ndarray
     materials: list[Material] = field(default_factory=list)
+    vertex_normal: np.ndarray | None = None
+    tangent: np.ndarray | None = None
 
     @property
     def textured(self) -> bool:
@@ -152,6 +191,21 @@ class _Part:
     vertex_color: np.ndarray | None
     face_color: np.ndarray | None
     material: Material
+    #: the file's normals (None: declared none) and the smoothed stand-in, lazily
+    declared_normal: np.ndarray | None = None
+    tangent: np.ndarray | None = None
+    geometry: trimesh.Trimesh | None = None
+    smoothed_normal: np.ndarray | None = None
+
+    def normals(self) -> np.ndarray:
+        """The declared normals, else trimesh's smoothed ones (moved with the part)."""
+        if self.declared_normal is not None:
+            return self.declared_normal
+        if self.smoothed_normal is not None:
+            return self.smoothed_normal
+        if self.geometry is None:
+            return np.zeros((len(self.uv), 3), np.float32)
+        return np.asarray(self.geometry.vertex_normals, np.float32).reshape(-1, 3)
 
 
 def _unit(color) -> np.ndarray:
@@ -206,7 +260,8 @@ def _material(material) -> Material:
     if isinstance(material, trimesh.visual.material.PBRMaterial):
         factor = material.baseColorFactor
         alpha_mode = str(material.alphaMode or "OPAQUE").upper()
-        base_sampler, mr_sampler = tagged_samplers(material.name)
+        tag = tagged_material(material.name)
+        base_sampler, mr_sampler, normal_sampler, emissive_sampler = tag.samplers
         return Material(np.ones(4, np.float32) if factor is None else _unit(factor),
                         _texture(material.baseColorTexture),
                         metallic_factor=_scalar(material.metallicFactor, 1.0),
@@ -214,46 +269,137 @@ def _material(material) -> Material:
                         metallic_roughness_texture=_texture(material.metallicRoughnessTexture),
                         alpha_mode=alpha_mode if alpha_mode in ALPHA_MODES else "OPAQUE",
                         alpha_cutoff=_scalar(material.alphaCutoff, 0.5, clip=False),
-                        texture_sampler=base_sampler, metallic_roughness_sampler=mr_sampler)
+                        texture_sampler=base_sampler, metallic_roughness_sampler=mr_sampler,
+                        normal_texture=_texture(material.normalTexture),
+                        normal_scale=tag.normal_scale,
+                        emissive_factor=_rgb(material.emissiveFactor),
+                        emissive_texture=_texture(material.emissiveTexture),
+                        emissive_strength=tag.emissive_strength,
+                        double_sided=bool(material.doubleSided),
+                        normal_sampler=normal_sampler, emissive_sampler=emissive_sampler)
     diffuse = getattr(material, "diffuse", None)
     # an MTL Kd is taken as linear, as Blender's OBJ importer takes it
     factor = np.ones(4, np.float32) if diffuse is None else _unit(diffuse)
-    return Material(factor, _texture(getattr(material, "image", None)))
+    extra = getattr(material, "kwargs", None) or {}
+    return Material(factor, _texture(getattr(material, "image", None)),
+                    emissive_factor=_rgb(extra.get("ke")))
 
 
-def tag_samplers(name: object, base: Sampler, metallic_roughness: Sampler) -> str:
-    """A material name carrying its textures' samplers (read back by :func:`tagged_samplers`).
+def _rgb(value: object) -> np.ndarray:
+    """A linear RGB factor as (3,) float32 in [0, +inf) (black when missing or malformed; a
+    single number is grey, as an MTL ``Ke 1`` is)."""
+    try:
+        array = np.asarray(value, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return np.zeros(3, np.float32)
+    if array.size == 1:
+        array = np.repeat(array, 3)
+    if array.size < 3 or not np.isfinite(array[:3]).all():
+        return np.zeros(3, np.float32)
+    return np.maximum(array[:3], 0.0).astype(np.float32)
+
+
+def mtl_texture_name(values: object) -> tuple[str | None, float]:
+    """The file name and ``-bm`` strength of an MTL map statement's arguments (trimesh keeps
+    them split on white space; options such as ``-bm 0.5`` or ``-s 1 1 1`` precede the name).
+
+    Returns
+    -------
+    name : str or None
+        The file name (None: none given).
+    strength : float
+        ``-bm``'s value (1 without it).
+    """
+    if not isinstance(values, list | tuple) or not values:
+        return None, 1.0
+    words = [str(v) for v in values]
+    strength, i = 1.0, 0
+    while i < len(words) and words[i].startswith("-"):
+        option, count = words[i].lower(), _MTL_OPTION_ARGS.get(words[i].lower(), 1)
+        if option == "-bm" and i + 1 < len(words):
+            try:
+                strength = float(words[i + 1])
+            except ValueError:
+                pass
+        i += 1 + count
+    name = " ".join(words[i:]).strip()
+    return (name or None), strength
+
+
+#: MTL texture options and how many arguments each takes (the MTL spec's ``-o -s -t`` take up
+#: to three; taken as three here, as exporters write them)
+_MTL_OPTION_ARGS = {"-o": 3, "-s": 3, "-t": 3, "-mm": 2, "-bm": 1, "-boost": 1, "-blendu": 1,
+                    "-blendv": 1, "-cc": 1, "-clamp": 1, "-imfchan": 1, "-texres": 1, "-type": 1}
+
+
+@dataclass(frozen=True)
+class MaterialTag:
+    """What a glTF material name carries past trimesh (:func:`tag_samplers`).
+
+    Attributes
+    ----------
+    samplers : tuple of Sampler
+        Of the base colour, metallic-roughness, normal and emissive textures.
+    normal_scale : float
+        ``normalTexture.scale``.
+    emissive_strength : float
+        ``KHR_materials_emissive_strength``'s ``emissiveStrength``.
+    """
+
+    samplers: tuple[Sampler, Sampler, Sampler, Sampler] = (Sampler(),) * 4
+    normal_scale: float = 1.0
+    emissive_strength: float = 1.0
+
+
+def tag_samplers(name: object, base: Sampler, metallic_roughness: Sampler,
+                 normal: Sampler | None = None, emissive: Sampler | None = None, *,
+                 normal_scale: float = 1.0, emissive_strength: float = 1.0) -> str:
+    """A material name carrying its textures' samplers and the scalars trimesh drops (read back
+    by :func:`tagged_material`).
 
     Parameters
     ----------
     name : object
         The glTF material's name (None or not a string: none).
-    base, metallic_roughness : Sampler
-        The samplers of the base colour and metallic-roughness textures.
+    base, metallic_roughness, normal, emissive : Sampler
+        The samplers of the base colour, metallic-roughness, normal and emissive textures.
+    normal_scale, emissive_strength : float
+        ``normalTexture.scale`` and ``KHR_materials_emissive_strength``'s value.
 
     Returns
     -------
     str
-        ``name`` with a sampler record appended (the loaded mesh keeps no material names).
+        ``name`` with a record appended (the loaded mesh keeps no material names).
     """
-    record = [[s.wrap_s, s.wrap_t, s.mag_filter, s.min_filter] for s in (base, metallic_roughness)]
+    samplers = (base, metallic_roughness, normal or Sampler(), emissive or Sampler())
+    record = [[s.wrap_s, s.wrap_t, s.mag_filter, s.min_filter] for s in samplers]
+    record.append({"normal_scale": float(normal_scale),
+                   "emissive_strength": float(emissive_strength)})
     text = name if isinstance(name, str) else ""
     return f"{text.split(_SAMPLER_TAG)[0]}{_SAMPLER_TAG}{json.dumps(record)}"
+
+
+def tagged_material(name: object) -> MaterialTag:
+    """What a material name carries (defaults when it carries none or a malformed record)."""
+    if not isinstance(name, str) or _SAMPLER_TAG not in name:
+        return MaterialTag()
+    try:
+        record = json.loads(name.split(_SAMPLER_TAG, 1)[1])
+        extra = record.pop() if record and isinstance(record[-1], dict) else {}
+        keys = ("wrapS", "wrapT", "magFilter", "minFilter")
+        samplers = [Sampler.from_gltf(dict(zip(keys, values, strict=True))) for values in record]
+        samplers = (samplers + [Sampler()] * 4)[:4]
+        return MaterialTag(tuple(samplers),
+                           _scalar(extra.get("normal_scale"), 1.0, clip=False),
+                           max(_scalar(extra.get("emissive_strength"), 1.0, clip=False), 0.0))
+    except (ValueError, TypeError, AttributeError):
+        return MaterialTag()
 
 
 def tagged_samplers(name: object) -> tuple[Sampler, Sampler]:
     """The base colour and metallic-roughness samplers a material name carries (defaults when it
     carries none or a malformed record)."""
-    if not isinstance(name, str) or _SAMPLER_TAG not in name:
-        return Sampler(), Sampler()
-    try:
-        record = json.loads(name.split(_SAMPLER_TAG, 1)[1])
-        keys = ("wrapS", "wrapT", "magFilter", "minFilter")
-        base, metallic_roughness = (Sampler.from_gltf(dict(zip(keys, values, strict=True)))
-                                    for values in record)
-    except (ValueError, TypeError):
-        return Sampler(), Sampler()
-    return base, metallic_roughness
+    return tagged_material(name).samplers[:2]
 
 
 def _scalar(value, default: float, clip: bool = True) -> float:
@@ -288,8 +434,96 @@ def _srgb_rows(array: np.ndarray) -> np.ndarray:
     return rgba
 
 
-def part_appearance(geometry: trimesh.Trimesh) -> _Part:
-    """The look of one scene geometry (UVs, colours, material), aligned with its arrays."""
+def part_appearance(geometry: trimesh.Trimesh, linear: np.ndarray | None = None) -> _Part:
+    """The look of one scene geometry (UVs, colours, material, declared normals and tangents),
+    aligned with its arrays.
+
+    Parameters
+    ----------
+    geometry : trimesh.Trimesh
+        As trimesh read it (its normals not yet computed: a cached ``vertex_normals`` is what
+        the file declared).
+    linear : (3, 3) or (V, 3, 3) float, optional
+        The linear part of the transform that placed its vertices (node transform, or per
+        vertex the blended skinning matrix); normals and tangents are moved by it.
+    """
+    part = _look(geometry)
+    # trimesh's loaders put a file's normals in the cache (glTF NORMAL, OBJ vn, PLY nx ny nz);
+    # without them ``vertex_normals`` is computed on first access, after this check
+    if "vertex_normals" in geometry._cache:
+        part.declared_normal = _finite_rows(geometry.vertex_normals, len(geometry.vertices), 3)
+    attributes = getattr(geometry, "vertex_attributes", None) or {}
+    part.tangent = _finite_rows(attributes.get(TANGENT_ATTRIBUTE), len(geometry.vertices), 4)
+    part.geometry = geometry
+    return moved_part(part, linear) if linear is not None else part
+
+
+#: the vertex attribute the glTF reader renames ``TANGENT`` to, so that trimesh keeps it
+TANGENT_ATTRIBUTE = "_TANGENT"
+
+
+def _finite_rows(values: object, count: int, width: int) -> np.ndarray | None:
+    """``values`` as (count, width) float32 with non-finite entries zeroed (None: wrong shape)."""
+    if values is None:
+        return None
+    array = np.asarray(values, np.float32)
+    if array.ndim != 2 or array.shape != (count, width):
+        return None
+    return np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def moved_part(part: _Part, linear: np.ndarray) -> _Part:
+    """A part whose normals and tangents follow a transform's linear part.
+
+    Normals take the inverse transpose (renormalized), which keeps them on the outside that the
+    winding (reversed under a mirroring transform) gives; tangents take the matrix itself and
+    their bitangent sign flips with a mirror. The smoothed stand-in normals are computed now,
+    from the untransformed geometry, and moved alike.
+
+    Parameters
+    ----------
+    part : _Part
+        From :func:`part_appearance`.
+    linear : (3, 3) or (V, 3, 3) float
+        One matrix, or one per vertex (skinning).
+
+    Returns
+    -------
+    _Part
+        ``part``, updated in place.
+    """
+    linear = np.asarray(linear, np.float64)
+    if linear.ndim == 2 and np.array_equal(linear, np.eye(3)):
+        return part
+    normals = part.normals()
+    with np.errstate(all="ignore"):
+        inverse = np.linalg.pinv(linear)
+        # row vector n times inverse(L): the column (L^-T n)
+        rotated = _unit_rows(np.einsum("...ij,...i->...j", inverse, normals.astype(np.float64)))
+        if part.declared_normal is not None:
+            part.declared_normal = rotated
+        else:
+            part.smoothed_normal = rotated
+        if part.tangent is not None:
+            xyz = np.einsum("...ij,...j->...i", linear, part.tangent[:, :3].astype(np.float64))
+            sign = np.where(np.linalg.det(linear) < 0, -1.0, 1.0)
+            part.tangent = np.concatenate(
+                [_unit_rows(xyz), (part.tangent[:, 3] * sign)[:, None]], axis=1
+            ).astype(np.float32)
+    return part
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length as float32 (zero or non-finite rows: zero)."""
+    vectors = np.nan_to_num(np.asarray(vectors, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    length = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    out = np.zeros_like(vectors)
+    np.divide(vectors, length, out=out, where=length > 1e-20)
+    return out.astype(np.float32)
+
+
+def _look(geometry: trimesh.Trimesh) -> _Part:
+    """UVs, colours and material of one geometry."""
     n_vertices, n_faces = len(geometry.vertices), len(geometry.faces)
     visual = geometry.visual
     uv = np.zeros((n_vertices, 2), np.float32)
@@ -320,7 +554,15 @@ def combine(parts: list[_Part], face_counts: list[int]) -> Appearance:
     vertex_color = _stacked([p.vertex_color for p in parts], vertex_counts)
     face_color = _stacked([p.face_color for p in parts], face_counts)
     face_material = np.repeat(np.arange(len(parts), dtype=np.int32), face_counts)
-    return Appearance(uv, vertex_color, face_color, face_material, [p.material for p in parts])
+    vertex_normal = tangent = None
+    if any(p.declared_normal is not None for p in parts):
+        vertex_normal = np.concatenate([_unit_rows(p.normals()) for p in parts])
+    if any(p.tangent is not None for p in parts):
+        tangent = np.concatenate([np.zeros((n, 4), np.float32) if p.tangent is None
+                                  else p.tangent for p, n in zip(parts, vertex_counts,
+                                                                 strict=True)])
+    return Appearance(uv, vertex_color, face_color, face_material, [p.material for p in parts],
+                      vertex_normal, tangent)
 
 
 def _stacked(arrays: list[np.ndarray | None], counts: list[int]) -> np.ndarray | None:

@@ -9,8 +9,11 @@ the file must be rewritten and :func:`texture_pass` on its copy of the tree:
 * ``KHR_materials_pbrSpecularGlossiness`` materials become metallic-roughness ones, as the
   extension's conversion note computes them (``examples/convert-between-workflows``,
   ``PbrUtilities.ConvertToMetallicRoughness``), per texel when a texture is involved.
-* every textured material's name carries its base colour and metallic-roughness samplers
+* every textured material's name carries its base colour, metallic-roughness, normal and
+  emissive samplers, its ``normalTexture.scale`` and its ``KHR_materials_emissive_strength``
   (:func:`meshprep.io.appearance.tag_samplers`), which trimesh does not keep.
+* a primitive's ``TANGENT`` is also named ``_TANGENT``
+  (:data:`meshprep.io.appearance.TANGENT_ATTRIBUTE`): trimesh keeps custom attributes only.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from meshprep.io.appearance import Sampler, tag_samplers
+from meshprep.io.appearance import TANGENT_ATTRIBUTE, Sampler, tag_samplers
 from meshprep.io.basisu import (
     EXTENSION,
     GOOGLE_EXTENSION,
@@ -37,6 +40,7 @@ from meshprep.io.basisu import (
 __all__ = ["SPEC_GLOSS", "needs_texture_pass", "spec_gloss_to_metal_rough", "texture_pass"]
 
 SPEC_GLOSS = "KHR_materials_pbrSpecularGlossiness"
+EMISSIVE_STRENGTH = "KHR_materials_emissive_strength"
 #: F0 of dielectrics in the conversion note (``dielectricSpecular``)
 _DIELECTRIC = 0.04
 _EPSILON = 1e-6
@@ -51,7 +55,9 @@ def needs_texture_pass(tree: dict[str, Any]) -> bool:
     """Whether :func:`texture_pass` has anything to do on this glTF tree."""
     return bool(basisu_textures(tree) or plain_ktx2_textures(tree)
                 or google_basis_textures(tree) or _spec_gloss_materials(tree)
-                or any(not s.is_default() for s in _material_samplers(tree)))
+                or any(not s.is_default() for s in _material_samplers(tree))
+                or any(_scalars(m) != (1.0, 1.0) for m in _materials(tree))
+                or bool(_tangent_attributes(tree)))
 
 
 def texture_pass(tree: dict[str, Any], file_name: str, read: ReadImage, add: AddImage) -> None:
@@ -73,6 +79,8 @@ def texture_pass(tree: dict[str, Any], file_name: str, read: ReadImage, add: Add
         spec_gloss_to_metal_rough(material, tree, read, add)
     _drop_used(tree, SPEC_GLOSS)
     _tag_samplers(tree)
+    for attributes in _tangent_attributes(tree):
+        attributes[TANGENT_ATTRIBUTE] = attributes["TANGENT"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,19 +159,51 @@ def _pair(tree: dict[str, Any], material: dict[str, Any]) -> tuple[Sampler, Samp
             _texture_sampler(tree, pbr.get("metallicRoughnessTexture")))
 
 
+def _materials(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in tree.get("materials", []) or [] if isinstance(m, dict)]
+
+
+def _samplers(tree: dict[str, Any], material: dict[str, Any]) -> tuple[Sampler, ...]:
+    """The base colour, metallic-roughness, normal and emissive textures' samplers."""
+    return (*_pair(tree, material), _texture_sampler(tree, material.get("normalTexture")),
+            _texture_sampler(tree, material.get("emissiveTexture")))
+
+
 def _material_samplers(tree: dict[str, Any]) -> list[Sampler]:
-    return [s for m in tree.get("materials", []) or [] if isinstance(m, dict)
-            for s in _pair(tree, m)]
+    return [s for m in _materials(tree) for s in _samplers(tree, m)]
+
+
+def _scalars(material: dict[str, Any]) -> tuple[float, float]:
+    """``normalTexture.scale`` and ``KHR_materials_emissive_strength`` (1 when absent or not a
+    finite number)."""
+    normal = material.get("normalTexture")
+    scale = normal.get("scale", 1.0) if isinstance(normal, dict) else 1.0
+    extension = (material.get("extensions") or {}).get(EMISSIVE_STRENGTH)
+    strength = extension.get("emissiveStrength", 1.0) if isinstance(extension, dict) else 1.0
+    values = []
+    for value in (scale, strength):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) \
+            and np.isfinite(value)
+        values.append(float(value) if ok else 1.0)
+    return values[0], values[1]
 
 
 def _tag_samplers(tree: dict[str, Any]) -> None:
-    """Append the samplers to the name of every material whose textures use a non-default one."""
-    for material in tree.get("materials", []) or []:
-        if not isinstance(material, dict):
-            continue
-        base, metallic_roughness = _pair(tree, material)
-        if not (base.is_default() and metallic_roughness.is_default()):
-            material["name"] = tag_samplers(material.get("name"), base, metallic_roughness)
+    """Append samplers and scalars to the name of every material that has a non-default one."""
+    for material in _materials(tree):
+        samplers = _samplers(tree, material)
+        normal_scale, strength = _scalars(material)
+        if not all(s.is_default() for s in samplers) or (normal_scale, strength) != (1.0, 1.0):
+            material["name"] = tag_samplers(material.get("name"), *samplers,
+                                            normal_scale=normal_scale, emissive_strength=strength)
+
+
+def _tangent_attributes(tree: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``attributes`` of every primitive that has a ``TANGENT``."""
+    return [p["attributes"] for m in tree.get("meshes", []) or [] if isinstance(m, dict)
+            for p in m.get("primitives", []) or []
+            if isinstance(p, dict) and isinstance(p.get("attributes"), dict)
+            and isinstance(p["attributes"].get("TANGENT"), int)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -237,6 +237,8 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
         if look is not None and kept is not None:
             look.uv = look.uv[kept]
             look.vertex_color = None if look.vertex_color is None else look.vertex_color[kept]
+            look.vertex_normal = None if look.vertex_normal is None else look.vertex_normal[kept]
+            look.tangent = None if look.tangent is None else look.tangent[kept]
     except LoadError:
         raise
     except Exception as exc:
@@ -383,7 +385,8 @@ def _flatten(scene: trimesh.Scene, file_name: str, appearance: bool = False
         faces.append(f + offset)
         offset += len(v)
         if appearance:
-            parts.append(part_appearance(geometry))
+            # the file's normals and tangents follow the node transform's linear part
+            parts.append(part_appearance(geometry, np.asarray(transform, np.float64)[:3, :3]))
     if not faces:
         return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), None
     look = combine_appearance(parts, [len(f) for f in faces]) if appearance else None

@@ -35,6 +35,9 @@ class PosedPart:
     primitive: int
     vertices: int
     faces: int
+    #: linear part of what posed it: the node's (3, 3) world matrix, or per vertex (V, 3, 3)
+    #: the blended skinning matrix (the file's normals and tangents follow it)
+    linear: np.ndarray | None = None
 
 
 @dataclass
@@ -163,8 +166,10 @@ def _primitives(data: DecodedGltf, mesh_index: int):
         yield p, prim, positions, faces
 
 
-def _skinned(data: DecodedGltf, prim, positions, skin, world, where) -> np.ndarray:
-    """Linear blend skinning (glTF 2.0, 3.7.3): sum of weight x joint world x inverse bind."""
+def _skinned(data: DecodedGltf, prim, positions, skin, world, where
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Linear blend skinning (glTF 2.0, 3.7.3): sum of weight x joint world x inverse bind.
+    Returns the positions and, per vertex, the blended matrix's linear part (V, 3, 3)."""
     joints, weights = _influences(data, prim["attributes"], where)
     joint_nodes = skin["joints"]
     if "inverseBindMatrices" in skin:
@@ -177,10 +182,12 @@ def _skinned(data: DecodedGltf, prim, positions, skin, world, where) -> np.ndarr
     mats = np.stack([world[j] @ ibm[k] for k, j in enumerate(joint_nodes)])
     homogeneous = np.c_[positions, np.ones(len(positions))]
     out = np.zeros((len(positions), 3))
+    linear = np.zeros((len(positions), 3, 3))
     for k in range(joints.shape[1]):
         m = mats[joints[:, k]]
         out += weights[:, k:k + 1] * np.einsum("nij,nj->ni", m, homogeneous)[:, :3]
-    return out
+        linear += weights[:, k, None, None] * m[:, :3, :3]
+    return out, linear
 
 
 def _influences(data: DecodedGltf, attributes: dict, where: str
@@ -236,20 +243,21 @@ def posed_at_frame0(path: Path, tree: dict[str, Any], jail: Path,
             continue
         for p, prim, positions, f in _primitives(data, node["mesh"]):
             attributes = prim["attributes"]
-            posed_faces = f
+            posed_faces, linear = f, world[:3, :3]
             if "skin" in node and "JOINTS_0" in attributes and "WEIGHTS_0" in attributes:
                 skin = tree["skins"][node["skin"]]
                 skinned = True
                 where = f"meshes[{node['mesh']}].primitives[{p}]"
                 # a skinned mesh ignores its own node transform (glTF 2.0, 3.7.3)
-                v_rest.append(_skinned(data, prim, positions, skin, rest, where))
-                v_pose.append(_skinned(data, prim, positions, skin, posed, where))
+                v_rest.append(_skinned(data, prim, positions, skin, rest, where)[0])
+                moved, linear = _skinned(data, prim, positions, skin, posed, where)
+                v_pose.append(moved)
             else:
                 v_rest.append(_moved(positions, f, rest[index])[0])
                 moved, posed_faces = _moved(positions, f, world)
                 v_pose.append(moved)
             faces.append(posed_faces + offset)
-            parts.append(PosedPart(node["mesh"], p, len(positions), len(f)))
+            parts.append(PosedPart(node["mesh"], p, len(positions), len(f), linear))
             offset += len(positions)
     if not faces:
         return Pose(np.zeros((0, 3)), np.zeros((0, 3), np.int64), animated, skinned, 1.0)
@@ -291,5 +299,5 @@ def posed_appearance(scene: trimesh.Scene, tree: dict[str, Any], pose: Pose
         geometry = by_key[(part.mesh, part.primitive)]
         if len(geometry.vertices) != part.vertices or len(geometry.faces) != part.faces:
             return None
-        looks.append(part_appearance(geometry))
+        looks.append(part_appearance(geometry, part.linear))
     return combine(looks, [part.faces for part in pose.parts])
