@@ -1,3 +1,4 @@
+# ruff: noqa: I001 (bmesh is importable only once bpy is)
 """Blender side of bench_conformance.py: build scenes, export glTF variants, save expectations.
 
 Run by Blender's Python (``python _conformance_blender.py OUT``), never imported by meshprep.
@@ -13,7 +14,7 @@ import math
 import sys
 from pathlib import Path
 
-import bpy  # noqa: I001 (bmesh is importable only once bpy is)
+import bpy
 import bmesh
 import numpy as np
 

@@ -141,3 +141,30 @@ def test_joint_outside_the_scene_still_poses(tmp_path: Path) -> None:
     gltf.tree["nodes"].append({"translation": [0, 0, 6]})
     gltf.tree["skins"] = [{"joints": [len(gltf.tree["nodes"]) - 1]}]
     _expect(mp.load(gltf.write(tmp_path / "outside_joint.glb")), _TRIANGLE + [0, 0, 6])
+
+
+def test_base_colour_from_the_second_uv_set(tmp_path: Path) -> None:
+    """``baseColorTexture.texCoord: 1`` without a transform: the texture is drawn with
+    TEXCOORD_1 (trimesh read TEXCOORD_0). meshprep's UVs have their origin bottom-left, so
+    glTF's (u, v) is (u, 1 - v)."""
+    from tests.io.test_gltf_conformance import _png
+
+    gltf, mesh = _one_triangle()
+    attributes = gltf.tree["meshes"][mesh]["primitives"][0]["attributes"]
+    second = np.float32([[0.25, 0.5], [0.75, 0.5], [0.25, 0.0]])
+    attributes["TEXCOORD_0"] = gltf.accessor(np.zeros((3, 2)), "VEC2", 5126)
+    attributes["TEXCOORD_1"] = gltf.accessor(second, "VEC2", 5126)
+    gltf.tree["meshes"][mesh]["primitives"][0]["material"] = 0
+    gltf.tree["images"] = [{"bufferView": gltf.view(_png((0, 255, 0, 255))),
+                            "mimeType": "image/png"}]
+    gltf.tree["textures"] = [{"source": 0}]
+    gltf.tree["materials"] = [{"pbrMetallicRoughness": {
+        "baseColorTexture": {"index": 0, "texCoord": 1}}}]
+    gltf.node(mesh=mesh)
+    loaded = mp.load(gltf.write(tmp_path / "uv1.glb"), appearance=True)
+    look = loaded.metadata["meshprep_appearance"]
+    uv = look.uv[np.asarray(loaded.faces).ravel()]
+    corners = np.asarray(loaded.vertices)[np.asarray(loaded.faces).ravel()]
+    order = np.lexsort(corners.T[::-1])
+    expected = np.c_[second[:, 0], 1 - second[:, 1]]
+    np.testing.assert_allclose(uv[order], expected[np.lexsort(_TRIANGLE.T[::-1])], atol=1e-6)

@@ -373,7 +373,10 @@ def _material_transform(material: dict[str, Any]) -> tuple[int, np.ndarray] | No
 def _info_transform(info: dict[str, Any]) -> tuple[int, tuple, float, tuple] | None:
     extension = (info.get("extensions", {}) or {}).get(_TRANSFORM)
     if not isinstance(extension, dict):
-        return None
+        # a texture read from another UV set than TEXCOORD_0 (the one trimesh reads) is an
+        # identity transform from that set
+        return None if info.get("texCoord", 0) == 0 else (int(info["texCoord"]), (0.0, 0.0),
+                                                           0.0, (1.0, 1.0))
     tex_coord = extension.get("texCoord", info.get("texCoord", 0))
     return (int(tex_coord), tuple(extension.get("offset", (0.0, 0.0))),
             float(extension.get("rotation", 0.0)), tuple(extension.get("scale", (1.0, 1.0))))
