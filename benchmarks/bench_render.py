@@ -16,6 +16,18 @@ importable here). Prints three markdown tables:
    the share whose normals are within 2°, and the PSNR of the unlit base colour (albedo) over
    pixels covered in both;
 3. the medians.
+
+``--cycles-compare`` (issue 28) runs a fourth comparison instead: the ``color`` pass of the
+built-in renderer against Blender Cycles with TRELLIS.2's settings (``preset="trellis2"``:
+32 samples, box filter, bounces 1/1/3/3, OIDN, Filmic) on the same ``cond:N`` cameras, under
+two lightings given to both: a uniform white world, and TRELLIS.2's random lights
+(:func:`meshprep.render.lights.lighting_for_views`, drawn once per asset). Assets: the corpus's
+textured glTF files plus three written here (a metallic sphere, an emissive cube, an
+alpha-MASK textured quad). Per asset and lighting: PSNR (median, min over views) and SSIM of
+RGB × alpha on black inside the union of the masks, the smallest mask IoU (alpha > 0.5), and
+CPU seconds per view at ``--cost-size``² (the built-in renderer: process time; Cycles: the
+children's ``getrusage`` less a 16² job's start-up and import, one view, on ``--cost-assets``).
+Side-by-side images (built-in | Cycles | |difference| × 4) go to ``--compare-out``.
 """
 
 from __future__ import annotations
@@ -100,6 +112,195 @@ def _agree(path: Path, folder: Path, views: int, size: int) -> dict[str, float]:
     return agreement(folder / "ours", folder / "cycles")
 
 
+# --- issue 28: the colour pass against Cycles ------------------------------------------------
+
+COMPARE = ("duck_glb", "milk_truck", "box_textured", "boolean_glb", "engine_glb",
+           "kenney_building", "kenney_character", "kenney_flag", "kenney_fountain",
+           "kenney_platform", "kenney_road", "kenney_trees")
+GENERATED = ("metal_sphere", "emissive_cube", "alpha_quad")
+LIGHTINGS = ("uniform", "trellis2")
+
+
+def write_generated(folder: Path) -> dict[str, Path]:
+    """Three small glTF assets (made here, CC0) the corpus lacks: a metallic sphere (metallic
+    1, roughness 0.2), an emissive cube (dark base, orange emission) and an alpha-MASK quad
+    (a checker texture whose odd cells have alpha 0, cutoff 0.5, double-sided)."""
+    import trimesh
+    from trimesh.visual.material import PBRMaterial
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    sphere.visual = trimesh.visual.TextureVisuals(material=PBRMaterial(
+        baseColorFactor=[230, 230, 230, 255], metallicFactor=1.0, roughnessFactor=0.2))
+    cube = trimesh.creation.box()
+    cube.visual = trimesh.visual.TextureVisuals(material=PBRMaterial(
+        baseColorFactor=[25, 25, 25, 255], metallicFactor=0.0, roughnessFactor=0.8,
+        emissiveFactor=[1.0, 0.5, 0.1]))
+    cells = (np.indices((8, 8)).sum(0) % 2).repeat(16, 0).repeat(16, 1)
+    texture = np.zeros((128, 128, 4), np.uint8)
+    texture[..., :3] = np.where(cells[..., None] == 0, [40, 160, 220], [230, 80, 40])
+    texture[..., 3] = np.where(cells == 0, 255, 0)
+    quad = trimesh.Trimesh([[-1, 0, 1], [1, 0, 1], [1, 0, -1], [-1, 0, -1]],  # faces +Y (up)
+                           [[0, 1, 2], [0, 2, 3]], process=False)
+    quad.visual = trimesh.visual.TextureVisuals(
+        uv=np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float),
+        material=PBRMaterial(baseColorTexture=Image.fromarray(texture, "RGBA"),
+                             alphaMode="MASK", alphaCutoff=0.5, doubleSided=True,
+                             metallicFactor=0.0, roughnessFactor=1.0))
+    paths = {}
+    for name, mesh in zip(GENERATED, (sphere, cube, quad), strict=True):
+        paths[name] = folder / f"{name}.glb"
+        mesh.export(paths[name])
+    return paths
+
+
+def _builtin_options(lights: list) -> tuple[dict, str]:
+    """The built-in renderer's lighting and view-transform options, where it has them."""
+    import inspect
+
+    params = inspect.signature(render_views).parameters
+    options, said = {}, []
+    if "lighting" in params:
+        options["lighting"] = lights
+        said.append("lighting")
+    if "view_transform" in params:
+        options["view_transform"] = "filmic"
+        said.append("view_transform='filmic'")
+    return options, ("built-in with " + " + ".join(said) if said
+                     else "today's built-in renderer (headlight, no view transform)")
+
+
+def _ssim(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004: Gaussian window 11 × 11, sigma 1.5, K1 0.01, K2 0.03, range
+    255) of two (H, W, 3) images over the pixels ``where``, channels averaged."""
+    from scipy.ndimage import gaussian_filter
+
+    def blur(x):
+        return gaussian_filter(x, 1.5, truncate=3.5)  # radius 5: 11 taps
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    values = []
+    for c in range(3):
+        x, y = a[..., c], b[..., c]
+        mx, my = blur(x), blur(y)
+        vx, vy, cov = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+        ssim = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+        values.append(ssim[where].mean())
+    return float(np.mean(values))
+
+
+def compare_pair(ours: Path, cycles: Path) -> dict[str, float]:
+    """PSNR and SSIM of RGB × alpha on black over the union of the masks, and the mask IoU."""
+    a, b = (_read(p).astype(np.float64) for p in (ours, cycles))
+    pa, pb = (x[..., :3] * x[..., 3:4] / 255 for x in (a, b))
+    ma, mb = a[..., 3] > 127.5, b[..., 3] > 127.5
+    union = ma | mb
+    mse = float(((pa - pb)[union] ** 2).mean()) if union.any() else 0.0
+    return {"psnr": 10 * np.log10(255**2 / mse) if mse > 0 else float("inf"),
+            "ssim": _ssim(pa, pb, union) if union.any() else 1.0,
+            "iou": float((ma & mb).sum() / max(union.sum(), 1))}
+
+
+def _side_by_side(ours: Path, cycles: Path, path: Path) -> None:
+    a, b = (_read(p).astype(np.float64) for p in (ours, cycles))
+    pa, pb = (x[..., :3] * x[..., 3:4] / 255 for x in (a, b))
+    diff = np.clip(np.abs(pa - pb) * 4, 0, 255)
+    Image.fromarray(np.concatenate([pa, pb, diff], 1).round().astype(np.uint8)).save(path)
+
+
+def _cycles_cpu(path: Path, folder: Path, cams, size: int, lights) -> float:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    render_blender(path, folder, cams, size=size, passes=("color", "mask"), preset="trellis2",
+                   lighting=lights)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _builtin_cpu(mesh, folder: Path, cams, size: int, options: dict) -> float:
+    start = time.process_time()
+    render_views(mesh, folder, cams, size=size, passes=("color", "mask"), **options)
+    return time.process_time() - start
+
+
+def cycles_compare(args, files: dict[str, str]) -> None:
+    """The colour pass against Cycles (``--cycles-compare``): tables per lighting, totals."""
+    from meshprep.render.cameras import asset_seed, parse_cameras
+    from meshprep.render.lights import lighting_for_views
+
+    out = Path(args.compare_out)
+    paths = {a: args.corpus / files[a] for a in args.compare_assets.split(",") if a}
+    paths.update(write_generated(out / "assets"))
+    cost_assets = set(args.cost_assets.split(","))
+    rows = {kind: [] for kind in LIGHTINGS}
+    said = None
+    render_views(mp.load(paths[next(iter(paths))], appearance=True), out / "warm", "cond:1",
+                 size=64, passes=("color", "mask"))  # compile outside the timings
+    with tempfile.TemporaryDirectory() as tmp:
+        for asset, path in paths.items():
+            mesh = mp.load(path, appearance=True)
+            seed = asset_seed(asset)
+            cams = parse_cameras(f"cond:{args.compare_views}", seed)
+            for kind in LIGHTINGS:
+                lights = lighting_for_views(kind, cams, seed)
+                options, said = _builtin_options(lights)
+                folder = Path(tmp) / asset / kind
+                ours_cpu = _builtin_cpu(mesh, folder / "ours", cams, args.size, options)
+                cyc_cpu = _cycles_cpu(path, folder / "cycles", cams, args.size, lights)
+                pairs = []
+                shots = out / kind
+                shots.mkdir(parents=True, exist_ok=True)
+                for i in range(len(cams.cameras)):
+                    a, b = folder / "ours" / f"{i:03d}.png", folder / "cycles" / f"{i:03d}.png"
+                    pairs.append(compare_pair(a, b))
+                    _side_by_side(a, b, shots / f"{asset}_{i:03d}.png")
+                one = cams.first()
+                cost = {"ours": _builtin_cpu(mesh, folder / "ours_cost", one, args.cost_size,
+                                             _builtin_options(lights[:1])[0]),
+                        "ours_size": ours_cpu / len(cams.cameras),
+                        "cycles_size": cyc_cpu / len(cams.cameras)}
+                if asset in cost_assets:
+                    start = _cycles_cpu(path, folder / "c16", one, 16, lights[:1])
+                    full = _cycles_cpu(path, folder / "cfull", one, args.cost_size, lights[:1])
+                    cost["cycles"] = full - start
+                rows[kind].append((asset, pairs, cost))
+                print(f"{asset} / {kind}: PSNR "
+                      f"{statistics.median(p['psnr'] for p in pairs):.1f} dB", flush=True)
+    print(f"\nbuilt-in: {said}; Cycles: render_blender(preset='trellis2'), Blender "
+          "from MESHPREP_BLENDER_PYTHON")
+    for kind in LIGHTINGS:
+        _print_compare(kind, rows[kind], args)
+    every = [p for kind in LIGHTINGS for _, pairs, _ in rows[kind] for p in pairs]
+    print(f"\nAll {len(every)} pairs: median PSNR "
+          f"{statistics.median(p['psnr'] for p in every):.1f} dB, median SSIM "
+          f"{statistics.median(p['ssim'] for p in every):.3f}, median IoU "
+          f"{statistics.median(p['iou'] for p in every):.4f}; images in {out}")
+
+
+def _print_compare(kind: str, rows, args) -> None:
+    s, c = args.size, args.cost_size
+    print(f"\n### Colour pass against Cycles (TRELLIS.2 settings), {kind} lighting, "
+          f"cond:{args.compare_views} at {s}²\n")
+    print(f"| asset | views | PSNR dB median / min | SSIM median | mask IoU min | "
+          f"built-in CPU s/view {c}² | Cycles CPU s/view {c}² | Cycles CPU s/view {s}² "
+          f"(incl. start-up) | Cycles / built-in {c}² |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for asset, pairs, cost in rows:
+        psnr = [p["psnr"] for p in pairs]
+        cyc = cost.get("cycles")
+        ratio = f"{cyc / cost['ours']:.0f}×" if cyc else "—"
+        print(f"| {asset} | {len(pairs)} | {statistics.median(psnr):.1f} / {min(psnr):.1f} | "
+              f"{statistics.median(p['ssim'] for p in pairs):.3f} | "
+              f"{min(p['iou'] for p in pairs):.4f} | {cost['ours']:.3f} | "
+              f"{f'{cyc:.1f}' if cyc is not None else '—'} | {cost['cycles_size']:.1f} | "
+              f"{ratio} |")
+    pairs = [p for _, ps, _ in rows for p in ps]
+    print(f"\n{kind}: median PSNR {statistics.median(p['psnr'] for p in pairs):.1f} dB, "
+          f"median SSIM {statistics.median(p['ssim'] for p in pairs):.3f} over {len(pairs)} "
+          "pairs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
@@ -109,9 +310,19 @@ def main() -> None:
     parser.add_argument("--workbench-assets", default=",".join(WORKBENCH))
     parser.add_argument("--agree-views", type=int, default=24)
     parser.add_argument("--no-blender", action="store_true")
+    parser.add_argument("--cycles-compare", action="store_true",
+                        help="the colour pass against Cycles with TRELLIS.2's settings only")
+    parser.add_argument("--compare-assets", default=",".join(COMPARE))
+    parser.add_argument("--compare-views", type=int, default=4)
+    parser.add_argument("--cost-size", type=int, default=1024)
+    parser.add_argument("--cost-assets", default="duck_glb,milk_truck")
+    parser.add_argument("--compare-out", default="/tmp/meshprep_cycles_compare")
     args = parser.parse_args()
     files = {line.split(",")[0]: line.split(",")[1]
              for line in (args.corpus / "manifest.csv").read_text().splitlines()[1:]}
+    if args.cycles_compare:
+        cycles_compare(args, files)
+        return
     blender = blender_python() is not None and not args.no_blender
     speed, agree = [], []
     with tempfile.TemporaryDirectory() as tmp:
