@@ -10,6 +10,18 @@ Passes (files per frame ``NNN``):
             × vertex / face colour) lit by a headlight (0.35 ambient + 0.65 Lambert), alpha = mask
 ``albedo``  ``NNN_albedo.png`` RGBA sRGB: the same base colour, unlit
 ``shaded``  ``NNN_shaded.png`` RGBA grey Lambert shading from the camera, alpha = mask
+``mr``      ``NNN_mr.png`` RGBA linear, not tone mapped: R 255, G roughness, B metallic (glTF's
+            layout, as Hunyuan3D-2.1 Paint's ``*_mr`` training images), alpha = mask
+``normal_camera``  ``NNN_normal_cam.png`` RGBA: camera-space normal ``(n + 1) / 2``, OpenGL
+            axes (+X right, +Y up, +Z toward the camera), alpha = mask
+``position``  ``NNN_pos.png`` RGBA 16-bit: canonical coordinates ``p / (2 * bound) + 0.5`` of
+            the render world (Z up, the normalization box spans [0, 1]; Hunyuan3D-2.1 Paint's
+            ``*_pos`` maps), alpha = mask
+``emission``  ``NNN_emission.png`` RGBA sRGB: emitted colour (factor × strength × texture,
+            linear, clipped to [0, 1], then sRGB-encoded), alpha = mask
+
+A normal texture perturbs both normal passes (``normal`` and ``normal_camera``); the material
+textures are sampled with their own samplers (:mod:`meshprep.render.material_passes`).
 
 Colour comes from ``mesh.metadata["meshprep_appearance"]`` (``meshprep.load(path,
 appearance=True)``); a mesh without it (or whose faces changed since it was loaded) is white.
@@ -33,13 +45,15 @@ from meshprep.io import atomic_write
 from meshprep.io.appearance import Appearance, plain
 
 from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
+from .material_passes import MATERIAL_PASSES, MaterialPasses
 from .png import encode_png
 from .raster import rasterize, sampler_codes, shade_colors, shade_views
 
-PASSES = ("normal", "depth", "mask", "color", "albedo", "shaded")
+PASSES = ("normal", "depth", "mask", "color", "albedo", "shaded", *MATERIAL_PASSES)
 #: file name suffix of each pass (``NNN<suffix>.png``)
 PASS_SUFFIX = {"normal": "_normal", "depth": "_depth", "mask": "_mask", "color": "",
-           "albedo": "_albedo", "shaded": "_shaded"}
+           "albedo": "_albedo", "shaded": "_shaded", "mr": "_mr",
+           "normal_camera": "_normal_cam", "position": "_pos", "emission": "_emission"}
 
 
 @dataclass
@@ -108,7 +122,8 @@ def render_views(
     size : int
         Image width and height in pixels.
     passes : tuple of str
-        Any of ``normal, depth, mask, color, albedo, shaded``.
+        Any of ``normal, depth, mask, color, albedo, shaded, mr, normal_camera, position,
+        emission``.
     smooth : bool
         Interpolate vertex normals instead of face normals.
     y_up : bool
@@ -139,6 +154,9 @@ def render_views(
     faces = np.ascontiguousarray(mesh.faces, dtype=np.int64)
     unit_normals, vertex_normals = _normals(vertices, faces)
     look = _packed_appearance(mesh, appearance) if {"color", "albedo"} & set(passes) else None
+    material = (MaterialPasses(_look(mesh, appearance), vertices, faces, unit_normals,
+                               vertex_normals, normalization, cams.bound, smooth)
+                if set(MATERIAL_PASSES) & set(passes) else None)
     w2c, intr, ortho, eyes, forwards = _camera_arrays(cams, size)
     depth_max = depth_range(cams)
     files: list[Path] = []
@@ -168,6 +186,9 @@ def render_views(
                         smooth, eyes[views], forwards[views], ortho[views], depth_max, rgba,
                         depth16, mask8, shaded, normals)
             images = {"normal": rgba, "depth": depth16, "mask": mask8, "shaded": shaded}
+            if material is not None:
+                images.update(material.render(passes, face_id, bary, w2c[views], eyes[views],
+                                              forwards[views], ortho[views], rgba))
             for name in ("color", "albedo"):
                 if name in passes:
                     images[name] = np.empty((n, size, size, 4), np.uint8)
@@ -202,13 +223,19 @@ def _normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.nd
     return unit, vertex_normals
 
 
-def _packed_appearance(mesh: trimesh.Trimesh, look: Appearance | None) -> tuple:
-    """The mesh's look as the arrays :func:`shade_colors` reads (white when it has none)."""
+def _look(mesh: trimesh.Trimesh, look: Appearance | None) -> Appearance:
+    """The look given, else the mesh's; the plain one when it does not fit the mesh."""
     look = look if look is not None else mesh.metadata.get("meshprep_appearance")
     n_vertices, n_faces = len(mesh.vertices), len(mesh.faces)
     if not isinstance(look, Appearance) or len(look.uv) != n_vertices \
             or len(look.face_material) != n_faces:
         look = plain(n_vertices, n_faces)
+    return look
+
+
+def _packed_appearance(mesh: trimesh.Trimesh, look: Appearance | None) -> tuple:
+    """The mesh's look as the arrays :func:`shade_colors` reads (white when it has none)."""
+    look = _look(mesh, look)
     offsets, heights, widths, chunks, used = [], [], [], [], 0
     for material in look.materials:
         texture = material.texture
