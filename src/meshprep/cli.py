@@ -320,7 +320,9 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                    help="hammersley:N, cond:N, ortho6, orbit:N@ELEV, scoring4 or a .json file")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--passes", default="normal,depth,mask",
-                   help="comma-separated: normal, depth, mask, color, albedo, shaded")
+                   help="comma-separated: normal, depth, mask, color, albedo, shaded, mr "
+                        "(linear, G roughness, B metallic), normal_camera (OpenGL camera "
+                        "axes), position (16-bit canonical coordinates), emission (sRGB)")
     p.add_argument("--backend", choices=("builtin", "blender"), default="builtin",
                    help="blender: bpy in a worker process (pip install \"meshprep[blender]\")")
     p.add_argument("--engine", choices=("cycles", "eevee", "workbench"), default="cycles",
@@ -346,7 +348,7 @@ def _run_render(args: argparse.Namespace) -> int:
                                 passes=passes, engine=args.engine, samples=args.samples,
                                 y_up=not args.z_up, seed=args.seed)
     else:
-        colour = bool({"color", "albedo"} & set(passes))
+        colour = bool({"color", "albedo", "mr", "normal_camera", "emission"} & set(passes))
         result = render_views(load(args.input, appearance=colour), args.output, args.cameras,
                               size=args.size, passes=passes, smooth=args.smooth,
                               y_up=not args.z_up, seed=args.seed)
