@@ -408,7 +408,7 @@ _TRANSFORM = {  # variant -> (gltf-transform arguments, tolerance)
     "gt_weld": (["weld"], 1e-5),
     "gt_dedup": (["dedup"], 1e-5),
     "gt_instance": (["instance", "--min", "2"], 1e-5),
-    "gt_sparse": (["sparse", "--ratio", "1"], 1e-5),
+    "gt_sparse": (["sparse"], 1e-5),
     "gt_join": (["join"], 1e-5),
     "gt_flatten": (["flatten"], 1e-5),
     "gt_reorder": (["reorder"], 1e-5),
@@ -428,6 +428,11 @@ _PIPELINE = {  # variant -> (gltf-pipeline arguments, output suffix, tolerance)
 }
 
 
+#: the variants made of corpus files unless ``--full-npm`` (each tool call costs seconds)
+_CORPUS_VARIANTS = {"gt_draco", "gt_meshopt", "gt_quantize", "gt_instance", "gt_sparse",
+                    "gp_draco"}
+
+
 def npm_sources(out: Path, blender: list[Case]) -> list[Path]:
     """Uncompressed Blender GLBs and the corpus GLBs (broken ones left out)."""
     sources = [c.file for c in blender if c.variant.split("/")[1].startswith("glb")]
@@ -436,20 +441,27 @@ def npm_sources(out: Path, blender: list[Case]) -> list[Path]:
     return sources
 
 
-def npm_cases(out: Path, sources: list[Path], npm: Path) -> list[Case]:
-    """Run each tool on each source (outputs kept between runs) and list the variants."""
+def npm_cases(out: Path, sources: list[Path], npm: Path, full: bool = False) -> list[Case]:
+    """Run each tool on each source (outputs kept between runs) and list the variants (the
+    corpus files get :data:`_CORPUS_VARIANTS` only, unless ``full``)."""
     transform, pipeline = npm / "node_modules/.bin/gltf-transform", \
         npm / "node_modules/.bin/gltf-pipeline"
     cases = []
     for source in sources:
         stem = source.stem if source.parent == CORPUS else source.parent.name
+        wanted = (lambda name: True) if full or source.parent != CORPUS \
+            else _CORPUS_VARIANTS.__contains__
         for variant, (args, tolerance) in _TRANSFORM.items():
+            if not wanted(variant):
+                continue
             target = out / "npm" / stem / variant / f"{stem}.glb"
             command = [str(transform), args[0], str(source), str(target), *args[1:]]
             if _made(command, target):
                 cases.append(Case(target, "gltf-transform", f"{stem}/{variant}", None, None,
                                   tolerance, source))
         for variant, (args, suffix, tolerance) in _PIPELINE.items():
+            if not wanted(variant):
+                continue
             target = out / "npm" / stem / variant / f"{stem}{suffix}"
             command = [str(pipeline), "-i", str(source), "-o", str(target), *args]
             if _made(command, target):
@@ -501,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path(tempfile.gettempdir()) / "meshprep_conformance")
     parser.add_argument("--npm", type=Path, default=Path("/tmp/npmtools"))
     parser.add_argument("--skip-npm", action="store_true")
+    parser.add_argument("--full-npm", action="store_true",
+                        help="every tool variant of the corpus files too")
     parser.add_argument("--all", action="store_true", help="print ok rows too")
     parser.add_argument("--json", type=Path, help="write every row here")
     args = parser.parse_args(argv)
@@ -509,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     blender = blender_cases(args.out)
     cases = blender + feature_cases(args.out)
     if not args.skip_npm:
-        cases += npm_cases(args.out, npm_sources(args.out, blender), args.npm)
+        cases += npm_cases(args.out, npm_sources(args.out, blender), args.npm, args.full_npm)
     references: dict = {}
     rows = [run_case(case, references) for case in cases]
     print_table(rows, args.all)

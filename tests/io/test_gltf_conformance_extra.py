@@ -168,3 +168,23 @@ def test_base_colour_from_the_second_uv_set(tmp_path: Path) -> None:
     order = np.lexsort(corners.T[::-1])
     expected = np.c_[second[:, 0], 1 - second[:, 1]]
     np.testing.assert_allclose(uv[order], expected[np.lexsort(_TRIANGLE.T[::-1])], atol=1e-6)
+
+
+def test_draco_point_cloud_beside_triangles(tmp_path: Path) -> None:
+    """A Draco-compressed POINTS primitive decodes without faces; the triangle beside it is
+    the file's surface (it was refused: 'buffer 0 holds fewer bytes than its views read')."""
+    import DracoPy
+
+    points = np.random.default_rng(0).random((50, 3)).astype(np.float32)
+    stream = DracoPy.encode(points, quantization_bits=14)
+    ids = {a["attribute_type"]: a["unique_id"] for a in DracoPy.decode(stream).attributes}
+    gltf, mesh = _one_triangle()
+    placeholder = gltf.placeholder(50, "VEC3", 5126, min=[0, 0, 0], max=[1, 1, 1])
+    gltf.tree["meshes"][mesh]["primitives"].append({
+        "attributes": {"POSITION": placeholder}, "mode": 0, "extensions": {
+            "KHR_draco_mesh_compression": {"bufferView": gltf.view(stream),
+                                           "attributes": {"POSITION": ids[0]}}}})
+    gltf.tree["extensionsUsed"] = ["KHR_draco_mesh_compression"]
+    gltf.tree["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+    gltf.node(mesh=mesh)
+    _expect(mp.load(gltf.write(tmp_path / "draco_points.glb")), _TRIANGLE)

@@ -611,7 +611,8 @@ def _decode_draco(writer: _Writer, primitive: dict[str, Any]) -> None:
             accessor = writer.tree["accessors"][attributes[name]]
             values, component = _draco_values(by_id[ident], accessor)
             writer.replace(attributes[name], values, component)
-    faces = np.asarray(decoded.faces, dtype=np.uint32).reshape(-1, 1)
+    # a point-cloud stream (a POINTS primitive) decodes without faces
+    faces = np.asarray(getattr(decoded, "faces", ()), dtype=np.uint32).reshape(-1, 1)
     if "indices" in primitive:
         writer.replace(primitive["indices"], faces, component=5125)
     elif len(faces):  # Draco reorders the points: only its faces draw them right
