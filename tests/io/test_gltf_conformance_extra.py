@@ -188,3 +188,15 @@ def test_draco_point_cloud_beside_triangles(tmp_path: Path) -> None:
     gltf.tree["extensionsRequired"] = ["KHR_draco_mesh_compression"]
     gltf.node(mesh=mesh)
     _expect(mp.load(gltf.write(tmp_path / "draco_points.glb")), _TRIANGLE)
+
+
+def test_hidden_node_hides_its_subtree(tmp_path: Path) -> None:
+    """KHR_node_visibility: ``visible: false`` hides the node and all its descendants."""
+    gltf, mesh = _one_triangle()
+    child = gltf.node(mesh=mesh, translation=[0, 0, 5])
+    gltf.tree["scenes"][0]["nodes"].remove(child)
+    gltf.node(mesh=mesh, children=[child], translation=[3, 0, 0],
+              extensions={"KHR_node_visibility": {"visible": False}})
+    gltf.node(mesh=mesh)
+    gltf.tree["extensionsUsed"] = ["KHR_node_visibility"]
+    _expect(mp.load(gltf.write(tmp_path / "hidden.glb")), _TRIANGLE)

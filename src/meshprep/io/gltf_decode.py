@@ -47,6 +47,7 @@ _TRANSFORM = "KHR_texture_transform"
 _DRACO = "KHR_draco_mesh_compression"
 _MESHOPT = ("EXT_meshopt_compression", "KHR_meshopt_compression")
 _INSTANCING = "EXT_mesh_gpu_instancing"
+_VISIBILITY = "KHR_node_visibility"
 #: Draco's DataType values DT_INT8 .. DT_UINT64 (draco/core/draco_types.h)
 _DRACO_INTEGER_TYPES = range(1, 9)
 _STRIP_OR_FAN = (5, 6)  # TRIANGLE_STRIP, TRIANGLE_FAN (glTF 2.0, 3.7.2.1)
@@ -227,7 +228,23 @@ def _needs_scene_pass(tree: dict[str, Any]) -> bool:
     ``scenes`` (nothing drawn)."""
     nodes = [n for n in tree.get("nodes") or [] if isinstance(n, dict)]
     return ("scenes" not in tree and bool(tree.get("meshes"))) or any(
-        "camera" in node or isinstance(_instancing(node), dict) for node in nodes)
+        "camera" in node or isinstance(_instancing(node), dict) or _hidden(node)
+        for node in nodes)
+
+
+def _hidden(node: dict[str, Any]) -> bool:
+    """Whether ``KHR_node_visibility`` hides a node (and so its whole subtree)."""
+    visibility = (node.get("extensions") or {}).get(_VISIBILITY)
+    return isinstance(visibility, dict) and visibility.get("visible", True) is False
+
+
+def _hide_subtrees(nodes: list[dict[str, Any]]) -> None:
+    """Drop the meshes of hidden nodes and their descendants (``KHR_node_visibility``)."""
+    stack = [n for n, node in enumerate(nodes) if _hidden(node)]
+    while stack:
+        node = nodes[stack.pop()]
+        node.pop("mesh", None)
+        stack.extend(node.get("children") or [])
 
 
 def _instancing(node: dict[str, Any]) -> Any:
@@ -237,13 +254,15 @@ def _instancing(node: dict[str, Any]) -> Any:
 def _normalize_scene(writer: _Writer) -> None:
     """Rewrite the node graph so that trimesh draws what glTF 2.0 declares.
 
-    Cameras are dropped (meshprep reads geometry), ``EXT_mesh_gpu_instancing`` nodes get one
+    Cameras are dropped (meshprep reads geometry), so are the meshes of nodes that
+    ``KHR_node_visibility`` hides with their subtrees; ``EXT_mesh_gpu_instancing`` nodes get one
     child node per instance (:func:`_expand_instances`), and a file without ``scenes`` gets
     one holding every root node, or, without nodes, one node per mesh (glTF 2.0, 3.5.1: such
     a file is a library of its meshes).
     """
     tree = writer.tree
     nodes = tree.get("nodes") or []
+    _hide_subtrees(nodes)
     for n, node in enumerate(list(nodes)):
         node.pop("camera", None)
         if isinstance(_instancing(node), dict) and isinstance(node.get("mesh"), int):
