@@ -240,3 +240,26 @@ def test_stl_has_no_declared_normals(tmp_path: Path) -> None:
     look = _look(tmp_path / "t.stl")
     assert look.vertex_normal is None and look.tangent is None
     assert look.materials[0].emissive_strength == 1.0
+
+
+def test_mtl_normal_and_emission_maps(tmp_path: Path) -> None:
+    normal = np.full((2, 2, 4), (128, 128, 255, 255), np.uint8)
+    emissive = np.full((2, 2, 4), (250, 20, 20, 255), np.uint8)
+    Image.fromarray(normal).save(tmp_path / "n.png")
+    Image.fromarray(emissive).save(tmp_path / "e.png")
+    (tmp_path / "m.mtl").write_text("newmtl a\nKd 1 1 1\nmap_Bump -bm 0.5 n.png\n"
+                                    "Ke 1 1 1\nmap_Ke e.png\n")
+    (tmp_path / "m.obj").write_text("mtllib m.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\n"
+                                    "vt 1 0\nvt 0 1\nusemtl a\nf 1/1 2/2 3/3\n")
+    material = _look(tmp_path / "m.obj").materials[0]
+    np.testing.assert_array_equal(material.normal_texture, normal)
+    assert material.normal_scale == 0.5
+    np.testing.assert_array_equal(material.emissive_texture, emissive)
+    np.testing.assert_allclose(material.emissive_factor, [1, 1, 1])
+
+
+def test_mtl_missing_normal_map_is_left_out(tmp_path: Path) -> None:
+    (tmp_path / "m.mtl").write_text("newmtl a\nKd 1 1 1\nnorm missing.png\n")
+    (tmp_path / "m.obj").write_text("mtllib m.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\n"
+                                    "usemtl a\nf 1 2 3\n")
+    assert _look(tmp_path / "m.obj").materials[0].normal_texture is None

@@ -158,7 +158,7 @@ def test_many_parts_keep_their_own_colours(tmp_path):
 
 def test_bad_pass_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown passes"):
-        render_views(_box(), tmp_path, "scoring4", passes=("emission",))
+        render_views(_box(), tmp_path, "scoring4", passes=("specular",))
 
 
 @pytest.mark.parametrize("shape, dtype", [((7, 5), np.uint8), ((7, 5), np.uint16),

@@ -21,6 +21,7 @@ file's own vertex normals (glTF ``NORMAL``, OBJ ``vn``, PLY ``nx ny nz``) and gl
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 
@@ -281,8 +282,52 @@ def _material(material) -> Material:
     # an MTL Kd is taken as linear, as Blender's OBJ importer takes it
     factor = np.ones(4, np.float32) if diffuse is None else _unit(diffuse)
     extra = getattr(material, "kwargs", None) or {}
+    normal_image, normal_scale = extra.get(_MTL_NORMAL, (None, 1.0))
     return Material(factor, _texture(getattr(material, "image", None)),
-                    emissive_factor=_rgb(extra.get("ke")))
+                    emissive_factor=_rgb(extra.get("ke")),
+                    emissive_texture=_texture(extra.get(_MTL_EMISSIVE)),
+                    normal_texture=_texture(normal_image), normal_scale=normal_scale)
+
+
+#: keys under which :func:`read_mtl_maps` leaves the images it read in a material's kwargs
+_MTL_NORMAL, _MTL_EMISSIVE = "meshprep_normal_map", "meshprep_emissive_map"
+#: MTL statements read as a normal map (Blender's OBJ importer reads ``map_Bump`` / ``bump``
+#: as one) and as the emission map
+_MTL_NORMAL_KEYS, _MTL_EMISSIVE_KEYS = ("norm", "map_bump", "bump"), ("map_ke",)
+
+
+def read_mtl_maps(scene: trimesh.Scene, resolver) -> None:
+    """Read the normal and emission maps an OBJ's MTL names (trimesh reads ``map_Kd`` only).
+
+    Parameters
+    ----------
+    scene : trimesh.Scene
+        As trimesh read the OBJ, with materials.
+    resolver : trimesh.resolvers.Resolver
+        Gives a referenced file's bytes (confined to the model's folder by the caller); a
+        missing or unreadable file leaves that map out.
+    """
+    from PIL import Image
+
+    for geometry in scene.geometry.values():
+        material = getattr(getattr(geometry, "visual", None), "material", None)
+        extra = getattr(material, "kwargs", None)
+        if not isinstance(extra, dict):
+            continue
+        for keys, target in ((_MTL_NORMAL_KEYS, _MTL_NORMAL), (_MTL_EMISSIVE_KEYS, _MTL_EMISSIVE)):
+            if target in extra:
+                continue
+            name, strength = next((mtl_texture_name(extra[k]) for k in keys if k in extra),
+                                  (None, 1.0))
+            if name is None:
+                continue
+            try:
+                image = Image.open(io.BytesIO(resolver.get(name)))
+                image.load()
+            except Exception:  # a missing or unreadable map: left out
+                continue
+            if image is not None:
+                extra[target] = (image, strength) if target == _MTL_NORMAL else image
 
 
 def _rgb(value: object) -> np.ndarray:

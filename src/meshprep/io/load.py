@@ -32,7 +32,7 @@ from meshprep.errors import (
     UnsupportedFormatError,
 )
 from meshprep.io import archive, collada, diagnose, fbx, gltf, gltf_decode, text, threemf
-from meshprep.io.appearance import Appearance, part_appearance
+from meshprep.io.appearance import Appearance, part_appearance, read_mtl_maps
 from meshprep.io.appearance import combine as combine_appearance
 from meshprep.io.appearance import plain as plain_appearance
 from meshprep.io.lfs import POINTER_MESSAGE, read_pointer
@@ -357,6 +357,8 @@ def _parse_with(path: Path, ext: str, jail: Path, options: dict[str, Any],
     with io.BytesIO(recoded) if recoded is not None else open(path, "rb") as f:
         scene = trimesh.load_scene(f, file_type=ext[1:], resolver=resolver, process=False,
                                    **options)
+    if ext == ".obj" and not options.get("skip_materials"):
+        read_mtl_maps(scene, resolver)  # normal and emission maps trimesh does not read
     # skinned meshes and instances with broken material bindings, which trimesh drops
     return collada.completed(path, scene) if ext == ".dae" else scene
 
