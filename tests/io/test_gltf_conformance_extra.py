@@ -200,3 +200,13 @@ def test_hidden_node_hides_its_subtree(tmp_path: Path) -> None:
     gltf.node(mesh=mesh)
     gltf.tree["extensionsUsed"] = ["KHR_node_visibility"]
     _expect(mp.load(gltf.write(tmp_path / "hidden.glb")), _TRIANGLE)
+
+
+def test_file_of_points_is_refused_as_such(tmp_path: Path) -> None:
+    """A valid glTF that draws no triangles is refused for that, not for a short buffer."""
+    gltf, mesh = _one_triangle()
+    gltf.tree["meshes"][mesh]["primitives"][0]["mode"] = 0
+    gltf.node(mesh=mesh)
+    with pytest.raises(mp.errors.NoTrianglesError, match="no triangles") as refusal:
+        mp.load(gltf.write(tmp_path / "points.glb"))
+    assert "buffer" not in str(refusal.value)

@@ -487,6 +487,10 @@ def _no_triangles(path: Path, ext: str, scene: trimesh.Scene) -> LoadError:
             "no geometry could be parsed"
         )
     reason = diagnose.empty_reason(path, ext)
+    if reason and ext in (".gltf", ".glb") and "holds fewer bytes" in reason:
+        # diagnose's last guess; trimesh read every buffer here, so none is short: the file
+        # simply draws no triangles (points, lines, hidden or camera-only nodes)
+        reason = None
     if reason:
         return CorruptFileError(f"{path.name}: {reason}")
     return NoTrianglesError(f"{path.name}: no triangles: {_describe(scene)}")
