@@ -265,8 +265,9 @@ def cycles_compare(args, files: dict[str, str]) -> None:
                     full = _cycles_cpu(path, folder / "cfull", one, args.cost_size, lights[:1])
                     cost["cycles"] = full - start
                 rows[kind].append((asset, pairs, cost))
-                print(f"{asset} / {kind}: PSNR "
-                      f"{statistics.median(p['psnr'] for p in pairs):.1f} dB", flush=True)
+                print(f"{asset} / {kind}: PSNR {[round(p['psnr'], 1) for p in pairs]} dB, SSIM "
+                      f"{[round(p['ssim'], 3) for p in pairs]}, IoU "
+                      f"{[round(p['iou'], 4) for p in pairs]}, cost {cost}", flush=True)
     print(f"\nbuilt-in: {said}; Cycles: render_blender(preset='trellis2'), Blender "
           "from MESHPREP_BLENDER_PYTHON")
     for kind in LIGHTINGS:
