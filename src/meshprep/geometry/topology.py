@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numba as nb
 import numpy as np
 
+from .._jit import njit
 from ..errors import TopologyError
 
 
@@ -42,7 +43,7 @@ class TopologyReport:
         return asdict(self)
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _fill_outgoing(faces, starts):
     """Scatter the directed edges ``a -> b`` of every face ``(a, b, c)`` into CSR rows.
 
@@ -91,7 +92,7 @@ def _outgoing_edges(faces: np.ndarray, n_vertices: int):
     return offsets, ends, thirds
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _edge_defects(offsets, ends, n_vertices):
     """Boundary, non-manifold and misoriented directed-edge counts (parallel reductions)."""
     boundary = 0
@@ -117,7 +118,7 @@ def _edge_defects(offsets, ends, n_vertices):
     return boundary, nonmanifold, misoriented
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _nonmanifold_vertices(offsets, ends, thirds, n_vertices):
     """Count vertices whose incident faces do not form one closed fan.
 
@@ -148,7 +149,7 @@ def _nonmanifold_vertices(offsets, ends, thirds, n_vertices):
     return bad
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _count_degenerate(faces):
     """Faces that use a vertex twice (no temporary arrays: outputs can have 10^8 faces)."""
     count = 0
@@ -189,7 +190,7 @@ def _components(faces, n_vertices):
     return count
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _count_undirected_edges(offsets, ends, n_vertices):
     """Distinct undirected edges, from the directed-edge table (no sort, no key array)."""
     count = 0
@@ -249,8 +250,11 @@ def check_topology(vertices: np.ndarray, faces: np.ndarray) -> TopologyReport:
     """
     n_vertices = len(vertices)
     faces = np.asarray(faces)
-    # int32 faces stay int32 (half the memory of the edge tables on huge outputs)
-    small = faces.dtype == np.int32 and n_vertices < np.iinfo(np.int32).max
+    # int32 whenever the indices fit (half the memory of the edge tables on huge outputs),
+    # whatever the input's dtype: one specialization of each kernel to compile, not an int32
+    # one for the watertight output and an int64 one for the input (a fresh install compiles
+    # every kernel on first use)
+    small = n_vertices < np.iinfo(np.int32).max and 3 * len(faces) < np.iinfo(np.int32).max
     faces = np.ascontiguousarray(faces, dtype=np.int32 if small else np.int64)
     if len(faces) == 0:
         return TopologyReport(n_vertices, 0, 0, 0, 0, 0, 0, 0, 0, n_vertices, None, False)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .._jit import njit
+
 NEAR = 1e-4
 #: fast-math without assuming finite values: the NaN screen corners of vertices behind the
 #: camera must still fail the area test
@@ -55,7 +57,7 @@ def _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth
             bary[py, px, 1] = w2 * zc * d
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy", fastmath=FAST)
+@njit(cache=True, parallel=True, error_model="numpy", fastmath=FAST)
 def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, depth, face_id,
               bary):
     """Fill ``depth`` (K, H, W) f32 (inf = background), ``face_id`` (K, H, W) int32 (-1) and
@@ -168,7 +170,7 @@ def _unit_byte(value):
     return np.uint8(min(max((value * 0.5 + 0.5) * 255.0 + 0.5, 0.0), 255.0))
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def shade_views(face_id, bary, depth, vertices, faces, face_normals, vertex_normals, smooth,
                 eyes, forwards, orthographic, depth_max, rgba, depth16, mask8, shaded, normals):
     """Every per-pixel pass of K views in one sweep over the covered pixels.

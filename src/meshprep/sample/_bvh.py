@@ -26,6 +26,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from .._jit import njit
+
 # average triangles per leaf (leaves hold floor or ceil of it); 2.5 and 10 measured ~10 % slower
 LEAF_TRIANGLES = 5.0
 # points per parallel work item; warm starts run along a chunk
@@ -72,7 +74,7 @@ def _morton(x, y, z, lo, scale):
     return (_spread10(qx) << 2) | (_spread10(qy) << 1) | _spread10(qz)
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def _point_codes(points, lo, scale):
     out = np.empty(points.shape[0], np.int64)
     for i in nb.prange(points.shape[0]):
@@ -80,7 +82,7 @@ def _point_codes(points, lo, scale):
     return out
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def _triangle_codes(vertices, faces, lo, scale):
     out = np.empty(faces.shape[0], np.int64)
     for f in nb.prange(faces.shape[0]):
@@ -106,7 +108,7 @@ def morton_order(points: np.ndarray) -> np.ndarray:
     return np.argsort(_point_codes(points, lo, scale), kind="stable")
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _gather_triangles(vertices, faces, order):
     out = np.empty((order.shape[0], 9))
     for t in nb.prange(order.shape[0]):
@@ -136,7 +138,7 @@ def _up(x):
     return np.nextafter(y, np.float32(np.inf)) if np.float64(y) < x else y
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def _leaf_boxes(triangles, depth, nodes):
     # float32 boxes rounded outwards, so that storage never shrinks them
     first = (1 << depth) - 1
@@ -164,7 +166,7 @@ def _inner_boxes(depth, nodes):
             nodes[node, 3 + a] = max(nodes[left, 3 + a], nodes[right, 3 + a])
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def _leaf_normals(triangles, depth, sums):
     # area-weighted normal sums (cross products) of each leaf's triangles
     first = (1 << depth) - 1
@@ -184,7 +186,7 @@ def _leaf_normals(triangles, depth, sums):
         sums[first + j, 0], sums[first + j, 1], sums[first + j, 2] = sx, sy, sz
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def _oriented_boxes(triangles, depth, max_level, sums, nodes):
     # for every node at level >= max_level, the tightest box with axes n (area-weighted mean
     # normal), u (the coordinate axis most perpendicular to n, made perpendicular) and
@@ -377,7 +379,7 @@ def closest_on_triangle(px, py, pz, tri, t):
     return _d2(px - qx, py - qy, pz - qz), FACE, qx, qy, qz
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def closest_points(points, triangles, nodes, depth, chunk, hints):
     """Exact closest triangle for every point (points already in Morton order).
 

@@ -15,6 +15,7 @@ import math
 import numba as nb
 import numpy as np
 
+from .._jit import njit
 from ._bvh import EDGE01, EDGE12, EDGE20, FACE, VERT0
 
 
@@ -37,7 +38,7 @@ def vertex_faces(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.nda
     return offsets, members
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def face_neighbours(faces: np.ndarray, offsets: np.ndarray, members: np.ndarray) -> np.ndarray:
     """``(M, 3)`` face across edge ``k`` (corners ``k``, ``k + 1``) of each face, -1 if none.
 
@@ -68,7 +69,7 @@ def face_neighbours(faces: np.ndarray, offsets: np.ndarray, members: np.ndarray)
     return out
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def unit_face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Unit normals ``(b - a) x (c - a)`` normalized; zero for zero-area faces."""
     out = np.zeros((faces.shape[0], 3))
@@ -89,7 +90,7 @@ def unit_face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return out
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def vertex_pseudonormals(vertices, faces, normals, offsets, members):
     """Sum over incident faces of (corner angle x unit face normal), per vertex (not normalized).
 
@@ -123,7 +124,7 @@ def vertex_pseudonormals(vertices, faces, normals, offsets, members):
     return out
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def signed_distances(points, d2, closest, tree_face, code, face_of, faces, normals,
                      vertex_normals, neighbours, order):
     """Signed distances, scattered back to the caller's order.

@@ -21,6 +21,7 @@ import numba as nb
 import numpy as np
 import trimesh
 
+from .._jit import njit
 from .step import TrainingSamples
 
 GRID = 64  # ray-test bins per axis over the mesh's (y, z) box
@@ -95,7 +96,7 @@ def _bounds(vertices):
     return lo, hi
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _volume(vertices, faces):
     """Signed volume of a closed mesh (divergence theorem)."""
     total = 0.0
@@ -142,7 +143,7 @@ def _bin(vertices, faces, origin, cell):
     return starts, members
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _parity(vertices, faces, starts, members, points, origin, cell):
     out = np.zeros(len(points), np.bool_)
     for p in nb.prange(len(points)):

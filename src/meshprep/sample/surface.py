@@ -7,6 +7,7 @@ from typing import Literal
 import numba as nb
 import numpy as np
 
+from .._jit import njit
 from ._mesh import MeshLike, face_normals, mesh_arrays
 
 NormalMode = Literal["face", "vertex"]
@@ -22,7 +23,7 @@ def _warp(r1, r2):
     return 1.0 - s, s * (1.0 - r2), s * r2
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def _place(vertices, faces, face, r1, r2, out):
     for i in nb.prange(face.shape[0]):
         f = face[i]
@@ -32,7 +33,7 @@ def _place(vertices, faces, face, r1, r2, out):
                          + c * vertices[faces[f, 2], k])
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def _interpolate_normals(vertex_normals, faces, face, r1, r2, out):
     for i in nb.prange(face.shape[0]):
         f = face[i]

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from .._jit import njit
+
 BLOCK = 8
 SHIFT = 3
 MASK = BLOCK - 1
@@ -380,7 +382,7 @@ def _block_crossings(tri, origin, res, out):
                     out[local] |= np.uint8(1 << a)
 
 
-@nb.njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy")
 def _fill_blocks(triangles, planes, axis, boxes, origins, offsets, members, band, res):
     n_blocks = origins.shape[0]
     udf = np.empty((n_blocks, BLOCK_POINTS), np.float32)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from .._jit import njit
 from .band import BLOCK, BLOCK_POINTS, MASK, SHIFT, SparseBand
 from .tables import CORNERS, EDGE_AXIS, EDGES, marching_cubes_tables
 
@@ -29,7 +30,7 @@ def _value(index, field, empty_outside, i, j, k):
     return _FAR if empty_outside[code] else -_FAR
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _count_edge_vertices(index, origins, field, empty_outside, res):
     """Per stored point, bit ``a`` set when its edge to the ``+a`` neighbour changes sign; and
     the prefix sum of those counts per block (where each block's vertices start)."""
@@ -55,7 +56,7 @@ def _count_edge_vertices(index, origins, field, empty_outside, res):
     return crossing, np.cumsum(counts)
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _place_edge_vertices(index, origins, field, empty_outside, res, crossing, offsets):
     """One vertex per sign-changing edge, where the linear interpolant crosses zero."""
     # float32 grid coordinates: 6e-5 voxel apart at 1024, half the memory of float64
@@ -103,7 +104,7 @@ def _cell_case(index, field, empty_outside, b, p, i, j, k):
     return case
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _active_blocks(index, origins, field, empty_outside, res):
     """Block positions whose cells may change sign (cells belong to their lowest corner).
 
@@ -148,7 +149,7 @@ def _position(index, code):
     return index[bx, by, bz], bx << SHIFT, by << SHIFT, bz << SHIFT
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _count_triangles(index, origins, field, empty_outside, res, active, n_triangles):
     """Case of every cell of the active blocks, and where each block's triangles start."""
     cases = np.zeros((active.shape[0], BLOCK_POINTS), np.uint8)
@@ -167,7 +168,7 @@ def _count_triangles(index, origins, field, empty_outside, res, active, n_triang
     return cases, np.cumsum(counts)
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _emit_triangles(index, active, cases, offsets, vertex_id, triangles, n_triangles, corners,
                     edges, edge_axis):
     # int32 vertex ids (vertex_id is int32 already): half the memory of int64 on huge outputs

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .._jit import njit
 from .band import BLOCK, BLOCK_POINTS, MASK, SHIFT, SparseBand
 
 OUTSIDE = np.uint8(1)
@@ -187,7 +188,7 @@ def _spread_from_block(index, udf, crossed, res, eps, label, block_out, code, st
     return top
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _mark_slivers(index, origins, udf, crossed, label, res):
     """Step 3: for each surface-touching edge with both ends outside, turn the nearer end in."""
     sliver = np.zeros(label.shape, np.uint8)
@@ -212,7 +213,7 @@ def _mark_slivers(index, origins, udf, crossed, label, res):
     return sliver
 
 
-@nb.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _signed_field(origins, udf, label, sliver, floor, cap, res):
     """Signed distance in voxels: positive outside, negative inside, |value| in [floor, cap].
 
