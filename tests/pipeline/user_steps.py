@@ -36,6 +36,8 @@ def slow(ctx: AssetContext) -> None:
 
     With ``[steps.slow] started = DIR``, first leaves a file in DIR named after the Ray node
     it runs on (``local`` outside Ray), so a test can wait until a given node holds an asset.
+    With ``release = PATH``, it then holds the asset until PATH exists (at most 15 minutes)
+    instead of sleeping: the test decides when the step ends, however slow the machine.
     """
     options = ctx.config.get("steps", {}).get("slow", {})
     if options.get("started"):
@@ -48,4 +50,14 @@ def slow(ctx: AssetContext) -> None:
         except ImportError:
             node = "local"
         (Path(options["started"]) / f"{node}.{uuid.uuid4().hex}").touch()
+    if options.get("release"):
+        deadline = time.monotonic() + 900
+        while not Path(options["release"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return
     time.sleep(float(options.get("seconds", 0.5)))
+
+
+def environment(ctx: AssetContext) -> None:
+    """Record whether the worker compiles the parallel kernels serially (its environment)."""
+    ctx.metrics["serial_kernels"] = os.environ.get("MESHPREP_SERIAL_KERNELS", "")

@@ -193,7 +193,7 @@ _OPEN_TRUSTED = textwrap.dedent("""
 def test_blend_runs_no_embedded_code(blender, tmp_path):
     blend, marker = tmp_path / "hostile.blend", tmp_path / "marker.txt"
     subprocess.run([blender, "-c", _MAKE_BLEND, str(blend), str(marker)], check=True,
-                   capture_output=True, timeout=60)
+                   capture_output=True, timeout=300)
     assert blend.is_file() and not marker.exists()
 
     mesh = load(blend)
@@ -205,7 +205,7 @@ def test_blend_runs_no_embedded_code(blender, tmp_path):
 
     # the control: opened as a trusted main file, the same .blend does run its code
     subprocess.run([blender, "-c", _OPEN_TRUSTED, str(blend)], capture_output=True,
-                   timeout=60)
+                   timeout=300)
     assert marker.exists()
 
 
@@ -227,7 +227,7 @@ def test_worker_reports_failures(blender, tmp_path):
     job = {"action": "export", "input": str(tmp_path / "missing.glb"),
            "output": str(tmp_path / "out.glb")}
     with pytest.raises(BlenderError, match="missing.glb"):
-        run_job(job, timeout=60)
+        run_job(job, timeout=300)
 
 
 # --- real assets -----------------------------------------------------------------------------
