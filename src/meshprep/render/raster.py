@@ -26,9 +26,9 @@ def _edge(ax, ay, bx, by, px, py):
 
 @nb.njit(cache=True, inline="always", fastmath=FAST)
 def _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth, face_id,
-           bary):
+           bary, floor):
     """Depth-test pixel (px, py) of one view's buffers against the triangle; keep it when
-    nearer.
+    nearer, and farther than ``floor`` (a (H, W) map, or (1, 1): one value for every pixel).
 
     ``za, zb, zc`` are the corners' depths (orthographic) or their reciprocals (perspective).
     """
@@ -46,7 +46,7 @@ def _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth
         d = w0 * za + w1 * zb + w2 * zc
     else:
         d = 1.0 / (w0 * za + w1 * zb + w2 * zc)
-    if d < depth[py, px]:
+    if d < depth[py, px] and d > floor[min(py, floor.shape[0] - 1), min(px, floor.shape[1] - 1)]:
         depth[py, px] = d
         face_id[py, px] = f
         if ortho:
@@ -59,19 +59,22 @@ def _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f, depth
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath=FAST)
 def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, depth, face_id,
-              bary):
+              bary, floor=None):
     """Fill ``depth`` (K, H, W) f32 (inf = background), ``face_id`` (K, H, W) int32 (-1) and
     ``bary`` (K, H, W, 2) f32 (weights of the triangle's 2nd and 3rd corner) for K views.
 
     ``w2c`` (K, 4, 4) world-to-camera in OpenCV axes; ``intrinsics`` (K, 4) fx, fy, cx, cy in
-    pixels (pixels per world unit for orthographic views).
+    pixels (pixels per world unit for orthographic views). ``floor`` (K, H, W) f32, optional:
+    only surfaces strictly farther than it are kept (depth peeling: the next layer behind).
     """
+    if floor is None:
+        floor = np.full((w2c.shape[0], 1, 1), -np.inf, np.float32)
     n_views = w2c.shape[0]
     n_vertices = vertices.shape[0]
     for k in nb.prange(n_views):
         # screen x, y and depth of every vertex, packed so a corner is one cache line
         screen = np.empty((n_vertices, 4))
-        view_depth, view_face, view_bary = depth[k], face_id[k], bary[k]
+        view_depth, view_face, view_bary, view_floor = depth[k], face_id[k], bary[k], floor[k]
         ortho = orthographic[k]
         fx, fy, cx, cy = intrinsics[k, 0], intrinsics[k, 1], intrinsics[k, 2], intrinsics[k, 3]
         for v in range(n_vertices):
@@ -115,7 +118,7 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
                 for py in range(y0, y1 + 1):
                     for px in range(x0, x1 + 1):
                         _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho,
-                               f, view_depth, view_face, view_bary)
+                               f, view_depth, view_face, view_bary, view_floor)
                 continue
             for py in range(y0, y1 + 1):
                 cy_ = py + 0.5
@@ -133,7 +136,7 @@ def rasterize(vertices, faces, w2c, intrinsics, orthographic, width, height, dep
                 stop = min(x1, int(np.ceil(right - 0.5)))
                 for px in range(start, stop + 1):
                     _cover(px, py, ax, ay, bx, by, qx, qy, za, zb, zc, inv_area, ortho, f,
-                           view_depth, view_face, view_bary)
+                           view_depth, view_face, view_bary, view_floor)
 
 
 @nb.njit(cache=True, inline="always")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +46,12 @@ from meshprep.io import atomic_write
 from meshprep.io.appearance import Appearance, plain
 
 from .cameras import CameraSet, opencv_extrinsics, opencv_intrinsics, parse_cameras
+from .lights import lighting_for_views
 from .material_passes import MATERIAL_PASSES, MaterialPasses
 from .png import encode_png
 from .raster import rasterize, sampler_codes, shade_colors, shade_views
+from .shading import VIEW_TRANSFORMS, prepare_scene, render_color
+from .tonemap import colormanagement_dir
 
 PASSES = ("normal", "depth", "mask", "color", "albedo", "shaded", *MATERIAL_PASSES)
 #: file name suffix of each pass (``NNN<suffix>.png``)
@@ -108,6 +112,8 @@ def render_views(
     seed: int = 0,
     chunk: int = 8,
     appearance: Appearance | None = None,
+    lighting: str = "headlight",
+    view_transform: str = "filmic",
 ) -> RenderResult:
     """Render ``mesh`` from every camera and write the passes and ``transforms.json``.
 
@@ -134,6 +140,16 @@ def render_views(
         Views rasterized at once (bounds memory: ``chunk * size^2 * 16`` bytes).
     appearance : Appearance, optional
         The look for ``color`` / ``albedo`` (default: ``mesh.metadata["meshprep_appearance"]``).
+    lighting : str
+        Lights of the ``color`` pass: ``headlight`` (the cheap preview look), or Cycles-like
+        PBR shading (:mod:`meshprep.render.shading`) under ``uniform`` (white world),
+        ``trellis2`` (TRELLIS.2's random lights per view, seeded by ``seed``) or ``trellis``
+        (TRELLIS's lights); recorded per frame in transforms.json. With PBR shading the
+        ``mask`` pass is the colour's anti-aliased coverage (alpha cut-outs included).
+    view_transform : str
+        Blender's view of the PBR-lit colour: ``filmic`` (TRELLIS.2's Blender 3 default; falls
+        back to ``standard`` with a warning where Blender's LUTs are missing), ``standard`` or
+        ``agx``.
 
     Returns
     -------
@@ -159,6 +175,11 @@ def render_views(
                 if set(MATERIAL_PASSES) & set(passes) else None)
     w2c, intr, ortho, eyes, forwards = _camera_arrays(cams, size)
     depth_max = depth_range(cams)
+    lightings = lighting_for_views(lighting, cams, seed) if "color" in passes else None
+    pbr = lightings is not None and lighting != "headlight"
+    if pbr:
+        view_transform = _available_view(view_transform)
+        scene = prepare_scene(vertices, faces, _look(mesh, appearance))
     files: list[Path] = []
     # the z-buffer is reused chunk after chunk (the images are new: writer threads hold them)
     depth_all = np.empty((chunk, size, size), np.float32)
@@ -190,7 +211,13 @@ def render_views(
                 images.update(material.render(passes, face_id, bary, w2c[views], eyes[views],
                                               forwards[views], ortho[views], rgba))
             for name in ("color", "albedo"):
-                if name in passes:
+                if name == "color" and pbr:
+                    images[name] = render_color(
+                        scene, w2c[views], intr[views], ortho[views], eyes[views],
+                        forwards[views], lightings[views], size, view_transform=view_transform)
+                    if "mask" in passes:
+                        images["mask"] = np.ascontiguousarray(images[name][..., 3])
+                elif name in passes:
                     images[name] = np.empty((n, size, size, 4), np.uint8)
                     shade_colors(face_id, bary, faces, *look, normals, forwards[views],
                                  name == "color", images[name])
@@ -201,7 +228,8 @@ def render_views(
                     jobs.append(writers.submit(save_png, images[name][i], path))
         for job in jobs:
             job.result()
-    files.append(write_transforms(out, cams, size, passes, normalization, depth_max))
+    files.append(write_transforms(out, cams, size, passes, normalization, depth_max,
+                                  lightings, view_transform if pbr else None))
     return RenderResult(len(cams.cameras), files, time.perf_counter() - start)
 
 
@@ -231,6 +259,21 @@ def _look(mesh: trimesh.Trimesh, look: Appearance | None) -> Appearance:
             or len(look.face_material) != n_faces:
         look = plain(n_vertices, n_faces)
     return look
+
+
+def _available_view(view_transform: str) -> str:
+    """``view_transform``, or ``standard`` (warned) when Blender's LUTs for it are missing."""
+    if view_transform not in VIEW_TRANSFORMS:
+        raise ValueError(f"unknown view transform {view_transform!r}: one of {VIEW_TRANSFORMS}")
+    if view_transform == "standard":
+        return view_transform
+    try:
+        colormanagement_dir()
+    except FileNotFoundError as error:
+        warnings.warn(f"{error}; the color pass uses the standard view transform",
+                      stacklevel=3)
+        return "standard"
+    return view_transform
 
 
 def _packed_appearance(mesh: trimesh.Trimesh, look: Appearance | None) -> tuple:
@@ -269,7 +312,10 @@ def save_png(image: np.ndarray, path: Path) -> None:
 
 
 def write_transforms(out: Path, cams: CameraSet, size: int, passes, normalization,
-                      depth_max: float) -> Path:
+                     depth_max: float, lightings: list | None = None,
+                     view_transform: str | None = None) -> Path:
+    """Write ``transforms.json`` (cameras; per frame its ``lighting`` when given; the colour
+    pass's ``view_transform`` when PBR-lit)."""
     frames = []
     for i, camera in enumerate(cams.cameras):
         frame = {
@@ -281,6 +327,8 @@ def write_transforms(out: Path, cams: CameraSet, size: int, passes, normalizatio
         }
         if camera.orthographic:
             frame["ortho_scale"] = camera.ortho_scale
+        if lightings is not None:
+            frame["lighting"] = lightings[i].to_json()
         frames.append(frame)
     data = {
         "camera_set": cams.name,
@@ -295,6 +343,8 @@ def write_transforms(out: Path, cams: CameraSet, size: int, passes, normalizatio
         "depth_max": depth_max,
         "frames": frames,
     }
+    if view_transform is not None:
+        data["view_transform"] = view_transform
     path = out / "transforms.json"
     with atomic_write(path) as tmp, open(tmp, "w", encoding="utf-8") as stream:
         json.dump(data, stream, indent=1)
