@@ -175,8 +175,9 @@ def _decode_all(writer: _Writer, path: Path, jail: Path | None, placeholders: se
     for primitive in _draco_primitives(tree):
         _decode_draco(writer, primitive)
     _drop_extension(tree, _DRACO)
+    zeros = set(_zero_accessors(tree))
     for index, accessor in enumerate(tree.get("accessors") or []):
-        if isinstance(accessor.get("sparse"), dict):
+        if isinstance(accessor.get("sparse"), dict) or index in zeros:
             writer.replace(index, writer.raw(index), accessor["componentType"],
                            normalized=bool(accessor.get("normalized")))
     for index in sorted(_normalized_accessors(tree)):
@@ -309,7 +310,29 @@ def _expand_instances(writer: _Writer, n: int) -> None:
 
 def _sparse_accessors(tree: dict[str, Any]) -> bool:
     return any(isinstance(accessor.get("sparse"), dict)
-               for accessor in tree.get("accessors") or [])
+               for accessor in tree.get("accessors") or []) or bool(_zero_accessors(tree))
+
+
+def _zero_accessors(tree: dict[str, Any]) -> list[int]:
+    """Accessors a plain primitive reads that have no ``bufferView`` (all zeros, glTF 2.0,
+    3.6.2.3), which trimesh cannot read: they are written out like sparse ones."""
+    accessors = tree.get("accessors") or []
+    found = set()
+    for mesh in tree.get("meshes") or []:
+        for primitive in (mesh.get("primitives") or []) if isinstance(mesh, dict) else []:
+            if not isinstance(primitive, dict) or _DRACO in (primitive.get("extensions") or {}):
+                continue
+            maps = [primitive.get("attributes"), *(primitive.get("targets") or [])]
+            refs = [i for m in maps if isinstance(m, dict) for i in m.values()]
+            refs.append(primitive.get("indices"))
+            found.update(i for i in refs if isinstance(i, int) and 0 <= i < len(accessors)
+                         and "bufferView" not in accessors[i] and _readable(accessors[i]))
+    return sorted(found)
+
+
+def _readable(accessor: Any) -> bool:
+    return isinstance(accessor, dict) and accessor.get("componentType") in _COMPONENTS \
+        and accessor.get("type") in _WIDTH and isinstance(accessor.get("count"), int)
 
 
 def _accessor_index(tree: dict[str, Any], index: Any, where: str) -> int:

@@ -296,6 +296,9 @@ def _precheck(path: Path, ext: str, jail: Path, max_bytes: int) -> dict[str, Any
         # the JSON is checked before trimesh may follow any URI or walk the node graph
         tree = gltf.read_gltf_json(path)
         gltf.validate_gltf(path, tree, jail)
+        if not tree.get("meshes"):
+            # buffers, views or images alone: nothing to draw, whatever else is broken
+            raise NoTrianglesError(f"{path.name}: no triangles: the glTF declares no meshes")
         return tree
     if ext == ".3mf":
         # a 3MF is a zip that trimesh inflates in memory: bound it like any archive
