@@ -333,6 +333,12 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--z-up", action="store_true",
                    help="the file is already Z-up (default: Y-up, turned as Blender does)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lighting", choices=("headlight", "uniform", "trellis2", "trellis"),
+                   default="headlight",
+                   help="color pass: headlight (cheap preview) or Cycles-like PBR shading "
+                        "under a white world, TRELLIS.2's random lights or TRELLIS's lights")
+    p.add_argument("--view-transform", choices=("filmic", "standard", "agx"), default="filmic",
+                   help="Blender view transform of the PBR-lit color pass")
     p.set_defaults(run=_run_render)
 
 
@@ -351,7 +357,8 @@ def _run_render(args: argparse.Namespace) -> int:
         colour = bool({"color", "albedo", "mr", "normal_camera", "emission"} & set(passes))
         result = render_views(load(args.input, appearance=colour), args.output, args.cameras,
                               size=args.size, passes=passes, smooth=args.smooth,
-                              y_up=not args.z_up, seed=args.seed)
+                              y_up=not args.z_up, seed=args.seed, lighting=args.lighting,
+                              view_transform=args.view_transform)
     print(f"{args.output}: {result.frames} views, {len(result.files)} files, "
           f"{result.seconds:.2f} s")
     return 0

@@ -80,8 +80,11 @@ def write_trellis_asset(
 
     out = Path(folder) / TRELLIS_FOLDER
     renders = out / RENDERS
+    # TRELLIS's render.py: Cycles under init_lighting (a point and a large area light, the
+    # factory world), Blender 3's default Filmic view
     result = render_views(mesh, renders, f"hammersley:{views}", size=size, passes=("color",),
-                          seed=seed, appearance=appearance)
+                          seed=seed, appearance=appearance, lighting="trellis",
+                          view_transform="filmic")
     normalization = _finish_transforms(renders / "transforms.json")
     vertices = np.asarray(mesh.vertices, np.float64) @ normalization[:3, :3].T \
         + normalization[:3, 3]

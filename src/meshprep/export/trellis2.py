@@ -166,8 +166,9 @@ def _write_pbr(out: Path, vertices, faces, appearance, resolutions) -> dict[str,
 def _write_cond(out: Path, mesh, appearance, views: int, size: int, seed: int) -> dict:
     from meshprep.render import render_views
 
+    # TRELLIS.2's render_cond.py: Cycles under init_random_lighting, Blender 3's Filmic
     result = render_views(mesh, out, f"cond:{views}", size=size, passes=("color",), seed=seed,
-                          appearance=appearance)
+                          appearance=appearance, lighting="trellis2", view_transform="filmic")
     # TRELLIS.2's loader opens os.path.join(folder, frame["file_path"]): name the file itself
     transforms = out / "transforms.json"
     data = json.loads(transforms.read_text(encoding="utf-8"))
