@@ -154,20 +154,29 @@ def write_generated(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def _builtin_options(lights: list) -> tuple[dict, str]:
-    """The built-in renderer's lighting and view-transform options, where it has them."""
+def _builtin_options(kind: str, seed: int) -> tuple[dict, str]:
+    """The built-in renderer's lighting and view-transform options, where it has them: the
+    lighting by kind, drawn from the asset seed as :func:`lighting_for_views` draws Cycles'."""
     import inspect
 
     params = inspect.signature(render_views).parameters
     options, said = {}, []
     if "lighting" in params:
-        options["lighting"] = lights
-        said.append("lighting")
+        options.update(lighting=kind, seed=seed)
+        said.append("lighting=KIND")
     if "view_transform" in params:
         options["view_transform"] = "filmic"
         said.append("view_transform='filmic'")
     return options, ("built-in with " + " + ".join(said) if said
                      else "today's built-in renderer (headlight, no view transform)")
+
+
+def _same_lights(ours: Path, lights: list) -> None:
+    """The built-in renderer drew the lights given to Cycles (when it records them)."""
+    frames = json.loads((ours / "transforms.json").read_text())["frames"]
+    for frame, light in zip(frames, lights, strict=True):
+        if "lighting" in frame and frame["lighting"] != light.to_json():
+            raise AssertionError(f"built-in lights {frame['lighting']} != {light.to_json()}")
 
 
 def _ssim(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
@@ -244,9 +253,10 @@ def cycles_compare(args, files: dict[str, str]) -> None:
             cams = parse_cameras(f"cond:{args.compare_views}", seed)
             for kind in LIGHTINGS:
                 lights = lighting_for_views(kind, cams, seed)
-                options, said = _builtin_options(lights)
+                options, said = _builtin_options(kind, seed)
                 folder = Path(tmp) / asset / kind
                 ours_cpu = _builtin_cpu(mesh, folder / "ours", cams, args.size, options)
+                _same_lights(folder / "ours", lights)
                 cyc_cpu = _cycles_cpu(path, folder / "cycles", cams, args.size, lights)
                 pairs = []
                 shots = out / kind
@@ -257,7 +267,7 @@ def cycles_compare(args, files: dict[str, str]) -> None:
                     _side_by_side(a, b, shots / f"{asset}_{i:03d}.png")
                 one = cams.first()
                 cost = {"ours": _builtin_cpu(mesh, folder / "ours_cost", one, args.cost_size,
-                                             _builtin_options(lights[:1])[0]),
+                                             options),
                         "ours_size": ours_cpu / len(cams.cameras),
                         "cycles_size": cyc_cpu / len(cams.cameras)}
                 if asset in cost_assets:

@@ -409,6 +409,8 @@ def render_job(job: dict) -> dict:
             flat_shading(scene)
         if exact:
             override_materials(scene, kind, job.get("depth_max", 1.0))
+        else:
+            _replace_missing_images()
         setup_render(scene, job["engine"], job["size"], job.get("samples") or 64, exact)
         if not exact and job.get("preset") == "trellis2":
             trellis2_settings(scene)
