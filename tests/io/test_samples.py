@@ -87,3 +87,57 @@ def test_zero_indices_over_real_positions(tmp_path: Path) -> None:
     mesh = mp.load(_write(tmp_path / "zero_indices.gltf", tree))
     assert mesh.faces.shape == (1, 3)
     np.testing.assert_allclose(mesh.vertices[mesh.faces[0]], [[1, 2, 3]] * 3)
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_triangles_count_not_multiple_of_three(tmp_path: Path, indexed: bool) -> None:
+    """glTF-Validator's mesh/primitive_incompatible_mode.gltf: TRIANGLES over 4 vertices (or 4
+    indices) draws one whole triangle; the 4th is left over (trimesh failed to reshape)."""
+    positions = np.float32([[0, 0, 0], [1, 0, 0], [0, 1, 0], [5, 5, 5]])
+    indices = np.uint32([0, 1, 2, 3])
+    data = positions.tobytes() + indices.tobytes()
+    uri = "data:application/octet-stream;base64," + base64.b64encode(data).decode()
+    primitive = {"attributes": {"POSITION": 0}, **({"indices": 1} if indexed else {})}
+    tree = {
+        "asset": {"version": "2.0"},
+        "buffers": [{"byteLength": len(data), "uri": uri}],
+        "bufferViews": [{"buffer": 0, "byteLength": 48},
+                        {"buffer": 0, "byteOffset": 48, "byteLength": 16}],
+        "accessors": [
+            {"type": "VEC3", "componentType": 5126, "count": 4, "bufferView": 0,
+             "min": [0, 0, 0], "max": [5, 5, 5]},
+            {"type": "SCALAR", "componentType": 5125, "count": 4, "bufferView": 1},
+        ],
+        "meshes": [{"primitives": [primitive]}],
+        "nodes": [{"mesh": 0}], "scenes": [{"nodes": [0]}], "scene": 0,
+    }
+    mesh = mp.load(_write(tmp_path / "ragged.gltf", tree))
+    assert mesh.faces.shape == (1, 3)
+    np.testing.assert_allclose(mesh.vertices[mesh.faces[0]], positions[:3])
+
+
+def test_empty_strided_primitive_is_skipped(tmp_path: Path) -> None:
+    """Magnum's mesh-buffers.gltf: a primitive whose POSITION and NORMAL hold 0 vertices in
+    strided views draws nothing, beside one that draws a triangle (trimesh failed on the
+    zero-length normals, and computed a negative length for a strided count-0 accessor)."""
+    positions = np.float32([[0, 0, 0], [1, 0, 0], [0, 1, 0]])
+    uri = "data:application/octet-stream;base64," + base64.b64encode(positions).decode()
+    tree = {
+        "asset": {"version": "2.0"},
+        "buffers": [{"byteLength": 36, "uri": uri}],
+        "bufferViews": [{"buffer": 0, "byteLength": 36},
+                        {"buffer": 0, "byteOffset": 8, "byteLength": 16, "byteStride": 8}],
+        "accessors": [
+            {"type": "VEC3", "componentType": 5126, "count": 3, "bufferView": 0,
+             "min": [0, 0, 0], "max": [1, 1, 0]},
+            {"type": "VEC3", "componentType": 5123, "count": 0, "bufferView": 1,
+             "normalized": True},
+            {"type": "VEC3", "componentType": 5126, "count": 0, "bufferView": 0},
+        ],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}},
+                                   {"attributes": {"POSITION": 1, "NORMAL": 2}}]}],
+        "nodes": [{"mesh": 0}], "scenes": [{"nodes": [0]}], "scene": 0,
+    }
+    mesh = mp.load(_write(tmp_path / "empty.gltf", tree))
+    assert mesh.faces.shape == (1, 3)
+    np.testing.assert_allclose(mesh.vertices[mesh.faces[0]], positions)

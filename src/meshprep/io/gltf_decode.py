@@ -177,7 +177,11 @@ def _decode_all(writer: _Writer, path: Path, jail: Path | None, placeholders: se
     _drop_extension(tree, _DRACO)
     zeros = set(_zero_accessors(tree))
     for index, accessor in enumerate(tree.get("accessors") or []):
-        if isinstance(accessor.get("sparse"), dict) or index in zeros:
+        if _empty_accessor(accessor):
+            # trimesh computes a negative length for a strided accessor of count 0
+            writer.replace(index, np.zeros((0, _WIDTH[accessor["type"]])),
+                           accessor["componentType"], bool(accessor.get("normalized")))
+        elif isinstance(accessor.get("sparse"), dict) or index in zeros:
             writer.replace(index, writer.raw(index), accessor["componentType"],
                            normalized=bool(accessor.get("normalized")))
     for index in sorted(_normalized_accessors(tree)):
@@ -209,6 +213,7 @@ def _check_primitives(tree: dict[str, Any]) -> bool:
             found = found or not isinstance(attributes.get("POSITION"), int) \
                 or primitive.get("mode", 4) in _STRIP_OR_FAN \
                 or isinstance((primitive.get("extensions") or {}).get(_DRACO), dict) \
+                or _ragged(tree, primitive) or _no_vertices(tree, primitive) \
                 or (morphed and bool(primitive.get("targets")))
     return found
 
@@ -310,6 +315,7 @@ def _expand_instances(writer: _Writer, n: int) -> None:
 
 def _sparse_accessors(tree: dict[str, Any]) -> bool:
     return any(isinstance(accessor.get("sparse"), dict)
+               or _empty_accessor(accessor)
                for accessor in tree.get("accessors") or []) or bool(_zero_accessors(tree))
 
 
@@ -328,6 +334,10 @@ def _zero_accessors(tree: dict[str, Any]) -> list[int]:
             found.update(i for i in refs if isinstance(i, int) and 0 <= i < len(accessors)
                          and "bufferView" not in accessors[i] and _readable(accessors[i]))
     return sorted(found)
+
+
+def _empty_accessor(accessor: Any) -> bool:
+    return _readable(accessor) and accessor["count"] == 0 and "bufferView" in accessor
 
 
 def _readable(accessor: Any) -> bool:
@@ -469,6 +479,11 @@ def _skip_positionless(writer: _Writer) -> None:
     """
     for m, mesh in enumerate(writer.tree.get("meshes") or []):
         for p, primitive in enumerate(mesh.get("primitives") or []):
+            if _no_vertices(writer.tree, primitive):
+                # zero vertices (and so zero-length attributes, which trimesh fails on)
+                primitive.clear()
+                primitive.update(attributes={"POSITION": writer.append(
+                    np.zeros((0, 3), np.float32), "VEC3")}, mode=0)
             if isinstance((primitive.get("attributes") or {}).get("POSITION"), int):
                 continue
             warnings.warn(f"meshes[{m}].primitives[{p}] has no POSITION attribute: skipped "
@@ -502,12 +517,35 @@ def strip_or_fan_triangles(mode: int, count: int) -> np.ndarray:
     return np.stack([i + 1, i + 2, np.zeros_like(i)], axis=1)
 
 
+def _no_vertices(tree: dict[str, Any], primitive: dict[str, Any]) -> bool:
+    """Whether a primitive's POSITION accessor holds no vertex (it draws nothing)."""
+    key = (primitive.get("attributes") or {}).get("POSITION")
+    accessors = tree.get("accessors") or []
+    return isinstance(key, int) and 0 <= key < len(accessors) \
+        and isinstance(accessors[key], dict) and accessors[key].get("count") == 0
+
+
+def _ragged(tree: dict[str, Any], primitive: dict[str, Any]) -> bool:
+    """Whether a TRIANGLES primitive draws a count that is not a multiple of 3 (invalid; the
+    incomplete last triangle is not drawn, which trimesh failed to reshape)."""
+    if primitive.get("mode", 4) != 4:
+        return False
+    key = primitive.get("indices", (primitive.get("attributes") or {}).get("POSITION"))
+    accessors = tree.get("accessors") or []
+    if not isinstance(key, int) or not 0 <= key < len(accessors) \
+            or not isinstance(accessors[key], dict):
+        return False
+    count = accessors[key].get("count")
+    return isinstance(count, int) and count % 3 != 0
+
+
 def _triangulate_strips_and_fans(writer: _Writer) -> None:
-    """Give every strip and fan primitive the indexed triangles it draws (mode 4)."""
+    """Give every strip and fan primitive the indexed triangles it draws (mode 4), and a
+    TRIANGLES one with a count not a multiple of 3 its whole triangles."""
     for m, mesh in enumerate(writer.tree.get("meshes") or []):
         for p, primitive in enumerate(mesh.get("primitives") or []):
             mode = primitive.get("mode", 4)
-            if mode not in _STRIP_OR_FAN:
+            if mode not in _STRIP_OR_FAN and not _ragged(writer.tree, primitive):
                 continue
             where = f"meshes[{m}].primitives[{p}]"
             if "indices" in primitive:
@@ -518,7 +556,8 @@ def _triangulate_strips_and_fans(writer: _Writer) -> None:
                                            f"{where}.POSITION")
                 sequence = np.arange(int(writer.tree["accessors"][position]["count"]),
                                      dtype=np.uint32)
-            faces = sequence[strip_or_fan_triangles(mode, len(sequence))]
+            faces = (sequence[:len(sequence) // 3 * 3] if mode == 4
+                     else sequence[strip_or_fan_triangles(mode, len(sequence))])
             primitive["indices"] = writer.append(faces.reshape(-1, 1), "SCALAR", 5125)
             primitive["mode"] = 4
 
