@@ -569,17 +569,16 @@ def _phong_point(geo, f, b0, b1, b2, px, py, pz):
     Alexa 2008): shadows and occlusion looked up there do not show the facets of a coarse
     smooth-shaded mesh (what Cycles' shadow terminator geometry offset does)."""
     vertices, faces, corners = geo[0], geo[1], geo[2]
-    out = np.zeros(3)
+    qx = qy = qz = 0.0
     for j in range(3):
         w = b0 if j == 0 else (b1 if j == 1 else b2)
         v = faces[f, j]
         d = (px - vertices[v, 0]) * corners[f, j, 0] + (py - vertices[v, 1]) * corners[f, j, 1] \
             + (pz - vertices[v, 2]) * corners[f, j, 2]
-        out[0] += w * (px - d * corners[f, j, 0])
-        out[1] += w * (py - d * corners[f, j, 1])
-        out[2] += w * (pz - d * corners[f, j, 2])
-    dx, dy, dz = out[0] - px, out[1] - py, out[2] - pz
-    return px + dx, py + dy, pz + dz
+        qx += w * (px - d * corners[f, j, 0])
+        qy += w * (py - d * corners[f, j, 1])
+        qz += w * (pz - d * corners[f, j, 2])
+    return qx, qy, qz
 
 
 @nb.njit(cache=True)
@@ -679,6 +678,23 @@ def _point_light(point, px, py, pz, nx, ny, nz, vx, vy, vz, n_dot_v, alpha, f0, 
     return irradiance * diffuse_weight / math.pi, spec, fresnel, irradiance, n_dot_l
 
 
+@nb.njit(cache=True, inline="always")
+def _world(base, metal, da, db, diffuse_weight, ao, env_n, env_r):
+    """One channel of the world's light: diffuse (multi-bounce AO) and split-sum specular
+    (multiple-scattering compensated)."""
+    f0 = F0_DIELECTRIC * (1.0 - metal) + base * metal
+    ms = 1.0 + f0 * (1.0 / max(da + db, 1e-3) - 1.0)
+    return base * diffuse_weight * env_n * _multibounce(ao, base) + (f0 * da + db) * ms * env_r * ao
+
+
+@nb.njit(cache=True, inline="always")
+def _lit(base, metal, da, db, fres, dif, spec):
+    """One channel of a point light's BRDF × cos / d^2 (before its intensity and shadow)."""
+    f0 = F0_DIELECTRIC * (1.0 - metal) + base * metal
+    ms = 1.0 + f0 * (1.0 / max(da + db, 1e-3) - 1.0)
+    return base * dif + spec * (f0 + (1.0 - f0) * fres) * ms
+
+
 @nb.njit(cache=True, parallel=True, fastmath=True)
 def shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusion, dfg, acc,
                 floor):
@@ -737,20 +753,17 @@ def shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusi
             alpha = rough * rough
             da, db = _dfg_lookup(dfg, n_dot_v, rough)
             spec_albedo_d = F0_DIELECTRIC * da + db
-            out = np.zeros(3)
-            base = (r, g, b)
             sx, sy, sz = _phong_point(geo, f, b0, b1, b2, px, py, pz)
             ao = _occlusion(sx, sy, sz, gx, gy, gz, ao_maps, ao_w2c, ao_scale[0], ao_dirs)
             rx, ry, rz = 2.0 * n_dot_v * nx - vx, 2.0 * n_dot_v * ny - vy, 2.0 * n_dot_v * nz - vz
             diffuse_weight = (1.0 - metal) * (1.0 - spec_albedo_d)
-            for c in range(3):
-                f0 = F0_DIELECTRIC * (1.0 - metal) + base[c] * metal
-                e_spec = f0 * da + db
-                ms = 1.0 + f0 * (1.0 / max(da + db, 1e-3) - 1.0)
-                diffuse = base[c] * diffuse_weight
-                out[c] = diffuse * _env(env[k], env_uniform[k], nx, ny, nz, c) \
-                    * _multibounce(ao, base[c]) \
-                    + e_spec * ms * _env(env[k], env_uniform[k], rx, ry, rz, c) * ao
+            envk, uni = env[k], env_uniform[k]
+            o0 = _world(r, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 0),
+                        _env(envk, uni, rx, ry, rz, 0))
+            o1 = _world(g, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 1),
+                        _env(envk, uni, rx, ry, rz, 1))
+            o2 = _world(b, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 2),
+                        _env(envk, uni, rx, ry, rz, 2))
             for j in range(counts[k]):
                 point = points[k, j]
                 dif, spec, fres, irr, ndl = _point_light(point, px, py, pz, nx, ny, nz, vx, vy,
@@ -765,15 +778,13 @@ def shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusi
                                   sfocal[m_idx])
                 if lit <= 0.0:
                     continue
-                for c in range(3):
-                    f0 = F0_DIELECTRIC * (1.0 - metal) + base[c] * metal
-                    ms = 1.0 + f0 * (1.0 / max(da + db, 1e-3) - 1.0)
-                    fresnel = f0 + (1.0 - f0) * fres
-                    out[c] += lit * point[3 + c] * (base[c] * dif + spec * fresnel * ms)
+                o0 += lit * point[3] * _lit(r, metal, da, db, fres, dif, spec)
+                o1 += lit * point[4] * _lit(g, metal, da, db, fres, dif, spec)
+                o2 += lit * point[5] * _lit(b, metal, da, db, fres, dif, spec)
             weight = through * a
-            acc[k, y, x, 0] += weight * (out[0] + er)
-            acc[k, y, x, 1] += weight * (out[1] + eg)
-            acc[k, y, x, 2] += weight * (out[2] + eb)
+            acc[k, y, x, 0] += weight * (o0 + er)
+            acc[k, y, x, 1] += weight * (o1 + eg)
+            acc[k, y, x, 2] += weight * (o2 + eb)
             acc[k, y, x, 3] += weight
     return more.sum()
 
