@@ -141,3 +141,12 @@ def test_empty_strided_primitive_is_skipped(tmp_path: Path) -> None:
     mesh = mp.load(_write(tmp_path / "empty.gltf", tree))
     assert mesh.faces.shape == (1, 3)
     np.testing.assert_allclose(mesh.vertices[mesh.faces[0]], positions)
+
+
+def test_gltf_1_is_named(tmp_path: Path) -> None:
+    """assimp's glTF (1.0) models: the version is named, not "'buffers' is not an array"
+    (glTF 1.0 keeps buffers, meshes and nodes in dictionaries)."""
+    tree = {"asset": {"version": "1.0"}, "buffers": {"box": {"uri": "box.bin"}},
+            "meshes": {"box": {"primitives": []}}}
+    message = _refused(_write(tmp_path / "v1.gltf", tree), mp.errors.UnsupportedFormatError)
+    assert "glTF 1.0 (only glTF 2.0 is read)" in message

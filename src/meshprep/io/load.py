@@ -295,6 +295,11 @@ def _precheck(path: Path, ext: str, jail: Path, max_bytes: int) -> dict[str, Any
     if ext in (".gltf", ".glb"):
         # the JSON is checked before trimesh may follow any URI or walk the node graph
         tree = gltf.read_gltf_json(path)
+        version = str((tree.get("asset") or {}).get("version", "")) \
+            if isinstance(tree.get("asset"), dict) else ""
+        if version.startswith("1."):
+            # glTF 1.0 keeps its objects in dictionaries: say so, not "not an array"
+            raise UnsupportedFormatError(f"{path.name}: glTF {version} (only glTF 2.0 is read)")
         gltf.validate_gltf(path, tree, jail)
         if not tree.get("meshes"):
             # buffers, views or images alone: nothing to draw, whatever else is broken
