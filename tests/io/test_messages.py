@@ -24,8 +24,8 @@ LEAKS = [
     re.compile(r"local variable"),
     re.compile(r"AssertionError"),
     re.compile(r"reshape"),
-    # an exception's type alone is allowed in the fallback: "... malformed data (KeyError)"
-    re.compile(r"(?<!\()\b(KeyError|IndexError|TypeError|AttributeError)\b(?!\))|NoneType"),
+    re.compile(r"\b(KeyError|IndexError|TypeError|AttributeError|ValueError|Exception)\b"
+               r"|NoneType"),
     re.compile(r"No module named"),
     re.compile(r"object is not subscriptable|has no attribute|unhashable|not iterable"),
     re.compile(r"invalid literal for int|could not convert string"),

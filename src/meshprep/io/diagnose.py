@@ -62,10 +62,12 @@ def explain(exc: Exception, path: Path, fmt: str,
 
 
 def fallback(exc: Exception, path: Path, fmt: str) -> LoadError:
-    """The error for a failure nothing explains: the format and the exception's type only."""
+    """The error for a failure nothing explains: the format only (the parser's own exception,
+    whose text names Python internals, stays chained as ``__cause__`` for a developer)."""
     label = {"gltf": "glTF", "glb": "glTF", "dae": "COLLADA"}.get(fmt, fmt.upper())
     return CorruptFileError(f"{path.name}: cannot parse {label}: the parser failed on "
-                            f"malformed data ({type(exc).__name__})")
+                            "malformed data that no check here names; validate the file or "
+                            "re-export it")
 
 
 def _ply(exc: Exception, path: Path, tree: Any) -> tuple[type, str] | None:
