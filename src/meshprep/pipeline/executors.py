@@ -108,9 +108,10 @@ def run_one(task: AssetTask, job: Job) -> AssetOutcome:
 #
 # * the warm-up below: before its first asset, each of the first two workers compiles one half of
 #   the kernels on a tiny mesh, the halves split at the watertight step (the shape half: load,
-#   normalize, curate, watertight; the samples half: sample, render, voxelize, write, on a closed
-#   stand-in); the runner waits for both, then every worker loads the other half from the disk
-#   cache instead of compiling it. A warm cache is seen from a few kernels' cache indexes (a file
+#   normalize, curate, watertight; the samples half: sample, render, voxelize, write, on a
+#   closed stand-in and with few samples); the runner waits for both, then every worker loads
+#   the other half from the disk cache instead of compiling it (halves of ~20 s of CPU each;
+#   nothing compiles afterwards). A warm cache is seen from a few kernels' cache indexes (a file
 #   read each), so a warm run does no warm-up;
 # * serial twins of the ``parallel=True`` kernels in the workers when there is a worker per core
 #   (meshprep._jit): parfors compile 2-3x slower (62 s against 35 s of CPU), and with every core
@@ -128,12 +129,14 @@ _SENTINELS = (
     ("meshprep.watertight.band", "_mark_blocks"),
     ("meshprep.watertight.contour", "_count_triangles"),
     ("meshprep.geometry.topology", "_edge_defects"),
+    ("meshprep.curate.metrics", "_group_boxes"),
 ), (
     ("meshprep.sample._bvh", "closest_points"),
     ("meshprep.sample.salient", "_salient_table"),
     ("meshprep.render.raster", "rasterize"),
 )
 WARM_UP = "warm-up"
+COUNT_KEYS = ("surface", "salient", "volume", "near")
 
 
 def _half_is_cold(half: int) -> bool:
@@ -187,6 +190,10 @@ def warm_up(half: int, config: dict) -> float:
         return 0.0
     start = time.monotonic()
     steps = [name for name in config["run"]["steps"] if ":" not in name]  # built-ins only
+    # the same options (so the same types and specializations) with fewer samples: compiling,
+    # not sampling 1.45 M points of a tiny mesh, is what the warm-up is for
+    config = {**config, "sample": {**config["sample"], **{
+        key: min(int(config["sample"][key]), 5000) for key in COUNT_KEYS}}}
     cut = steps.index("watertight") + 1 if "watertight" in steps else \
         steps.index("curate") + 1 if "curate" in steps else 0
     with tempfile.TemporaryDirectory(prefix="meshprep-warm-up-") as folder:
@@ -195,9 +202,10 @@ def warm_up(half: int, config: dict) -> float:
         staging = Path(folder) / "staging"
         staging.mkdir()
         ctx = AssetContext(AssetTask("warm-up", str(source)), config, staging)
-        if half == 0:
+        if half == 0:  # ~16 s of one process's CPU with the workers' serial kernels
             todo = steps[:cut]
-        else:  # the later steps, on the tiny mesh and a closed stand-in for the watertight one
+        else:  # ~17 s: the later steps, on the tiny mesh and a closed stand-in for the
+            # watertight one (curate stays in the first half: it shares the topology kernels)
             todo = [name for name in steps[:cut] if name in ("load", "normalize")] + steps[cut:]
             if "watertight" in steps:
                 import trimesh
