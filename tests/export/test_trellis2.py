@@ -9,6 +9,7 @@ product, each with a ``metadata.csv`` merged on ``sha256``), ``flexi_dual_grid.p
 from __future__ import annotations
 
 import csv
+import io
 import json
 import pickle
 import shutil
@@ -172,3 +173,131 @@ def test_report_picture_of_the_ovoxels(dataset: Path) -> None:
     image = np.array(Image.open(pictures[0]))
     red = (image[..., 0] == 220) & (image[..., 1] == 30) & (image[..., 3] == 255)
     assert red.sum() > 100
+
+
+# ---------------------------------------------------------------------------------------------
+# pbr_dumps/: microsoft/TRELLIS.2 trellis2/datasets/sparse_voxel_pbr.py read_mesh_with_texture
+# (transcribed without torch: the same keys, PIL decoding and maps)
+
+_FILTERS = {"Linear": "linear", "Closest": "nearest", "Cubic": "linear", "Smart": "linear"}
+_WRAPS = {"REPEAT": "repeat", "EXTEND": "clamp", "CLIP": "clamp", "MIRROR": "mirror"}
+
+
+def _texture_from_dump(pack: dict) -> tuple[np.ndarray, str, str]:
+    image = Image.open(io.BytesIO(pack["image"]))
+    if image.width != image.height or image.width & (image.width - 1):
+        size = 1 << (max(image.width, image.height) - 1).bit_length()  # nearest_power_of_two
+        image = image.resize((size, size), Image.LANCZOS)
+    texture = (np.array(image) / 255.0).astype(np.float32).reshape(image.height, image.width, -1)
+    return texture, _FILTERS[pack["interpolation"]], _WRAPS[pack["extension"]]
+
+
+def _read_mesh_with_texture(root: Path, instance: str) -> dict:
+    with open(root / f"{instance}.pickle", "rb") as stream:
+        dump = pickle.load(stream)
+    for mat in dump["materials"]:
+        if mat["alphaTexture"] is not None and mat["alphaMode"] == "OPAQUE":
+            mat["alphaMode"] = "BLEND"
+    materials = []
+    for mat in dump["materials"]:
+        materials.append({
+            name: _texture_from_dump(mat[f"{name}Texture"]) if mat[f"{name}Texture"] else None
+            for name in ("baseColor", "metallic", "roughness", "alpha")} | {
+            "base_color_factor": mat["baseColorFactor"], "metallic_factor": mat["metallicFactor"],
+            "roughness_factor": mat["roughnessFactor"], "alpha_factor": mat["alphaFactor"],
+            "mode": {"OPAQUE": 0, "MASK": 1, "BLEND": 2}[mat["alphaMode"]],
+            "cutoff": mat["alphaCutoff"]})
+    materials.append({"base_color_factor": [0.8, 0.8, 0.8], "metallic_factor": 0.0})  # the default
+    start, vertices, faces, mat_ids, uvs = 0, [], [], [], []
+    for obj in dump["objects"]:
+        if obj["vertices"].size == 0 or obj["faces"].size == 0:
+            continue
+        vertices.append(obj["vertices"])
+        faces.append(obj["faces"] + start)
+        obj["mat_ids"][obj["mat_ids"] == -1] = len(materials) - 1
+        mat_ids.append(obj["mat_ids"])
+        uvs.append(obj["uvs"] if obj["uvs"] is not None else
+                   np.zeros((obj["faces"].shape[0], 3, 2), dtype=np.float32))
+        start += len(obj["vertices"])
+    v = np.concatenate(vertices).astype(np.float32)
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    v = (v - (lo + hi) / 2) * (np.float32(0.99999) / (hi - lo).max())
+    assert np.all(v >= -0.5) and np.all(v <= 0.5), "vertices out of range"
+    return {"vertices": v, "faces": np.concatenate(faces).astype(np.int64),
+            "material_ids": np.concatenate(mat_ids).astype(np.int64),
+            "uv_coords": np.concatenate(uvs).astype(np.float32), "materials": materials,
+            "dump": dump}
+
+
+def _textured_box(folder: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A box with planar UVs, a random 16² base colour and metallic-roughness texture."""
+    import trimesh
+
+    rng = np.random.default_rng(3)
+    box = trimesh.creation.box(extents=(1.0, 0.6, 0.8))
+    box.unmerge_vertices()
+    uv = (box.vertices[:, [0, 1]] - box.vertices[:, [0, 1]].min(0)) / \
+        np.ptp(box.vertices[:, [0, 1]], axis=0)
+    uv = 0.05 + 0.9 * uv + 0.01 * box.vertices[:, [2]]
+    color = rng.integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    color[..., 3] = 255
+    mr = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    material = trimesh.visual.material.PBRMaterial(
+        baseColorTexture=Image.fromarray(color, "RGBA"), baseColorFactor=[255, 204, 153, 255],
+        metallicRoughnessTexture=Image.fromarray(mr, "RGB"), metallicFactor=0.5,
+        roughnessFactor=1.0)
+    box.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "textured_box.glb"
+    box.export(path)
+    return path, color, mr
+
+
+def test_pbr_dump_reads_back_as_sparse_voxel_pbr_does(tmp_path: Path) -> None:
+    path, color, mr = _textured_box(tmp_path / "raw")
+    config = resolve_config(overrides={
+        "run": {"steps": ["load", "normalize", "voxelize", "write"]},
+        "write": {"layouts": ["trellis2"]},
+        "voxel": {"resolutions": [32], "cond_views": 0},
+    })
+    assert run_dataset(path.parent, tmp_path / "ds", config, progress=False).counts["ok"] == 1
+    root = tmp_path / "ds" / "trellis2" / "pbr_dumps"
+    with open(root / "metadata.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [r["pbr_dumped"] for r in rows] == ["True"]
+    got = _read_mesh_with_texture(root, rows[0]["sha256"])
+    dump = got["dump"]
+    assert set(dump) == {"materials", "objects"} and len(dump["materials"]) == 1
+    assert set(dump["materials"][0]) == {
+        "baseColorFactor", "alphaFactor", "metallicFactor", "roughnessFactor", "alphaMode",
+        "alphaCutoff", "baseColorTexture", "alphaTexture", "metallicTexture", "roughnessTexture"}
+    obj = dump["objects"][0]
+    assert set(obj) == {"vertices", "faces", "uvs", "matIDs", "normals", "mat_ids"}
+    n = len(obj["faces"])
+    assert obj["vertices"].dtype == np.float32 and obj["faces"].dtype == np.int32
+    assert obj["uvs"].dtype == np.float32 and obj["uvs"].shape == (n, 3, 2)
+    assert obj["normals"].shape == (n, 3, 3) and obj["mat_ids"].dtype == np.int32
+    assert np.all(got["material_ids"] == 0)
+    mat = dump["materials"][0]
+    assert np.allclose(mat["baseColorFactor"], [1.0, 0.8, 0.6], atol=1e-2)  # RGB with a texture
+    assert mat["metallicFactor"] == pytest.approx(0.5) and mat["alphaMode"] == "OPAQUE"
+    base, _, wrap = got["materials"][0]["baseColor"]
+    metallic = got["materials"][0]["metallic"][0]
+    roughness = got["materials"][0]["roughness"][0]
+    assert base.shape == (16, 16, 3) and metallic.shape == (16, 16, 1) and wrap == "repeat"
+    # a texel through the dumped UVs: the dump's rows are Blender's (bottom first, as
+    # dump_pbr.py reshapes image.pixels); the source PNG's rows are top first
+    centre = got["uv_coords"].mean(axis=1)
+    col = np.floor(centre[:, 0] * 16).astype(int)
+    row_dump = np.floor(centre[:, 1] * 16).astype(int)
+    row_source = np.floor((1 - centre[:, 1]) * 16).astype(int)
+    assert np.array_equal(np.round(base[row_dump, col] * 255), color[row_source, col, :3])
+    assert np.array_equal(np.round(metallic[row_dump, col, 0] * 255), mr[row_source, col, 2])
+    assert np.array_equal(np.round(roughness[row_dump, col, 0] * 255), mr[row_source, col, 1])
+    # the dumped UVs are the file's
+    import trimesh
+
+    source = trimesh.load(path, force="mesh", process=False)
+    expected = np.asarray(source.visual.uv, np.float32)[source.faces]
+    assert np.allclose(np.sort(got["uv_coords"].reshape(n, -1), axis=0),
+                       np.sort(expected.reshape(len(expected), -1), axis=0), atol=1e-6)

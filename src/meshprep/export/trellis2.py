@@ -3,10 +3,13 @@
 Matched against microsoft/TRELLIS.2: ``data_toolkit/dual_grid.py`` (``dual_grid_<res>/`` files
 and their ``dual_grid_converted`` / ``dual_grid_size`` records), ``data_toolkit/voxelize_pbr.py``
 (``pbr_voxels_<res>/``, ``pbr_voxelized`` / ``num_pbr_voxels``), ``data_toolkit/dump_mesh.py``
-(``mesh_dumps/<sha256>.pickle``), ``data_toolkit/render_cond.py`` and its Blender script
-(``renders_cond/<sha256>/NNN.png`` + ``transforms.json`` with ``file_path`` ``"NNN.png"``), and
-the readers ``trellis2/datasets/components.py`` (``roots`` = one folder per product, each with
-its own ``metadata.csv`` keyed by ``sha256``, merged with ``combine_first``),
+(``mesh_dumps/<sha256>.pickle``), ``data_toolkit/blender_script/dump_pbr.py`` and
+``data_toolkit/dump_pbr.py`` (``pbr_dumps/<sha256>.pickle``, ``pbr_dumped``; read by
+``trellis2/datasets/sparse_voxel_pbr.py``'s ``read_mesh_with_texture``),
+``data_toolkit/render_cond.py`` and its Blender script (``renders_cond/<sha256>/NNN.png`` +
+``transforms.json`` with ``file_path`` ``"NNN.png"``), and the readers
+``trellis2/datasets/components.py`` (``roots`` = one folder per product, each with its own
+``metadata.csv`` keyed by ``sha256``, merged with ``combine_first``),
 ``flexi_dual_grid.py`` and ``sparse_voxel_pbr.py`` (which filter on ``dual_grid_converted``,
 ``dual_grid_size``, ``pbr_voxelized``, ``num_pbr_voxels``, ``aesthetic_score``, ``num_faces``
 and ``cond_rendered``).
@@ -44,6 +47,7 @@ from ._root import link_file, write_metadata
 #: the dataset root's folder under a run's output, and the products' folder inside an asset
 TRELLIS2_FOLDER = "trellis2"
 MESH_DUMP = "mesh_dump.pickle"
+PBR_DUMP = "pbr_dump.pickle"
 COND_FOLDER = "renders_cond"
 
 
@@ -120,6 +124,7 @@ def write_trellis2_asset(
     _picture(Path(folder) / "renders" / "ovoxel.png", mesh, vertices, grids[resolutions[0]])
     if pbr:
         metrics.update(_write_pbr(out, vertices, faces, appearance, resolutions))
+        _write_pickle(out / PBR_DUMP, pbr_dump(mesh, appearance))
     if cond_views > 0:
         metrics.update(_write_cond(out / COND_FOLDER, mesh, appearance, cond_views, cond_size,
                                    seed))
@@ -161,6 +166,136 @@ def _write_pbr(out: Path, vertices, faces, appearance, resolutions) -> dict[str,
         metrics[f"pbr_{res}_voxels"] = len(coords)
     metrics["pbr_seconds"] = time.perf_counter() - start
     return metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# the textured mesh dump (microsoft/TRELLIS.2 data_toolkit/blender_script/dump_pbr.py)
+
+#: the Blender texture node's ``extension`` of a glTF wrap mode, as Blender's glTF importer sets
+#: it and dump_pbr.py records it (sparse_voxel_pbr.py maps it back to a wrap mode)
+_EXTENSIONS = {10497: "REPEAT", 33071: "EXTEND", 33648: "MIRROR"}
+
+
+def pbr_dump(mesh: Any, appearance: Any = None) -> dict[str, list[dict[str, Any]]]:
+    """The asset as TRELLIS.2's ``dump_pbr.py`` pickles it: materials, then one object.
+
+    What Blender's glTF import of the asset holds and ``dump_pbr.py`` reads from it: per material
+    ``baseColorFactor`` (linear; RGB when a texture multiplies it, else RGBA), ``alphaFactor``,
+    ``metallicFactor``, ``roughnessFactor``, ``alphaMode`` (``OPAQUE`` / ``MASK`` / ``BLEND``),
+    ``alphaCutoff`` and the textures ``baseColorTexture`` (RGB), ``alphaTexture`` (the base
+    colour's A), ``metallicTexture`` (B of glTF's metallic-roughness texture) and
+    ``roughnessTexture`` (its G), each ``{'image': PNG bytes, 'interpolation': 'Linear' |
+    'Closest', 'extension': 'REPEAT' | 'EXTEND' | 'MIRROR'}`` or None. The PNGs hold Blender's
+    ``image.pixels`` rows as they are, bottom row first (dump_pbr.py reshapes them without a
+    flip): the texel at UV ``(u, v)`` (origin bottom-left) is row ``v·H``, column ``u·W``.
+    The object: ``vertices`` float32 (V, 3) in the Z-up frame of the other dumps, ``faces``
+    int32 (F, 3), ``normals`` float32 (F, 3, 3) per corner, ``uvs`` float32 (F, 3, 2) per corner
+    or None, ``mat_ids`` int32 (F,) (-1: no material; the readers give it TRELLIS.2's default),
+    ``matIDs`` None (a key dump_pbr.py leaves unset).
+
+    Parameters
+    ----------
+    mesh : trimesh.Trimesh
+        The asset in meshprep's coordinates (Y-up), faces aligned with ``appearance``.
+    appearance : meshprep.io.appearance.Appearance, optional
+        Its materials; without them every face has none (-1).
+
+    Returns
+    -------
+    dict
+        ``{'materials': [...], 'objects': [{...}]}``.
+    """
+    faces = np.asarray(mesh.faces, dtype=np.int32)
+    usable = appearance is not None and len(appearance.face_material) == len(faces)
+    materials, mat_ids = _dump_materials(appearance, len(faces)) if usable else \
+        ([], np.full(len(faces), -1, np.int32))
+    uvs = None
+    if usable and len(appearance.uv) == len(mesh.vertices) and appearance.textured:
+        uvs = np.asarray(appearance.uv, np.float32)[faces]
+    normals = appearance.vertex_normal if usable and appearance.vertex_normal is not None \
+        else mesh.vertex_normals
+    obj = {"vertices": z_up_vertices(mesh.vertices), "faces": faces, "uvs": uvs,
+           "matIDs": None, "normals": z_up_vertices(np.asarray(normals))[faces],
+           "mat_ids": mat_ids}
+    return {"materials": materials, "objects": [obj]}
+
+
+def _dump_materials(appearance: Any, n_faces: int) -> tuple[list[dict], np.ndarray]:
+    """The distinct materials (Blender's ``bpy.data.materials``) and each face's index; a face
+    with meshprep's stand-in for "no material" gets -1, as a Blender face without a slot."""
+    packs: list[dict] = []
+    index: dict[int, int] = {}
+    table = np.full(len(appearance.materials), -1, np.int32)
+    for i, material in enumerate(appearance.materials):
+        if _is_default(material):
+            continue
+        if id(material) not in index:
+            index[id(material)] = len(packs)
+            packs.append(_dump_material(material))
+        table[i] = index[id(material)]
+    ids = table[np.asarray(appearance.face_material, np.int64)] if n_faces else \
+        np.zeros(0, np.int32)
+    return packs, ids.astype(np.int32)
+
+
+def _is_default(material: Any) -> bool:
+    """meshprep's material of a surface that has none (Blender's default surface)."""
+    from meshprep.io.appearance import DEFAULT_BASE_COLOR
+
+    return (material.texture is None and material.metallic_roughness_texture is None
+            and np.allclose(material.factor, DEFAULT_BASE_COLOR)
+            and material.metallic_factor == 0.0 and material.roughness_factor == 0.5
+            and material.alpha_mode == "OPAQUE")
+
+
+def _dump_material(material: Any) -> dict[str, Any]:
+    """One material as dump_pbr.py reads Blender's glTF import of it (factors multiplied by a
+    MIX / MATH node when the texture is there, the socket's value when it is not)."""
+    factor = [float(x) for x in material.factor]
+    texture, sampler = material.texture, material.texture_sampler
+    pack = {"baseColorFactor": factor[:3] if texture is not None else factor[:3] + [1.0],
+            "alphaFactor": factor[3], "metallicFactor": float(material.metallic_factor),
+            "roughnessFactor": float(material.roughness_factor), "alphaMode": "OPAQUE",
+            "alphaCutoff": 0.5, "baseColorTexture": None, "alphaTexture": None,
+            "metallicTexture": None, "roughnessTexture": None}
+    if texture is not None:
+        pack["baseColorTexture"] = _dump_image(texture[..., :3], sampler)
+    pack.update(_dump_alpha(material, factor[3]))
+    mr = material.metallic_roughness_texture
+    if mr is not None:
+        pack["metallicTexture"] = _dump_image(mr[..., 2], material.metallic_roughness_sampler)
+        pack["roughnessTexture"] = _dump_image(mr[..., 1], material.metallic_roughness_sampler)
+    return pack
+
+
+def _dump_alpha(material: Any, alpha: float) -> dict[str, Any]:
+    """``alphaMode`` / ``alphaFactor`` / ``alphaCutoff`` / ``alphaTexture``: the importer links
+    the texture's A (MASK through its cutoff nodes) unless the mode is OPAQUE; an unlinked
+    Alpha below 1 reads as BLEND."""
+    mode, texture = material.alpha_mode, material.texture
+    if mode == "OPAQUE":
+        return {"alphaFactor": 1.0}
+    if texture is not None:
+        return {"alphaMode": mode, "alphaFactor": alpha, "alphaCutoff": material.alpha_cutoff,
+                "alphaTexture": _dump_image(texture[..., 3], material.texture_sampler)}
+    if mode == "MASK":
+        alpha = 1.0 if alpha >= material.alpha_cutoff else 0.0
+    return {"alphaFactor": alpha, "alphaMode": "BLEND" if alpha < 1.0 else "OPAQUE"}
+
+
+def _dump_image(pixels: np.ndarray, sampler: Any) -> dict[str, Any]:
+    """dump_pbr.py's ``extract_image``: the channels as an RGB or L PNG, bottom row first (as
+    Blender's ``image.pixels`` hold them), with the texture node's interpolation and extension."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(np.asarray(pixels, np.uint8)[::-1])).save(
+        buffer, format="PNG")
+    return {"image": buffer.getvalue(),
+            "interpolation": "Closest" if sampler.nearest else "Linear",
+            "extension": _EXTENSIONS.get(sampler.wrap_s, "REPEAT")}
 
 
 def _write_cond(out: Path, mesh, appearance, views: int, size: int, seed: int) -> dict:
@@ -224,6 +359,9 @@ def _link_products(source: Path, root: Path, key: str):
     if (source / MESH_DUMP).is_file():
         link_file(source / MESH_DUMP, root / "mesh_dumps" / f"{key}.pickle")
         yield "mesh_dumps", {"mesh_dumped": True}
+    if (source / PBR_DUMP).is_file():
+        link_file(source / PBR_DUMP, root / "pbr_dumps" / f"{key}.pickle")
+        yield "pbr_dumps", {"pbr_dumped": True}
     for path in sorted(source.glob("*.vxz")):
         product = path.stem  # dual_grid_<res> / pbr_voxels_<res>
         link_file(path, root / product / f"{key}.vxz")
