@@ -210,3 +210,16 @@ def test_lighting_is_recorded_in_transforms_json(tmp_path):
     assert [f["lighting"] for f in data["frames"]] == [e.to_json() for e in expected]
     assert data["view_transform"] == "standard"
     assert Lighting.from_json(data["frames"][0]["lighting"]).kind == "trellis2"
+
+
+def test_file_normals_and_tangents_follow_the_normalization():
+    # a Y-up file turned Z-up (x, y, z) -> (x, -z, y), scaled: the file's normals must turn too
+    turn = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]) * 0.3
+    vertices = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])  # faces +Y
+    look = _look(3, 1, Material(np.ones(4, np.float32)), uv=np.array([[0, 0], [1, 0], [0, 1]]))
+    look.vertex_normal = np.tile([0.0, 1.0, 0.0], (3, 1))
+    look.tangent = np.tile([1.0, 0.0, 0.0, 1.0], (3, 1))
+    scene = prepare_scene(vertices @ turn.T, np.array([[0, 1, 2]]), look, turn)
+    assert np.allclose(scene.corner_normals[0], [0.0, 0.0, 1.0], atol=1e-6)  # +Y became +Z
+    assert np.allclose(scene.tangents[0, 0], [1.0, 0.0, 0.0], atol=1e-6)
+    assert np.allclose(scene.tangents[0, 1], [0.0, 1.0, 0.0], atol=1e-6)  # cross(n, t)

@@ -281,7 +281,13 @@ def _material_arrays(materials) -> tuple:
     return params, offsets, shapes, samplers, texels
 
 
-def prepare_scene(vertices: np.ndarray, faces: np.ndarray, look) -> Scene:
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, length, out=np.zeros_like(x), where=length > 0)
+
+
+def prepare_scene(vertices: np.ndarray, faces: np.ndarray, look,
+                  linear: np.ndarray | None = None) -> Scene:
     """Everything per asset: normals, tangents, packed materials, the AO depth maps.
 
     Parameters
@@ -291,6 +297,10 @@ def prepare_scene(vertices: np.ndarray, faces: np.ndarray, look) -> Scene:
     faces : (F, 3) int
     look : Appearance
         Aligned with ``vertices`` / ``faces`` (``meshprep.io.appearance.plain`` when none).
+    linear : (3, 3) float, optional
+        The linear part of the map from the file's coordinates to the render world (the
+        normalization's scale and Y-up turn): the file's normals are carried by its inverse
+        transpose, its tangents by it. None: the identity (``vertices`` are the file's).
 
     Returns
     -------
@@ -298,15 +308,21 @@ def prepare_scene(vertices: np.ndarray, faces: np.ndarray, look) -> Scene:
     """
     vertices = np.ascontiguousarray(vertices, np.float64)
     faces = np.ascontiguousarray(faces, np.int64)
+    linear = np.eye(3) if linear is None else np.asarray(linear, np.float64)
     declared = getattr(look, "vertex_normal", None)
     if declared is not None and len(declared) == len(vertices):
-        corner = np.ascontiguousarray(np.asarray(declared, np.float32)[faces])
+        moved = _unit_rows(np.asarray(declared, np.float64) @ np.linalg.inv(linear))
+        corner = np.ascontiguousarray(moved.astype(np.float32)[faces])
     else:
         corner = crease_normals(vertices, faces)
     uv = np.ascontiguousarray(look.uv, np.float64)
     tangent = getattr(look, "tangent", None)
     if tangent is not None and len(tangent) == len(vertices):
-        tangents = _vertex_tangents(faces, corner, np.asarray(tangent))
+        tangent = np.asarray(tangent, np.float64)
+        flip = -1.0 if np.linalg.det(linear) < 0 else 1.0
+        tangent = np.concatenate([_unit_rows(tangent[:, :3] @ linear.T),
+                                  tangent[:, 3:4] * flip], axis=1)
+        tangents = _vertex_tangents(faces, corner, tangent)
     else:
         tangents = _face_tangents(vertices, faces, uv)
     params, offsets, shapes, samplers, texels = _material_arrays(look.materials)

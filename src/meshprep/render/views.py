@@ -179,7 +179,8 @@ def render_views(
     pbr = lightings is not None and lighting != "headlight"
     if pbr:
         view_transform = _available_view(view_transform)
-        scene = prepare_scene(vertices, faces, _look(mesh, appearance))
+        scene = prepare_scene(vertices, faces, _look(mesh, appearance),
+                              normalization[:3, :3])
     files: list[Path] = []
     # the z-buffer is reused chunk after chunk (the images are new: writer threads hold them)
     depth_all = np.empty((chunk, size, size), np.float32)
