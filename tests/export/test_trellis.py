@@ -30,10 +30,47 @@ def dataset(tmp_path_factory) -> Path:
     config = resolve_config(overrides={
         "run": {"steps": ["load", "normalize", "voxelize", "write"]},
         "write": {"layouts": ["trellis"]},
-        "voxel": {"trellis_views": 6, "trellis_size": 96},
+        "voxel": {"trellis_views": 6, "trellis_size": 96, "cond_views": 4, "cond_size": 64},
     })
     assert run_dataset(REPO / "examples", out, config, progress=False).counts["ok"] == 3
     return out
+
+
+def test_image_conditioned_reads_the_condition_views(dataset: Path) -> None:
+    """microsoft/TRELLIS trellis/datasets/components.py ImageConditionedMixin: rows with
+    ``cond_rendered``, a random frame of ``renders_cond/<sha256>/transforms.json``, its RGBA
+    file cropped to 1.2 × the alpha's box, resized to 518², RGB times alpha."""
+    root = dataset / "trellis"
+    with open(root / "metadata.csv", newline="") as stream:
+        rows = [r for r in csv.DictReader(stream) if r["cond_rendered"] == "True"]
+    assert len(rows) == 3
+    rng = np.random.default_rng(0)
+    for row in rows:
+        image_root = root / "renders_cond" / row["sha256"]
+        metadata = json.loads((image_root / "transforms.json").read_text())
+        assert metadata["aabb"] == [[-0.5, -0.5, -0.5], [0.5, 0.5, 0.5]]
+        assert len(metadata["frames"]) == 4
+        frame = metadata["frames"][rng.integers(len(metadata["frames"]))]
+        image = Image.open(image_root / frame["file_path"])
+        assert image.size == (64, 64) and image.mode == "RGBA"
+        alpha = np.array(image.getchannel(3))
+        ys, xs = alpha.nonzero()
+        bbox = [xs.min(), ys.min(), xs.max(), ys.max()]
+        center = [(bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2]
+        hsize = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / 2 * 1.2
+        crop = image.crop([int(center[0] - hsize), int(center[1] - hsize),
+                           int(center[0] + hsize), int(center[1] + hsize)])
+        crop = crop.resize((518, 518), Image.Resampling.LANCZOS)
+        rgb = np.array(crop.convert("RGB")).astype(np.float32) / 255
+        cond = rgb * (np.array(crop.getchannel(3)) / 255.0)[..., None]
+        assert cond.shape == (518, 518, 3) and cond.max() > 0
+        # fov 10–70° (render_cond.py's radii frame the sphere of radius √3/2)
+        fov = np.degrees(frame["camera_angle_x"])
+        assert 10 - 1e-6 <= fov <= 70 + 1e-6
+        # the views share the 150 renders' normalization (the same render.py)
+        renders = json.loads((root / "renders" / row["sha256"] / "transforms.json").read_text())
+        assert np.isclose(metadata["scale"], renders["scale"])
+        assert np.allclose(metadata["offset"], renders["offset"])
 
 
 def test_sparse_structure_reads_the_voxels(dataset: Path) -> None:

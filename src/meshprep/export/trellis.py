@@ -6,7 +6,13 @@ scaled to ``1 / largest extent`` and centred; ``transforms.json`` with ``aabb``,
 ``mesh.ply``, the normalized scene, which ``voxelize.py`` reads), ``dataset_toolkits/render.py``
 (150 views on a Hammersley sequence, radius 2, fov 40°, 512²), ``voxelize.py``
 (``voxels/<sha256>.ply``: the voxel centres ``(i + 0.5) / 64 - 0.5``), ``extract_feature.py``
-(``features/<model>/<sha256>.npz``), ``build_metadata.py`` and the reader
+(``features/<model>/<sha256>.npz``), ``render_cond.py`` (``renders_cond/<sha256>/``: views
+drawn as TRELLIS.2's ``cond:N`` draws them, the same code: Hammersley directions with a random
+offset, ``1/r²`` uniform radii framing the unit cube's sphere at fov 10–70°; rendered at 1024² by
+the same ``blender_script/render.py`` as the 150 views, so the same lights, Filmic and
+``transforms.json``; ``cond_rendered``; read by ``trellis/datasets/components.py``
+``ImageConditionedMixin``: a random frame's ``file_path``, cropped to its alpha's box),
+``build_metadata.py`` and the reader
 ``trellis/datasets/sparse_structure.py`` (one root, one ``metadata.csv`` with ``sha256``,
 ``aesthetic_score``, ``rendered``, ``voxelized``, ``num_voxels``, ``feature_<model>``; the
 boolean columns must hold ``True`` / ``False`` in every row, since the reader indexes with
@@ -32,6 +38,7 @@ from ._root import link_file, write_metadata
 
 TRELLIS_FOLDER = "trellis"
 RENDERS = "renders"
+COND = "renders_cond"
 VOXELS = "voxels.ply"
 
 
@@ -45,6 +52,8 @@ def write_trellis_asset(
     dinov2: str | None = None,
     device: str = "cpu",
     seed: int = 0,
+    cond_views: int = 24,
+    cond_size: int = 1024,
 ) -> dict[str, Any]:
     """Write one asset's TRELLIS products into ``folder/trellis/``.
 
@@ -63,7 +72,9 @@ def write_trellis_asset(
     device : str
         Where the DINOv2 model runs.
     seed : int
-        Seed of the Hammersley sequence's offset.
+        Seed of the Hammersley sequence's offset and of the condition cameras.
+    cond_views, cond_size : int
+        Condition views (``cond:N``, TRELLIS's ``render_cond.py``: 24 of 1024²); 0 writes none.
 
     Returns
     -------
@@ -86,6 +97,13 @@ def write_trellis_asset(
                           seed=seed, appearance=appearance, lighting="trellis",
                           view_transform="filmic")
     normalization = _finish_transforms(renders / "transforms.json")
+    if cond_views > 0:
+        # render_cond.py: the cameras of TRELLIS.2's render_cond.py, drawn by the same code,
+        # rendered by blender_script/render.py (the 150 views' lights and Filmic)
+        cond = render_views(mesh, out / COND, f"cond:{cond_views}", size=cond_size,
+                            passes=("color",), seed=seed, appearance=appearance,
+                            lighting="trellis", view_transform="filmic")
+        _finish_transforms(out / COND / "transforms.json")
     vertices = np.asarray(mesh.vertices, np.float64) @ normalization[:3, :3].T \
         + normalization[:3, 3]
     normalized = trimesh.Trimesh(vertices.astype(np.float32), mesh.faces, process=False)
@@ -97,6 +115,8 @@ def write_trellis_asset(
     metrics: dict[str, Any] = {"trellis_voxels": int(len(indices)),
                                "trellis_render_seconds": result.seconds,
                                "trellis_voxel_seconds": time.perf_counter() - start}
+    if cond_views > 0:
+        metrics["trellis_cond_seconds"] = cond.seconds
     if dinov2:
         from meshprep.voxel.features import dinov2_voxel_features, write_feature_npz
 
@@ -193,9 +213,12 @@ def assemble_trellis(dataset: str | os.PathLike[str], assets: Iterable[Mapping[s
         link_file(source / VOXELS, root / "voxels" / f"{key}.ply")
         for path in sorted((source / RENDERS).iterdir()):
             link_file(path, root / RENDERS / key / path.name)
+        cond = (source / COND / "transforms.json").is_file()
+        for path in sorted((source / COND).iterdir()) if cond else ():
+            link_file(path, root / COND / key / path.name)
         record = {"sha256": key, "aesthetic_score": row.get("list_aesthetic_score"),
                   "rendered": True, "voxelized": True, "num_voxels": row.get("trellis_voxels"),
-                  "cond_rendered": False, "meshprep_id": row["asset_id"]}
+                  "cond_rendered": cond, "meshprep_id": row["asset_id"]}
         for path in sorted(source.glob("features_*.npz")):
             model = path.stem[len("features_"):]
             models.add(model)
