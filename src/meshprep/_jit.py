@@ -3,8 +3,8 @@
 A kernel compiled with ``parallel=True`` (parfors) takes 2-3x longer to compile than the same
 loops compiled serially (measured on the kernels of the README's run: 62 s against 35 s of one
 process's CPU), and a fresh install compiles every kernel on first use. In the runner's workers,
-one per core, every core already works on its own asset, so the parfors' threads buy nothing
-there (the corpus runs as fast either way; see benchmarks/RESULTS.md, "First run"). Those
+one per core, every core already works on its own asset, so the parfors' threads buy little
+there (the README's warm run: same CPU and wall; benchmarks/RESULTS.md, "First run"). Those
 workers run with ``MESHPREP_SERIAL_KERNELS=1`` in their environment (set by
 :class:`~meshprep.pipeline.executors.LocalExecutor`) and get serial twins of the parallel
 kernels, cached under their own names (``<name>_serial``: numba's cache index does not tell a

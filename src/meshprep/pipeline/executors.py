@@ -115,7 +115,7 @@ def run_one(task: AssetTask, job: Job) -> AssetOutcome:
 #   read each), so a warm run does no warm-up;
 # * serial twins of the ``parallel=True`` kernels in the workers when there is a worker per core
 #   (meshprep._jit): parfors compile 2-3x slower (62 s against 35 s of CPU), and with every core
-#   busy on its own asset their threads bought nothing (the corpus runs as fast either way);
+#   busy on its own asset their threads buy little (the README's warm run: same CPU and wall);
 #   single-process use keeps the parallel kernels;
 # * one specialization of the topology kernels (int32 indices whatever the input's dtype).
 #
