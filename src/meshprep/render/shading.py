@@ -580,10 +580,13 @@ def _shadow(px, py, pz, nx, ny, nz, light_radius, smap, w2c, focal):
 
 
 @nb.njit(cache=True)
-def _phong_point(geo, f, b0, b1, b2, px, py, pz):
+def _phong_point(geo, f, b0, b1, b2, px, py, pz, gx, gy, gz):
     """The sample moved onto the Phong-tessellated surface of its triangle (Boubekeur and
     Alexa 2008): shadows and occlusion looked up there do not show the facets of a coarse
-    smooth-shaded mesh (what Cycles' shadow terminator geometry offset does)."""
+    smooth-shaded mesh (what Cycles' shadow terminator geometry offset does). Only outward,
+    along the geometric normal ``g`` (toward the viewer): like Cycles' offset, which never
+    sinks a point into the surface, a concave patch (the inside of a ring) stays where it is
+    instead of moving into the solid behind it."""
     vertices, faces, corners = geo[0], geo[1], geo[2]
     qx = qy = qz = 0.0
     for j in range(3):
@@ -594,7 +597,10 @@ def _phong_point(geo, f, b0, b1, b2, px, py, pz):
         qx += w * (px - d * corners[f, j, 0])
         qy += w * (py - d * corners[f, j, 1])
         qz += w * (pz - d * corners[f, j, 2])
-    return qx, qy, qz
+    lift = (qx - px) * gx + (qy - py) * gy + (qz - pz) * gz
+    if lift <= 0.0:
+        return px, py, pz
+    return px + lift * gx, py + lift * gy, pz + lift * gz
 
 
 @nb.njit(cache=True)
@@ -769,7 +775,7 @@ def shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusi
             alpha = rough * rough
             da, db = _dfg_lookup(dfg, n_dot_v, rough)
             spec_albedo_d = F0_DIELECTRIC * da + db
-            sx, sy, sz = _phong_point(geo, f, b0, b1, b2, px, py, pz)
+            sx, sy, sz = _phong_point(geo, f, b0, b1, b2, px, py, pz, gx, gy, gz)
             ao = _occlusion(sx, sy, sz, gx, gy, gz, ao_maps, ao_w2c, ao_scale[0], ao_dirs)
             rx, ry, rz = 2.0 * n_dot_v * nx - vx, 2.0 * n_dot_v * ny - vy, 2.0 * n_dot_v * nz - vz
             diffuse_weight = (1.0 - metal) * (1.0 - spec_albedo_d)
