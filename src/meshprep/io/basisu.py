@@ -53,20 +53,7 @@ def basisu_textures(tree: dict[str, Any]) -> list[tuple[int, int]]:
     A texture whose own ``source`` names a non-KTX2 image (the PNG / JPEG fallback) is left to
     trimesh, which reads that one.
     """
-    images = tree.get("images", []) or []
-    found = []
-    for t, texture in enumerate(tree.get("textures", []) or []):
-        extension = (texture.get("extensions") or {}).get(EXTENSION) if isinstance(
-            texture, dict) else None
-        source = extension.get("source") if isinstance(extension, dict) else None
-        if not isinstance(source, int) or not 0 <= source < len(images):
-            continue
-        fallback = texture.get("source")
-        if isinstance(fallback, int) and 0 <= fallback < len(images) \
-                and not _is_ktx2(images[fallback]):
-            continue
-        found.append((t, source))
-    return found
+    return _extension_textures(tree, EXTENSION, _is_ktx2)
 
 
 def plain_ktx2_textures(tree: dict[str, Any]) -> list[tuple[int, int]]:
@@ -87,17 +74,24 @@ def plain_ktx2_textures(tree: dict[str, Any]) -> list[tuple[int, int]]:
 def google_basis_textures(tree: dict[str, Any]) -> list[tuple[int, int]]:
     """``(texture, image)`` of ``GOOGLE_texture_basis`` textures with no other readable image
     (no ``source``, or one naming a ``.basis`` image too)."""
+    return _extension_textures(tree, GOOGLE_EXTENSION, _is_basis)
+
+
+def _extension_textures(tree: dict[str, Any], name: str, same_kind) -> list[tuple[int, int]]:
+    """``(texture, image)`` of textures whose extension ``name`` gives an image ``source`` and
+    whose own ``source``, if any, names an image of that same kind (``same_kind(image)``), so no
+    fallback trimesh could read exists."""
     images = tree.get("images", []) or []
     found = []
     for t, texture in enumerate(tree.get("textures", []) or []):
-        extension = (texture.get("extensions") or {}).get(GOOGLE_EXTENSION) if isinstance(
+        extension = (texture.get("extensions") or {}).get(name) if isinstance(
             texture, dict) else None
         source = extension.get("source") if isinstance(extension, dict) else None
         if not isinstance(source, int) or not 0 <= source < len(images):
             continue
         fallback = texture.get("source")
         if isinstance(fallback, int) and 0 <= fallback < len(images) \
-                and not _is_basis(images[fallback]):
+                and not same_kind(images[fallback]):
             continue
         found.append((t, source))
     return found
