@@ -87,6 +87,10 @@ class Layout:
     write_lists : callable, optional
         ``write_lists(folder, asset_ids) -> list[Path]``: the item lists of the exported assets,
         written where and as the loader opens them.
+    store_files : callable, optional
+        ``store_files(store_folder, folder, asset_id) -> list[Path]``: files the run rendered
+        into the asset's store folder for this layout (they need the textured source), linked
+        into its item beside what ``write`` writes (Hunyuan3D-2.1's ``render_cond/``).
     write : callable
         ``write(samples, watertight, folder, asset_id) -> list[Path]``.
     read : callable
@@ -109,6 +113,7 @@ class Layout:
     inside_margin: float = 0.0
     lists: str = ""
     write_lists: Callable[[Path, list[str]], list[Path]] | None = None
+    store_files: Callable[[Path, Path, str], list[Path]] | None = None
 
 
 #: items listed in ``val`` / ``test`` lists (a prefix of the sorted ``train`` list: the released

@@ -104,6 +104,8 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
             layout.uses_watertight and watertight_path.is_file() else None
         paths = layout.write(samples, watertight, Path(out), asset_id)
         checks = _check_written(layout, samples, Path(out), asset_id, paths)
+        if layout.store_files is not None:  # e.g. the run's renders of the textured source
+            paths = [*paths, *layout.store_files(Path(folder), Path(out), asset_id)]
         files = [os.path.relpath(p, out) for p in paths]
         record = {"asset_id": asset_id, "status": "ok", "files": files,
                   **{f"{k}_count": v for k, v in store_counts(samples).items()}, **checks,

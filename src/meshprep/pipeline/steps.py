@@ -107,6 +107,8 @@ def step_load(ctx: AssetContext) -> None:
 def _needs_materials(config: dict) -> bool:
     """Whether the voxelize step needs the asset's materials (PBR voxels, condition views)."""
     voxel, layouts = config["voxel"], config["write"]["layouts"]
+    if "hunyuan3d" in layouts and "render" in config["run"]["steps"]:
+        return True  # the render step's Hunyuan3D-2.1 condition views
     if "voxelize" not in config["run"]["steps"]:
         return False
     return "trellis" in layouts or ("trellis2" in layouts and
@@ -216,7 +218,8 @@ def step_voxelize(ctx: AssetContext) -> None:
         ctx.metrics.update(write_trellis_asset(
             ctx.staging, mesh, appearance=look, views=params["trellis_views"],
             size=params["trellis_size"], dinov2=params["dinov2"] or None,
-            device=params["feature_device"], seed=seed))
+            device=params["feature_device"], seed=seed, cond_views=params["cond_views"],
+            cond_size=params["cond_size"]))
 
 
 def _write_sparse_sdf(ctx: AssetContext) -> None:
@@ -303,6 +306,8 @@ def step_render(ctx: AssetContext) -> None:
     params = ctx.config["render"]
     # seeded from the asset id so random camera sets reproduce for the same asset
     seed = asset_seed(ctx.task.asset_id)
+    if "hunyuan3d" in ctx.config["write"]["layouts"]:
+        _render_hunyuan3d_cond(ctx, seed)
     meshes = {"input": ctx.canonical if ctx.canonical is not None else ctx.mesh,
               "watertight": ctx.watertight}
     for target in params["targets"]:
@@ -327,6 +332,19 @@ def step_render(ctx: AssetContext) -> None:
         render_points_overlay(meshes["input"], ctx.samples.salient_points,
                               ctx.staging / "renders" / "salient.png", params["cameras"],
                               size=params["size"], seed=seed)
+
+
+def _render_hunyuan3d_cond(ctx: AssetContext, seed: int) -> None:
+    """Hunyuan3D-2.1's DiT condition views of the textured asset into ``hunyuan3d/`` (the
+    export links them into each item's ``render_cond/``)."""
+    from meshprep.export.layout_meshprep import write_hunyuan3d_cond
+
+    loaded = ctx.require("mesh", "render", "load")
+    mesh = ctx.canonical if ctx.canonical is not None else loaded
+    look = loaded.metadata.get("meshprep_appearance")
+    if len(mesh.faces) != len(loaded.faces):  # the extract step removed parts: no materials
+        look = None
+    ctx.metrics.update(write_hunyuan3d_cond(ctx.staging, mesh, appearance=look, seed=seed))
 
 
 def _render_with_blender(ctx: AssetContext, target: str, mesh, out: Path, seed: int):
