@@ -81,7 +81,10 @@ LOADERS = {"dora": (_load_dora, ("train", "val", "test")),
 
 def test_every_layout_with_lists_is_covered() -> None:
     """A registered layout that declares item lists has a loader test here (a new one fails)."""
-    with_lists = {layout.name for layout in all_layouts() if layout.write_lists is not None}
+    # layouts rendered by the run (from_asset) read their lists back in their own test files
+    # (hunyuan3d-paint: test_hunyuan3d_paint.py)
+    with_lists = {layout.name for layout in all_layouts()
+                  if layout.write_lists is not None and layout.from_asset is None}
     assert with_lists == set(LOADERS)
     assert all(layout.lists for layout in all_layouts() if layout.write_lists is not None)
 

@@ -34,6 +34,11 @@ class NotEnoughSamplesError(MeshprepError):
     """The store holds fewer samples than the layout needs."""
 
 
+class LayoutSkip(MeshprepError):  # noqa: N818  (a decision, not an error)
+    """The asset gives the layout nothing to train on (e.g. no texture); the export records it
+    ``skipped`` with the message as its reason."""
+
+
 @dataclass(frozen=True)
 class Key:
     """One array a layout writes: file, key, shape, dtype and what it holds."""
@@ -113,6 +118,7 @@ class Layout:
     inside_margin: float = 0.0
     lists: str = ""
     write_lists: Callable[[Path, list[str]], list[Path]] | None = None
+    from_asset: Callable[[Path, Path, str], list[Path]] | None = None
     store_files: Callable[[Path, Path, str], list[Path]] | None = None
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from meshprep.errors import MeshprepError
 from meshprep.io import atomic_write
 
-from .layouts import get_layout, not_enough, store_counts
+from .layouts import LayoutSkip, get_layout, not_enough, store_counts
 
 MARKERS = ".meshprep-export"
 #: the export's record of every asset, in the markers' folder (out of the loaders' globs)
@@ -51,6 +51,7 @@ class ExportSummary:
     skipped: int = 0
     failed: int = 0
     flagged: int = 0
+    unsuitable: int = 0
     seconds: float = 0.0
     manifest: str = ""
     errors: list[str] = field(default_factory=list)
@@ -97,6 +98,8 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
 
     layout = get_layout(layout_name)
     started = time.perf_counter()
+    if layout.from_asset is not None:
+        return _export_rendered(layout, asset_id, folder, out, started)
     try:
         samples = read_meshprep(folder)
         watertight_path = Path(folder) / "watertight.ply"
@@ -117,6 +120,26 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
         return {"asset_id": asset_id, "status": "failed", "files": [],
                 "seconds": time.perf_counter() - started,
                 "error": f"{type(exc).__name__}: {message}"}
+
+
+def _export_rendered(layout, asset_id: str, folder: str, out: str, started: float) -> dict:
+    """Export an asset of a layout the run rendered into its store folder (``from_asset``);
+    an unsuitable asset is recorded ``skipped`` with the reason (no marker: a rerun checks
+    again)."""
+    record = {"asset_id": asset_id, "files": [], "error": None}
+    try:
+        paths = layout.from_asset(Path(folder), Path(out), asset_id)
+    except LayoutSkip as exc:
+        record.update(status="skipped", error=str(exc))
+    except (MeshprepError, OSError, ValueError, KeyError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        record.update(status="failed", error=f"{type(exc).__name__}: {message}")
+    else:
+        record.update(status="ok", files=[os.path.relpath(p, out) for p in paths])
+    record["seconds"] = time.perf_counter() - started
+    if record["status"] == "ok":
+        _write_marker(Path(out), asset_id, record)
+    return record
 
 
 class LabelCheckError(MeshprepError):
@@ -204,6 +227,8 @@ def export_dataset(dataset: str | os.PathLike[str], layout: str, out: str | os.P
         records.append(record)
         if record["status"] == "ok":
             summary.exported += 1
+        elif record["status"] == "skipped":  # the layout's own reason (e.g. no texture)
+            summary.unsuitable += 1
         else:
             summary.failed += 1
             summary.errors.append(f"{record['asset_id']}: {record['error']}")

@@ -42,6 +42,8 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     backend = "builtin"          # builtin (numba rasterizer) or blender (meshprep[blender])
     engine = "cycles"            # blender backend: cycles, eevee or workbench
     samples = 64                 # blender backend: samples of the color pass
+    envmaps = ""                 # folder of equirectangular HDR/EXR maps (hunyuan3d-paint's
+                                 # light_ENVMAP; not rendered yet: the shading has no env maps)
 
     [sample]                     # defaults cover every `meshprep layouts` layout's needs
     surface = 300000             # (meshprep.sample.defaults: UltraShape's 300000 + 300000,
@@ -117,7 +119,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                "drop": ["plane"]},
     "render": {"cameras": "scoring4", "size": 256, "passes": ["normal"], "targets":
                ["input", "watertight"], "backend": "builtin", "engine": "cycles",
-               "samples": 64},
+               "samples": 64, "envmaps": ""},
 }
 
 #: sections that do not change the files an asset produces, left out of the hash
@@ -232,6 +234,9 @@ def _validate(config: dict) -> None:
         if config["limits"][key] <= 0:
             raise ConfigError(f"limits.{key} must be positive")
     _check_write_layouts(config)
+    envmaps = config["render"]["envmaps"]
+    if envmaps and not os.path.isdir(envmaps):
+        raise ConfigError(f"render.envmaps must be a folder of HDR/EXR maps, got {envmaps!r}")
     retries = config["limits"]["infra_retries"]
     if not isinstance(retries, int) or retries < 0:
         raise ConfigError(f"limits.infra_retries must be an integer >= 0, got {retries!r}")

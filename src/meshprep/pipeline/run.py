@@ -299,8 +299,14 @@ def write_dataset_layouts(config: dict, store: OutputStore, manifest: str, log) 
         out = os.path.join(store.root, name)
         done = export_dataset(store.root, name, out, progress=False)
         failed = f", {done.failed} failed (see {done.manifest})" if done.failed else ""
+        if done.unsuitable:
+            failed += f", {done.unsuitable} skipped (reasons in {done.manifest})"
         print(f"{name} layout: {out} ({done.exported} written, {done.skipped} already there"
               f"{failed})", file=log)
+        if name == "hunyuan3d-paint":
+            from meshprep.export.layout_hunyuan3d_paint import ENVMAP_NOTE
+
+            print(f"{name}: {ENVMAP_NOTE}", file=log)
 
 
 def write_manifest(ledger: Ledger, store: OutputStore) -> str:

@@ -105,8 +105,11 @@ def step_load(ctx: AssetContext) -> None:
 
 
 def _needs_materials(config: dict) -> bool:
-    """Whether the voxelize step needs the asset's materials (PBR voxels, condition views)."""
+    """Whether the voxelize step needs the asset's materials (PBR voxels, condition views), or
+    the write step (Hunyuan3D-2.1 Paint's renders)."""
     voxel, layouts = config["voxel"], config["write"]["layouts"]
+    if "hunyuan3d-paint" in layouts and "write" in config["run"]["steps"]:
+        return True
     if "hunyuan3d" in layouts and "render" in config["run"]["steps"]:
         return True  # the render step's Hunyuan3D-2.1 condition views
     if "voxelize" not in config["run"]["steps"]:
@@ -297,6 +300,24 @@ def step_write(ctx: AssetContext) -> None:
         dtype = np.float16 if ctx.config["sample"]["float16"] else np.float32
         write_layout(layout, ctx.samples, ctx.staging, watertight=ctx.watertight,
                      asset_id=ctx.task.asset_id, dtype=dtype)
+    if "hunyuan3d-paint" in ctx.config["write"]["layouts"]:
+        _write_paint(ctx)
+
+
+def _write_paint(ctx: AssetContext) -> None:
+    """Hunyuan3D-2.1 Paint's renders of the textured source into ``hunyuan3d-paint/`` (the
+    export links them into ``OUTPUT/hunyuan3d-paint/``), or the reason it is skipped."""
+    from meshprep.export.layout_hunyuan3d_paint import write_paint_asset
+    from meshprep.render.cameras import asset_seed
+
+    loaded = ctx.require("mesh", "write", "load")
+    look = loaded.metadata.get("meshprep_appearance")
+    # the extract step removed parts: the renders would show them (materials follow the source)
+    extracted = ctx.canonical is not None and len(ctx.canonical.faces) != len(loaded.faces)
+    ctx.metrics.update(write_paint_asset(
+        ctx.staging, loaded, appearance=look, seed=asset_seed(ctx.task.asset_id),
+        envmaps=ctx.config["render"]["envmaps"],
+        skip="the extract step removed parts of the textured source" if extracted else ""))
 
 
 def step_render(ctx: AssetContext) -> None:
