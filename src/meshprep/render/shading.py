@@ -49,7 +49,7 @@ import numba as nb
 import numpy as np
 
 from .lights import Lighting
-from .raster import _WRAP_CODES, _decode, _texel, rasterize
+from .raster import _WRAP_CODES, _decode, _fold, _texel, _wrap, rasterize
 
 CREASE_DEGREES = 30.0
 MAX_LAYERS = 4
@@ -478,6 +478,38 @@ def _texture(texels, offsets, shapes, samplers, m, slot, u, v, c):
 
 
 @nb.njit(cache=True, inline="always")
+def _texture4(texels, offsets, shapes, samplers, m, slot, u, v):
+    """All four channels (0..255, filtered as :func:`_texture`) of material ``m``'s texture
+    ``slot`` at (u, v), the texel addresses and weights worked out once."""
+    offset, height, width = offsets[m, slot], shapes[m, slot, 0], shapes[m, slot, 1]
+    wrap_s, wrap_t = samplers[m, slot, 0], samplers[m, slot, 1]
+    x = _fold(u, wrap_s) * width
+    y = (1.0 - _fold(v, wrap_t)) * height
+    if samplers[m, slot, 2]:
+        base = offset + (_wrap(int(np.floor(y)), height, wrap_t) * width
+                         + _wrap(int(np.floor(x)), width, wrap_s)) * 4
+        return (np.float64(texels[base]), np.float64(texels[base + 1]),
+                np.float64(texels[base + 2]), np.float64(texels[base + 3]))
+    x -= 0.5
+    y -= 0.5
+    x0, y0 = int(np.floor(x)), int(np.floor(y))
+    tx, ty = x - x0, y - y0
+    c0 = c1 = c2 = c3 = 0.0
+    for dy in range(2):
+        row = _wrap(y0 + dy, height, wrap_t)
+        wy = ty if dy else 1.0 - ty
+        for dx in range(2):
+            col = _wrap(x0 + dx, width, wrap_s)
+            w = (tx if dx else 1.0 - tx) * wy
+            base = offset + (row * width + col) * 4
+            c0 += w * texels[base]
+            c1 += w * texels[base + 1]
+            c2 += w * texels[base + 2]
+            c3 += w * texels[base + 3]
+    return c0, c1, c2, c3
+
+
+@nb.njit(cache=True, inline="always")
 def _normalize(x, y, z):
     norm = math.sqrt(x * x + y * y + z * z)
     if norm > 0.0:
@@ -614,10 +646,11 @@ def _material(geo, mats, f, b0, b1, b2):
     v = b0 * uv[i0, 1] + b1 * uv[i1, 1] + b2 * uv[i2, 1]
     r, g, b, a = params[m, 0], params[m, 1], params[m, 2], params[m, 3]
     if offsets[m, 0] >= 0:
-        r *= _decode(srgb, _texture(texels, offsets, shapes, samplers, m, 0, u, v, 0))
-        g *= _decode(srgb, _texture(texels, offsets, shapes, samplers, m, 0, u, v, 1))
-        b *= _decode(srgb, _texture(texels, offsets, shapes, samplers, m, 0, u, v, 2))
-        a *= _texture(texels, offsets, shapes, samplers, m, 0, u, v, 3) / 255.0
+        t = _texture4(texels, offsets, shapes, samplers, m, 0, u, v)
+        r *= _decode(srgb, t[0])
+        g *= _decode(srgb, t[1])
+        b *= _decode(srgb, t[2])
+        a *= t[3] / 255.0
     if vertex_color.shape[0] > 0:
         r *= b0 * vertex_color[i0, 0] + b1 * vertex_color[i1, 0] + b2 * vertex_color[i2, 0]
         g *= b0 * vertex_color[i0, 1] + b1 * vertex_color[i1, 1] + b2 * vertex_color[i2, 1]
@@ -628,13 +661,15 @@ def _material(geo, mats, f, b0, b1, b2):
         a *= face_color[f, 3]
     metal, rough = params[m, 4], params[m, 5]
     if offsets[m, 1] >= 0:
-        rough *= _texture(texels, offsets, shapes, samplers, m, 1, u, v, 1) / 255.0
-        metal *= _texture(texels, offsets, shapes, samplers, m, 1, u, v, 2) / 255.0
+        t = _texture4(texels, offsets, shapes, samplers, m, 1, u, v)
+        rough *= t[1] / 255.0
+        metal *= t[2] / 255.0
     er, eg, eb = params[m, 9], params[m, 10], params[m, 11]
     if offsets[m, 3] >= 0 and er + eg + eb > 0.0:
-        er *= _decode(srgb, _texture(texels, offsets, shapes, samplers, m, 3, u, v, 0))
-        eg *= _decode(srgb, _texture(texels, offsets, shapes, samplers, m, 3, u, v, 1))
-        eb *= _decode(srgb, _texture(texels, offsets, shapes, samplers, m, 3, u, v, 2))
+        t = _texture4(texels, offsets, shapes, samplers, m, 3, u, v)
+        er *= _decode(srgb, t[0])
+        eg *= _decode(srgb, t[1])
+        eb *= _decode(srgb, t[2])
     return r, g, b, a, metal, rough, er, eg, eb, u, v
 
 
@@ -666,9 +701,8 @@ def _normal(geo, mats, f, b0, b1, b2, u, v, vx, vy, vz):
             if bx * tangents[f, 1, 0] + by * tangents[f, 1, 1] + bz * tangents[f, 1, 2] < 0.0:
                 bx, by, bz = -bx, -by, -bz
             scale = params[m, 8]
-            mx = (_texture(texels, offsets, shapes, samplers, m, 2, u, v, 0) / 127.5 - 1.0)
-            my = (_texture(texels, offsets, shapes, samplers, m, 2, u, v, 1) / 127.5 - 1.0)
-            mz = (_texture(texels, offsets, shapes, samplers, m, 2, u, v, 2) / 127.5 - 1.0)
+            t = _texture4(texels, offsets, shapes, samplers, m, 2, u, v)
+            mx, my, mz = t[0] / 127.5 - 1.0, t[1] / 127.5 - 1.0, t[2] / 127.5 - 1.0
             mx, my = mx * scale, my * scale
             nx, ny, nz = _normalize(mx * tx + my * bx + mz * nx, mx * ty + my * by + mz * ny,
                                     mx * tz + my * bz + mz * nz)
@@ -717,97 +751,204 @@ def _lit(base, metal, da, db, fres, dif, spec):
     return base * dif + spec * (f0 + (1.0 - f0) * fres) * ms
 
 
+@nb.njit(cache=True)
+def _shade_sample(geo, mats, k, f, b0, b1, b2, material, views, lights, shadows, occlusion,
+                  dfg):
+    """Linear RGB a sample of face ``f`` at barycentrics (b0, b1, b2) sends toward view ``k``
+    (world, point lights with their shadows, emission); ``material``: its base colour,
+    metallic, roughness and emission (8 values, the pixel's samples' mean)."""
+    vertices = geo[0]
+    eyes, forwards, ortho = views
+    points, counts, env, env_uniform = lights
+    smaps, sw2c, sfocal = shadows
+    ao_maps, ao_w2c, ao_scale, ao_dirs = occlusion
+    i0, i1, i2 = geo[1][f, 0], geo[1][f, 1], geo[1][f, 2]
+    px = b0 * vertices[i0, 0] + b1 * vertices[i1, 0] + b2 * vertices[i2, 0]
+    py = b0 * vertices[i0, 1] + b1 * vertices[i1, 1] + b2 * vertices[i2, 1]
+    pz = b0 * vertices[i0, 2] + b1 * vertices[i1, 2] + b2 * vertices[i2, 2]
+    r, g, b, metal, rough = material[0], material[1], material[2], material[3], material[4]
+    er, eg, eb = material[5], material[6], material[7]
+    uv = geo[4]
+    u = b0 * uv[i0, 0] + b1 * uv[i1, 0] + b2 * uv[i2, 0]
+    v = b0 * uv[i0, 1] + b1 * uv[i1, 1] + b2 * uv[i2, 1]
+    if ortho[k]:
+        vx, vy, vz = -forwards[k, 0], -forwards[k, 1], -forwards[k, 2]
+    else:
+        vx, vy, vz = _normalize(eyes[k, 0] - px, eyes[k, 1] - py, eyes[k, 2] - pz)
+    nx, ny, nz, gx, gy, gz = _normal(geo, mats, f, b0, b1, b2, u, v, vx, vy, vz)
+    n_dot_v = max(nx * vx + ny * vy + nz * vz, 1e-4)
+    rough = min(max(rough, 0.02), 1.0)
+    alpha = rough * rough
+    da, db = _dfg_lookup(dfg, n_dot_v, rough)
+    spec_albedo_d = F0_DIELECTRIC * da + db
+    sx, sy, sz = _phong_point(geo, f, b0, b1, b2, px, py, pz, gx, gy, gz)
+    ao = _occlusion(sx, sy, sz, gx, gy, gz, ao_maps, ao_w2c, ao_scale[0], ao_dirs)
+    rx, ry, rz = 2.0 * n_dot_v * nx - vx, 2.0 * n_dot_v * ny - vy, 2.0 * n_dot_v * nz - vz
+    diffuse_weight = (1.0 - metal) * (1.0 - spec_albedo_d)
+    envk, uni = env[k], env_uniform[k]
+    o0 = _world(r, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 0),
+                _env(envk, uni, rx, ry, rz, 0))
+    o1 = _world(g, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 1),
+                _env(envk, uni, rx, ry, rz, 1))
+    o2 = _world(b, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 2),
+                _env(envk, uni, rx, ry, rz, 2))
+    for j in range(counts[k]):
+        point = points[k, j]
+        dif, spec, fres, irr, ndl = _point_light(point, px, py, pz, nx, ny, nz, vx, vy, vz,
+                                                 n_dot_v, alpha, 0.0, diffuse_weight, 1.0)
+        if irr <= 0.0:
+            continue
+        m_idx = int(point[7])
+        lit = 1.0
+        if sfocal[m_idx] > 0.0:
+            lit = _shadow(sx, sy, sz, gx, gy, gz, point[6], smaps[m_idx], sw2c[m_idx],
+                          sfocal[m_idx])
+        if lit <= 0.0:
+            continue
+        o0 += lit * point[3] * _lit(r, metal, da, db, fres, dif, spec)
+        o1 += lit * point[4] * _lit(g, metal, da, db, fres, dif, spec)
+        o2 += lit * point[5] * _lit(b, metal, da, db, fres, dif, spec)
+    return o0 + er, o1 + eg, o2 + eb
+
+
+@nb.njit(cache=True, inline="always")
+def _coverage_alpha(params, m, a):
+    """The material's alpha as the colour pass uses it: 1 for OPAQUE, 0 / 1 at the cutoff for
+    MASK, the value for BLEND."""
+    mode = params[m, 6]
+    if mode == 0:
+        return 1.0
+    if mode == 1:
+        return 1.0 if a >= params[m, 7] else 0.0
+    return min(max(a, 0.0), 1.0)
+
+
 @nb.njit(cache=True, parallel=True, fastmath=True)
 def shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusion, dfg, acc,
-                floor):
+                floor, factor):
     """Shade one peeled layer of K views' samples into ``acc`` (K, S, S, 4) f32 (premultiplied
     RGB, coverage), front to back; set ``floor`` (K, S, S) to the depth of samples that let
     light through (the next layer starts behind them), +inf elsewhere.
+
+    The ``factor``² samples of an output pixel that hit the same face are lit once, at their
+    mean barycentrics, with the mean of their materials (the textures box-filtered as Cycles'
+    samples average them; AO, shadows and the BRDF hardly change within a pixel); the edges of
+    faces and the alpha cut-outs, tested per sample, keep the coverage exact.
 
     ``views``: eyes (K, 3), forwards (K, 3), orthographic (K,); ``lights``: points (K, L, 8),
     counts (K,), env (K, h, w, 3), env_uniform (K,); ``shadows``: maps, w2c, focal;
     ``occlusion``: maps, w2c, scale (1,), directions. Returns the count of samples that need
     another layer.
     """
-    vertices = geo[0]
-    params = mats[0]
-    eyes, forwards, ortho = views
-    points, counts, env, env_uniform = lights
-    smaps, sw2c, sfocal = shadows
-    ao_maps, ao_w2c, ao_scale, ao_dirs = occlusion
     n_views, height, width = face_id.shape
-    more = np.zeros(n_views * height, np.int64)
-    for row in nb.prange(n_views * height):
-        k, y = row // height, row % height
-        for x in range(width):
-            floor[k, y, x] = np.inf
-            f = face_id[k, y, x]
-            if f < 0:
-                continue
-            through = 1.0 - acc[k, y, x, 3]
-            if through <= 1e-4:
-                continue
-            b1, b2 = np.float64(bary[k, y, x, 0]), np.float64(bary[k, y, x, 1])
-            b0 = 1.0 - b1 - b2
-            i0, i1, i2 = geo[1][f, 0], geo[1][f, 1], geo[1][f, 2]
-            px = b0 * vertices[i0, 0] + b1 * vertices[i1, 0] + b2 * vertices[i2, 0]
-            py = b0 * vertices[i0, 1] + b1 * vertices[i1, 1] + b2 * vertices[i2, 1]
-            pz = b0 * vertices[i0, 2] + b1 * vertices[i1, 2] + b2 * vertices[i2, 2]
-            r, g, b, a, metal, rough, er, eg, eb, u, v = _material(geo, mats, f, b0, b1, b2)
-            mode = params[geo[7][f], 6]
-            if mode == 0:
+    rows, cols, n_sub = height // factor, width // factor, factor * factor
+    more = np.zeros(n_views * rows, np.int64)
+    params, offsets, shapes, uv = mats[0], mats[1], mats[2], geo[4]
+    for row in nb.prange(n_views * rows):
+        k, pyx = row // rows, row % rows
+        group_face = np.empty(n_sub, np.int64)
+        group_b = np.empty((n_sub, 15))  # b1, b2, count, material sums (8), u/v min/max
+        group_rgb = np.empty((n_sub, 3))
+        sample_group = np.empty(n_sub, np.int64)
+        sample_alpha = np.empty(n_sub)
+        sample_b = np.empty((n_sub, 2))
+        mean = np.empty(15)
+        for pxx in range(cols):
+            groups = 0
+            for s in range(n_sub):
+                y, x = pyx * factor + s // factor, pxx * factor + s % factor
+                floor[k, y, x] = np.inf
+                sample_group[s] = -1
+                f = face_id[k, y, x]
+                if f < 0 or acc[k, y, x, 3] >= 1.0 - 1e-4:
+                    continue
+                b1, b2 = np.float64(bary[k, y, x, 0]), np.float64(bary[k, y, x, 1])
+                b0 = 1.0 - b1 - b2
+                m = geo[7][f]
                 a = 1.0
-            elif mode == 1:
-                a = 1.0 if a >= params[geo[7][f], 7] else 0.0
-            a = min(max(a, 0.0), 1.0)
-            if a < 1.0:
-                floor[k, y, x] = depth[k, y, x]
-                more[row] += 1
-            if a <= 0.0:
-                continue
-            if ortho[k]:
-                vx, vy, vz = -forwards[k, 0], -forwards[k, 1], -forwards[k, 2]
-            else:
-                vx, vy, vz = _normalize(eyes[k, 0] - px, eyes[k, 1] - py, eyes[k, 2] - pz)
-            nx, ny, nz, gx, gy, gz = _normal(geo, mats, f, b0, b1, b2, u, v, vx, vy, vz)
-            n_dot_v = max(nx * vx + ny * vy + nz * vz, 1e-4)
-            rough = min(max(rough, 0.02), 1.0)
-            alpha = rough * rough
-            da, db = _dfg_lookup(dfg, n_dot_v, rough)
-            spec_albedo_d = F0_DIELECTRIC * da + db
-            sx, sy, sz = _phong_point(geo, f, b0, b1, b2, px, py, pz, gx, gy, gz)
-            ao = _occlusion(sx, sy, sz, gx, gy, gz, ao_maps, ao_w2c, ao_scale[0], ao_dirs)
-            rx, ry, rz = 2.0 * n_dot_v * nx - vx, 2.0 * n_dot_v * ny - vy, 2.0 * n_dot_v * nz - vz
-            diffuse_weight = (1.0 - metal) * (1.0 - spec_albedo_d)
-            envk, uni = env[k], env_uniform[k]
-            o0 = _world(r, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 0),
-                        _env(envk, uni, rx, ry, rz, 0))
-            o1 = _world(g, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 1),
-                        _env(envk, uni, rx, ry, rz, 1))
-            o2 = _world(b, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 2),
-                        _env(envk, uni, rx, ry, rz, 2))
-            for j in range(counts[k]):
-                point = points[k, j]
-                dif, spec, fres, irr, ndl = _point_light(point, px, py, pz, nx, ny, nz, vx, vy,
-                                                         vz, n_dot_v, alpha, 0.0,
-                                                         diffuse_weight, 1.0)
-                if irr <= 0.0:
+                if params[m, 6] != 0:  # the alpha decides coverage: the material per sample
+                    mat = _material(geo, mats, f, b0, b1, b2)
+                    a = _coverage_alpha(params, m, mat[3])
+                    if a < 1.0:
+                        floor[k, y, x] = depth[k, y, x]
+                        more[row] += 1
+                    if a <= 0.0:
+                        continue
+                j = -1
+                for q in range(groups):
+                    if group_face[q] == f:
+                        j = q
+                        break
+                if j < 0:
+                    j = groups
+                    groups += 1
+                    group_face[j] = f
+                    group_b[j] = 0.0
+                    group_b[j, 11] = group_b[j, 13] = np.inf
+                    group_b[j, 12] = group_b[j, 14] = -np.inf
+                group_b[j, 0] += b1
+                group_b[j, 1] += b2
+                group_b[j, 2] += 1.0
+                if params[m, 6] != 0:
+                    group_b[j, 3] += mat[0]
+                    group_b[j, 4] += mat[1]
+                    group_b[j, 5] += mat[2]
+                    for c in range(5):
+                        group_b[j, 6 + c] += mat[4 + c]
+                else:
+                    i0, i1, i2 = geo[1][f, 0], geo[1][f, 1], geo[1][f, 2]
+                    u = b0 * uv[i0, 0] + b1 * uv[i1, 0] + b2 * uv[i2, 0]
+                    v = b0 * uv[i0, 1] + b1 * uv[i1, 1] + b2 * uv[i2, 1]
+                    group_b[j, 11], group_b[j, 12] = min(group_b[j, 11], u), \
+                        max(group_b[j, 12], u)
+                    group_b[j, 13], group_b[j, 14] = min(group_b[j, 13], v), \
+                        max(group_b[j, 14], v)
+                sample_group[s], sample_alpha[s] = j, a
+                sample_b[s, 0], sample_b[s, 1] = b1, b2
+            for q in range(groups):
+                f = group_face[q]
+                m = geo[7][f]
+                count = group_b[q, 2]
+                b1, b2 = group_b[q, 0] / count, group_b[q, 1] / count
+                if params[m, 6] == 0:
+                    # the textures box-filtered over the pixel as Cycles' samples average them:
+                    # one lookup at the samples' mean where the base colour texture is
+                    # magnified (the samples within a texel), else one per sample
+                    spread = 0.0
+                    if offsets[m, 0] >= 0 and count > 1.0:
+                        spread = max((group_b[q, 12] - group_b[q, 11]) * shapes[m, 0, 1],
+                                     (group_b[q, 14] - group_b[q, 13]) * shapes[m, 0, 0])
+                    if spread <= 1.0:
+                        mat = _material(geo, mats, f, 1.0 - b1 - b2, b1, b2)
+                        group_b[q, 3], group_b[q, 4], group_b[q, 5] = mat[0], mat[1], mat[2]
+                        for c in range(5):
+                            group_b[q, 6 + c] = mat[4 + c]
+                        count = 1.0
+                    else:
+                        for s in range(n_sub):
+                            if sample_group[s] == q:
+                                sb1, sb2 = sample_b[s, 0], sample_b[s, 1]
+                                mat = _material(geo, mats, f, 1.0 - sb1 - sb2, sb1, sb2)
+                                group_b[q, 3] += mat[0]
+                                group_b[q, 4] += mat[1]
+                                group_b[q, 5] += mat[2]
+                                for c in range(5):
+                                    group_b[q, 6 + c] += mat[4 + c]
+                for c in range(3, 11):
+                    mean[c] = group_b[q, c] / count
+                c0, c1, c2 = _shade_sample(geo, mats, k, f, 1.0 - b1 - b2, b1, b2, mean[3:11],
+                                           views, lights, shadows, occlusion, dfg)
+                group_rgb[q, 0], group_rgb[q, 1], group_rgb[q, 2] = c0, c1, c2
+            for s in range(n_sub):
+                j = sample_group[s]
+                if j < 0:
                     continue
-                m_idx = int(point[7])
-                lit = 1.0
-                if sfocal[m_idx] > 0.0:
-                    lit = _shadow(sx, sy, sz, gx, gy, gz, point[6], smaps[m_idx], sw2c[m_idx],
-                                  sfocal[m_idx])
-                if lit <= 0.0:
-                    continue
-                o0 += lit * point[3] * _lit(r, metal, da, db, fres, dif, spec)
-                o1 += lit * point[4] * _lit(g, metal, da, db, fres, dif, spec)
-                o2 += lit * point[5] * _lit(b, metal, da, db, fres, dif, spec)
-            weight = through * a
-            acc[k, y, x, 0] += weight * (o0 + er)
-            acc[k, y, x, 1] += weight * (o1 + eg)
-            acc[k, y, x, 2] += weight * (o2 + eb)
-            acc[k, y, x, 3] += weight
+                y, x = pyx * factor + s // factor, pxx * factor + s % factor
+                weight = (1.0 - acc[k, y, x, 3]) * sample_alpha[s]
+                acc[k, y, x, 0] += weight * group_rgb[j, 0]
+                acc[k, y, x, 1] += weight * group_rgb[j, 1]
+                acc[k, y, x, 2] += weight * group_rgb[j, 2]
+                acc[k, y, x, 3] += weight
     return more.sum()
 
 
@@ -969,7 +1110,7 @@ def _render_chunk(scene: Scene, w2c, intrinsics, orthographic, eyes, forwards, l
               bary)
     for layer in range(MAX_LAYERS):
         more = shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusion,
-                           _dfg(), acc, floor)
+                           _dfg(), acc, floor, ssaa)
         if not more or not scene.has_alpha or layer == MAX_LAYERS - 1:
             break
         depth.fill(np.inf)

@@ -192,21 +192,25 @@ def render_views(
             views = slice(first, min(first + chunk, len(cams.cameras)))
             n = views.stop - views.start
             depth, face_id, bary = depth_all[:n], face_all[:n], bary_all[:n]
+            lit = "color" in passes
+            # the PBR colour pass rasterizes on its own: the G-buffer here only for other passes
+            gbuffer = not pbr or bool(set(passes) - {"color", "mask"})
             depth.fill(np.inf)
             face_id.fill(-1)
-            rasterize(vertices, faces, w2c[views], intr[views], ortho[views], size, size, depth,
-                      face_id, bary)
-            lit = "color" in passes
-            normals = np.zeros((n if lit else 0, size, size, 3), np.float32)
+            if gbuffer:
+                rasterize(vertices, faces, w2c[views], intr[views], ortho[views], size, size,
+                          depth, face_id, bary)
+            normals = np.zeros((n if lit and gbuffer else 0, size, size, 3), np.float32)
             # the normal map is always drawn (the lit colour pass reads its normals); the other
             # outputs only when asked (0 rows: skipped)
             rgba = np.zeros((n, size, size, 4), np.uint8)
             depth16 = np.zeros((n if "depth" in passes else 0, size, size), np.uint16)
             mask8 = np.zeros((n if "mask" in passes else 0, size, size), np.uint8)
             shaded = np.zeros((n if "shaded" in passes else 0, size, size, 4), np.uint8)
-            shade_views(face_id, bary, depth, vertices, faces, unit_normals, vertex_normals,
-                        smooth, eyes[views], forwards[views], ortho[views], depth_max, rgba,
-                        depth16, mask8, shaded, normals)
+            if gbuffer:
+                shade_views(face_id, bary, depth, vertices, faces, unit_normals, vertex_normals,
+                            smooth, eyes[views], forwards[views], ortho[views], depth_max, rgba,
+                            depth16, mask8, shaded, normals)
             images = {"normal": rgba, "depth": depth16, "mask": mask8, "shaded": shaded}
             if material is not None:
                 images.update(material.render(passes, face_id, bary, w2c[views], eyes[views],
