@@ -96,6 +96,10 @@ class Layout:
         ``store_files(store_folder, folder, asset_id) -> list[Path]``: files the run rendered
         into the asset's store folder for this layout (they need the textured source), linked
         into its item beside what ``write`` writes (Hunyuan3D-2.1's ``render_cond/``).
+    from_asset : callable, optional
+        ``from_asset(store_folder, folder, asset_id) -> list[Path]``: for layouts the run renders
+        into the asset's store folder (they need the textured source): the export writes them
+        from there instead of calling ``write`` on the samples; raises :class:`LayoutSkip`.
     write : callable
         ``write(samples, watertight, folder, asset_id) -> list[Path]``.
     read : callable
