@@ -240,3 +240,37 @@ def test_registered_with_its_declarations() -> None:
     assert layout.loader.endswith("objaverse_loader_forTexturePBR.py")
     assert layout.from_asset is not None and "examples.json" in layout.lists
     assert "light_ENVMAP" in layout.notes
+
+
+def _look(texture: np.ndarray, uv: np.ndarray):
+    from meshprep.io.appearance import Appearance, Material
+
+    material = Material(factor=np.ones(4, np.float32), texture=texture)
+    return Appearance(uv=uv.astype(np.float32), vertex_color=None, face_color=None,
+                      face_material=np.zeros(2, np.int32), materials=[material])
+
+
+def test_flat_texture_rule() -> None:
+    """Flat: every channel's texel std over the UV-covered area below 1/255."""
+    from meshprep.export.layout_hunyuan3d_paint import texture_skip_reason
+
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    quad = np.array([[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]])  # the left half
+    texture = np.full((8, 8, 4), 100, np.uint8)
+    assert texture_skip_reason(_look(texture, quad), faces).startswith("base-colour texture is")
+    texture[:, 4:, 0] = 255  # varies only where no UV reaches: still flat
+    assert texture_skip_reason(_look(texture, quad), faces).startswith("base-colour texture is")
+    texture[::2, :4, 1] = 104  # 2/255 std under the UVs
+    assert texture_skip_reason(_look(texture, quad), faces) is None
+    assert texture_skip_reason(_look(texture, np.zeros((4, 2))), faces).startswith(
+        "base-colour texture is")  # all UVs on one texel
+    assert texture_skip_reason(None, faces).startswith("no materials")
+
+
+def test_envmaps_key_is_a_folder(tmp_path: Path) -> None:
+    from meshprep.pipeline.config import ConfigError
+
+    with pytest.raises(ConfigError, match="render.envmaps"):
+        resolve_config(overrides={"render": {"envmaps": str(tmp_path / "missing")}})
+    config = resolve_config(overrides={"render": {"envmaps": str(tmp_path)}})
+    assert config["render"]["envmaps"] == str(tmp_path)
