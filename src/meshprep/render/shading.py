@@ -64,6 +64,9 @@ PCF_TAPS, BLOCKER_TAPS = 5, 3
 F0_DIELECTRIC = 0.04
 VIEW_TRANSFORMS = ("standard", "filmic", "agx")
 LUT_SIZE = 65
+#: samples per pixel along each axis at least, where a material is MASK or BLEND: its cut-outs
+#: are often thinner than a pixel, and 2 × 2 samples put many of them at exactly half coverage
+ALPHA_SSAA = 3
 #: views shaded at once (2 at 1024² with 2× supersampling: ~300 MB of buffers)
 VIEWS_AT_ONCE = 2
 _SRGB_TO_LINEAR = np.where(np.arange(256) / 255.0 <= 0.04045, np.arange(256) / 255.0 / 12.92,
@@ -870,7 +873,9 @@ def shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusi
                     mat = _material(geo, mats, f, b0, b1, b2)
                     a = _coverage_alpha(params, m, mat[3])
                     if a < 1.0:
-                        floor[k, y, x] = depth[k, y, x]
+                        # just past this surface: the depth is kept as float32 and the
+                        # rasterizer's float64 depth of the same point may round above it
+                        floor[k, y, x] = depth[k, y, x] * (1.0 + 1e-6)
                         more[row] += 1
                     if a <= 0.0:
                         continue
@@ -1088,6 +1093,8 @@ def render_color(scene: Scene, w2c: np.ndarray, intrinsics: np.ndarray, orthogra
 def _render_chunk(scene: Scene, w2c, intrinsics, orthographic, eyes, forwards, lightings, size,
                   ssaa, view_transform) -> np.ndarray:
     """:func:`render_color` of a few views at once (bounds the G-buffer's memory)."""
+    if scene.has_alpha:
+        ssaa = max(ssaa, ALPHA_SSAA)
     n, big = len(w2c), size * ssaa
     per_view, lights = _lights_arrays(lightings)
     shadow_size = min(max(size, SHADOW_SIZE_RANGE[0]), SHADOW_SIZE_RANGE[1])
