@@ -12,7 +12,8 @@ Job keys: ``action`` (``"export"`` or ``"render"``), ``input``, ``output`` (a ``
 ``export``, a folder for ``render``), ``result`` (JSON written at the end); for ``render``:
 ``to_world`` (4×4 applied to the imported objects), ``frames`` (``c2w`` Blender camera-to-world,
 ``fov`` horizontal radians, ``ortho_scale`` or null), ``size``, ``passes``, ``engine``
-(``cycles``, ``eevee``, ``workbench``), ``samples``, ``depth_max``; optional for the ``color``
+(``cycles``, ``eevee``, ``workbench``), ``samples``, ``depth_max``, ``position_scale`` (the
+``position`` pass's ``1 / (2 * bound)``, default 0.5); optional for the ``color``
 pass: ``lighting`` (one dict for every frame or a list of one per frame: ``kind``,
 ``world_color``, ``world_strength``, ``points`` of ``position``, ``color``, ``power_w``,
 ``radius``, and ``areas`` of ``position``, ``direction``, ``size``, ``power_w``, ``color``;
@@ -138,12 +139,36 @@ def _base_color_socket(material):
     return None, (0.8, 0.8, 0.8, 1.0)
 
 
-def override_materials(scene, kind: str, depth_max: float) -> None:
+#: the Principled BSDF's defaults where a material has none (Blender's own)
+_BSDF_DEFAULTS = {"Metallic": 0.0, "Roughness": 0.5}
+
+
+def _bsdf_scalar(material, name: str):
+    """What feeds the Principled BSDF's scalar input ``name`` (``Metallic``, ``Roughness``): a
+    linked socket (a glTF import's Separate Color channel of the metallic-roughness texture,
+    through its factor's Multiply when the factor is not 1) and None, or None and the value."""
+    if material is not None and material.use_nodes:
+        for node in material.node_tree.nodes:
+            if node.type == "BSDF_PRINCIPLED":
+                socket = node.inputs[name]
+                if socket.is_linked:
+                    return socket.links[0].from_socket, None
+                return None, float(socket.default_value)
+    if material is not None and not material.use_nodes:
+        return None, float(getattr(material, name.lower(), _BSDF_DEFAULTS[name]))
+    return None, _BSDF_DEFAULTS[name]
+
+
+def override_materials(scene, kind: str, depth_max: float, position_scale: float = 0.5) -> None:
     """Replace every material's output by an emission of one quantity, unlit.
 
     ``albedo``: the base colour (whatever feeds the Principled BSDF, textures and factors and
     vertex colours included); ``normal``: the world-space shading normal as ``(n + 1) / 2``;
-    ``depth``: the z-depth along the camera axis divided by ``depth_max``.
+    ``depth``: the z-depth along the camera axis divided by ``depth_max``; ``mr``: ``(1,
+    roughness, metallic)`` from whatever feeds the Principled BSDF's inputs (texture channels
+    and factors included); ``normal_camera``: the camera-space normal as ``(n + 1) / 2`` in
+    OpenGL axes (+X right, +Y up, +Z toward the camera; Cycles' camera space has +Z forward);
+    ``position``: the render-world position as ``p * position_scale + 0.5``.
     """
     white = bpy.data.materials.new("meshprep_default")  # Blender's default 0.8 grey
     _replace_missing_images()
@@ -154,7 +179,7 @@ def override_materials(scene, kind: str, depth_max: float) -> None:
         for slot in obj.material_slots:
             if slot.material is None:
                 slot.material = fallback
-            slot.material = _emission_copy(slot.material, kind, depth_max)
+            slot.material = _emission_copy(slot.material, kind, depth_max, position_scale)
 
 
 def _vertex_color_material(mesh):
@@ -186,8 +211,9 @@ def _replace_missing_images() -> None:
         image.user_remap(blank)
 
 
-def _emission_copy(material, kind: str, depth_max: float):
+def _emission_copy(material, kind: str, depth_max: float, position_scale: float = 0.5):
     copy = material.copy()
+    scalars = {name: _bsdf_scalar(copy, name) for name in _BSDF_DEFAULTS}
     copy.use_nodes = True
     tree = copy.node_tree
     source, constant = _base_color_socket(copy)
@@ -211,6 +237,37 @@ def _emission_copy(material, kind: str, depth_max: float):
         scale.inputs[2].default_value = (0.5, 0.5, 0.5)
         tree.links.new(geometry.outputs["Normal"], scale.inputs[0])
         tree.links.new(scale.outputs["Vector"], emission.inputs["Color"])
+    elif kind == "normal_camera":
+        geometry = tree.nodes.new("ShaderNodeNewGeometry")
+        transform = tree.nodes.new("ShaderNodeVectorTransform")
+        transform.vector_type = "NORMAL"
+        transform.convert_from, transform.convert_to = "WORLD", "CAMERA"
+        scale = tree.nodes.new("ShaderNodeVectorMath")
+        scale.operation = "MULTIPLY_ADD"
+        # Cycles' camera space: +X right, +Y up, +Z forward (into the view): z flipped
+        scale.inputs[1].default_value = (0.5, 0.5, -0.5)
+        scale.inputs[2].default_value = (0.5, 0.5, 0.5)
+        tree.links.new(geometry.outputs["Normal"], transform.inputs["Vector"])
+        tree.links.new(transform.outputs["Vector"], scale.inputs[0])
+        tree.links.new(scale.outputs["Vector"], emission.inputs["Color"])
+    elif kind == "position":
+        geometry = tree.nodes.new("ShaderNodeNewGeometry")
+        scale = tree.nodes.new("ShaderNodeVectorMath")
+        scale.operation = "MULTIPLY_ADD"
+        scale.inputs[1].default_value = (position_scale,) * 3
+        scale.inputs[2].default_value = (0.5, 0.5, 0.5)
+        tree.links.new(geometry.outputs["Position"], scale.inputs[0])
+        tree.links.new(scale.outputs["Vector"], emission.inputs["Color"])
+    elif kind == "mr":  # glTF's layout: R 1, G roughness, B metallic (linear)
+        combine = tree.nodes.new("ShaderNodeCombineColor")
+        combine.inputs["Red"].default_value = 1.0
+        for name, channel in (("Roughness", "Green"), ("Metallic", "Blue")):
+            linked, value = scalars[name]
+            if linked is not None:
+                tree.links.new(linked, combine.inputs[channel])
+            else:
+                combine.inputs[channel].default_value = value
+        tree.links.new(combine.outputs["Color"], emission.inputs["Color"])
     else:  # depth
         camera = tree.nodes.new("ShaderNodeCameraData")
         divide = tree.nodes.new("ShaderNodeMath")
@@ -238,6 +295,8 @@ def setup_render(scene, engine: str, size: int, samples: int, exact: bool) -> No
         if exact:
             scene.cycles.filter_width = 0.01
             scene.cycles.max_bounces = 0
+    if exact:
+        scene.render.dither_intensity = 0.0  # the 8-bit data passes quantized, not dithered
     if scene.world is None:
         scene.world = bpy.data.worlds.new("meshprep_world")
     if not exact:
@@ -374,7 +433,7 @@ def render_frames(scene, job: dict, kind: str, suffix: str, raw: bool) -> list[f
         scene.view_settings.view_transform = job["view_transform"]
     if color and job.get("look"):
         scene.view_settings.look = job["look"]
-    settings.color_depth = "16" if kind == "depth" else "8"
+    settings.color_depth = "16" if kind in ("depth", "position") else "8"
     settings.color_mode = "BW" if kind == "depth" else "RGBA"
     lighting = job.get("lighting") if color else None
     seconds = []
@@ -390,12 +449,15 @@ def render_frames(scene, job: dict, kind: str, suffix: str, raw: bool) -> list[f
 
 
 PASS_FILES = {"normal": "_normal", "depth": "_depth", "albedo": "_albedo", "color": "",
-              "mask": "_mask"}
+              "mask": "_mask", "mr": "_mr", "normal_camera": "_normal_cam", "position": "_pos"}
+#: passes written as linear data (Blender's Raw view transform), not sRGB
+RAW_PASSES = ("normal", "depth", "mr", "normal_camera", "position")
 
 
 def render_job(job: dict) -> dict:
-    """Render the job's passes; data passes (normal, depth, albedo) are unlit material
-    overrides sampled once at each pixel's centre; ``color`` uses the real materials."""
+    """Render the job's passes; data passes (normal, depth, albedo, mr, normal_camera,
+    position) are unlit material overrides sampled once at each pixel's centre; ``color`` uses
+    the real materials."""
     timings = {}
     for kind in job["passes"]:
         if kind == "mask":
@@ -405,10 +467,11 @@ def render_job(job: dict) -> dict:
         pose_at_first_frame(scene)
         place_objects(scene, job["to_world"])
         exact = kind != "color"
-        if kind == "normal":
+        if kind in ("normal", "normal_camera"):
             flat_shading(scene)
         if exact:
-            override_materials(scene, kind, job.get("depth_max", 1.0))
+            override_materials(scene, kind, job.get("depth_max", 1.0),
+                               job.get("position_scale", 0.5))
         else:
             _replace_missing_images()
         setup_render(scene, job["engine"], job["size"], job.get("samples") or 64, exact)
@@ -416,7 +479,7 @@ def render_job(job: dict) -> dict:
             trellis2_settings(scene)
             if job.get("samples"):
                 scene.cycles.samples = int(job["samples"])
-        raw = kind in ("normal", "depth")
+        raw = kind in RAW_PASSES
         timings[kind] = render_frames(scene, job, kind, PASS_FILES[kind], raw)
     return {"seconds": timings}
 

@@ -22,7 +22,8 @@ def render_job(path: str | os.PathLike[str], out: str | os.PathLike[str], frames
                *, size: int, passes: list[str], engine: str, samples: int | None,
                depth_max: float, normalization: np.ndarray, timeout: float = DEFAULT_TIMEOUT,
                lighting: dict | list[dict] | None = None, preset: str | None = None,
-               view_transform: str | None = None, look: str | None = None) -> dict:
+               view_transform: str | None = None, look: str | None = None,
+               position_scale: float = 0.5) -> dict:
     """Render ``frames`` of the model file ``path`` with Blender into the folder ``out``.
 
     Parameters
@@ -37,7 +38,8 @@ def render_job(path: str | os.PathLike[str], out: str | os.PathLike[str], frames
     size : int
         Image width and height in pixels.
     passes : list of str
-        Any of ``normal, depth, albedo, color`` (masks are the alpha of these).
+        Any of ``normal, depth, albedo, mr, normal_camera, position, color`` (masks are the
+        alpha of these).
     engine : str
         One of :data:`ENGINES`.
     samples : int or None
@@ -57,6 +59,8 @@ def render_job(path: str | os.PathLike[str], out: str | os.PathLike[str], frames
         ``"trellis2"``: TRELLIS.2's Cycles settings and Filmic view transform for ``color``.
     view_transform, look : str, optional
         Blender's view transform and look for ``color`` (default ``Standard``, or the preset's).
+    position_scale : float
+        The ``position`` pass's ``1 / (2 * bound)``: it writes ``p * position_scale + 0.5``.
 
     Returns
     -------
@@ -69,4 +73,4 @@ def render_job(path: str | os.PathLike[str], out: str | os.PathLike[str], frames
                     "depth_max": depth_max,
                     "to_world": (normalization @ import_axes(path)).tolist(),
                     "lighting": lighting, "preset": preset, "view_transform": view_transform,
-                    "look": look}, timeout)
+                    "look": look, "position_scale": position_scale}, timeout)

@@ -38,7 +38,9 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
 
     The file is read by :func:`meshprep.load` first, for the normalization (the same matrix
     the built-in renderer uses, so both backends' pixels agree), then by Blender. ``normal``,
-    ``depth`` and ``albedo`` are unlit material overrides sampled once at each pixel's centre;
+    ``depth``, ``albedo``, ``mr``, ``normal_camera`` and ``position`` (the material passes of
+    :mod:`meshprep.render.material_passes`, same files and encodings) are unlit material
+    overrides sampled once at each pixel's centre;
     ``color`` renders the real materials under a uniform white sky with ``samples`` samples.
     ``mesh``: the file as :func:`meshprep.load` returned it, when the caller has it already.
     ``samples``: None is 64, or 32 under ``preset="trellis2"``.
@@ -72,7 +74,8 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     result = render_job(path, out, frames, size=size, passes=asked, engine=engine,
                         samples=samples, depth_max=depth_max, normalization=normalization,
                         timeout=timeout, lighting=lighting_json(lighting, len(frames)),
-                        preset=preset, view_transform=view_transform, look=look)
+                        preset=preset, view_transform=view_transform, look=look,
+                        position_scale=1.0 / (2.0 * cams.bound))
     files = [out / f"{i:03d}{PASS_SUFFIX[p]}.png" for i in range(len(frames)) for p in asked]
     if "mask" in passes:
         files += _masks_from_alpha(out, len(frames), PASS_SUFFIX[asked[0]])
