@@ -51,8 +51,10 @@ def reset_scene() -> bpy.types.Scene:
     return bpy.context.scene
 
 
-def import_file(path: str) -> None:
-    """Import a model file into the current scene (a .blend's objects are appended)."""
+def import_file(path: str, preset: str | None = None) -> None:
+    """Import a model file into the current scene (a .blend's objects are appended);
+    ``preset="trellis2"`` imports glTF as TRELLIS.2's ``render_cond.py`` does
+    (``merge_vertices=True, import_shading='NORMALS'``)."""
     ext = os.path.splitext(path)[1].lower()
     if ext == ".blend":
         _append_blend(path)
@@ -62,6 +64,8 @@ def import_file(path: str) -> None:
     module, name = IMPORTERS[ext]
     operator = getattr(getattr(bpy.ops, module), name)
     options = {"as_background_job": False} if name == "alembic_import" else {}
+    if preset == "trellis2" and name == "gltf":
+        options.update(merge_vertices=True, import_shading="NORMALS")
     result = operator(filepath=path, **options)
     if "FINISHED" not in result:
         raise RuntimeError(f"Blender's {name} did not finish: {sorted(result)}")
@@ -463,7 +467,7 @@ def render_job(job: dict) -> dict:
         if kind == "mask":
             continue  # the alpha of every RGBA pass
         scene = reset_scene()
-        import_file(job["input"])
+        import_file(job["input"], job.get("preset") if kind == "color" else None)
         pose_at_first_frame(scene)
         place_objects(scene, job["to_world"])
         exact = kind != "color"
