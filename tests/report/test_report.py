@@ -87,3 +87,54 @@ def test_report_in_chromium(dataset):
         assert "stage" in page.content() and "load" in page.content()
         browser.close()
     assert errors == []
+
+
+@pytest.fixture(scope="module")
+def with_passes(dataset, tmp_path_factory) -> tuple[Path, str]:
+    """A copy of the run whose first ok asset has material passes in its store folder (the
+    ``hunyuan3d-paint`` layout's ``render_tex``), and that asset's id."""
+    from meshprep.io import load
+    from meshprep.render import render_views
+
+    out = tmp_path_factory.mktemp("passes") / "out"
+    shutil.copytree(dataset, out)
+    folder = sorted(p for p in out.glob("objects/*/*") if (p / "watertight.ply").exists())[0]
+    render_views(load(folder / "watertight.ply"), folder / "hunyuan3d-paint" / "render_tex",
+                 "ortho6", size=64, passes=("albedo", "mr", "normal", "position", "mask"))
+    build_report(out, page_size=2)
+    return out, folder.name
+
+
+def test_asset_page_shows_passes(with_passes):
+    out, asset_id = with_passes
+    pages = list((out / "report" / "assets").iterdir())
+    assert [p.name for p in pages] == [f"{asset_id}.html"]  # only the asset with passes
+    text = pages[0].read_text()
+    names = [part.split("</figcaption>")[0] for part in text.split("<figcaption>")[1:]]
+    assert names == ["albedo", "mr", "normal", "position", "mask"]
+    assert "render_tex/000_albedo.png" in text and "render_tex/001_" not in text
+    for src in (part.split('"')[0] for part in text.split('<img src="')[1:]):
+        assert (pages[0].parent / src).resolve().is_file(), src
+    index = (out / "report" / "data" / "index.js").read_text()
+    assert '"passes_page"' in index
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install "
+                                             "chromium)")
+def test_asset_page_in_chromium(with_passes):
+    playwright = pytest.importorskip("playwright.sync_api")
+    out, asset_id = with_passes
+    errors: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((out / "report" / "assets" / f"{asset_id}.html").as_uri())
+        page.wait_for_function("[...document.images].every(i => i.complete)")
+        sizes = page.eval_on_selector_all(".passes img", "els => els.map(e => e.naturalWidth)")
+        assert sizes == [64] * 5  # every pass decoded (16-bit position included)
+        tops = page.eval_on_selector_all(".passes figure",
+                                         "els => els.map(e => e.getBoundingClientRect().top)")
+        assert len(set(tops)) == 1  # side by side, in one row
+        browser.close()
+    assert errors == []

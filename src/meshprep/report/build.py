@@ -7,10 +7,15 @@
     OUT/report/data/index.js     one row per asset, columnar (loaded by a script tag: file://
                                  pages may not fetch())
     OUT/report/failed/<id>.html  one page per failed asset: stage, error, source
+    OUT/report/assets/<id>.html  one page per asset whose store folder holds material passes:
+                                 one view's passes side by side, named (issue 29)
     OUT/report/report.js, .css   shipped with meshprep
 
 Thumbnails are the run's own renders (``renders/input`` and ``renders/watertight``, view 000);
 an asset without them shows a placeholder (``--render-missing`` renders the watertight view).
+An asset's passes (:func:`pass_images`: the ``hunyuan3d-paint`` layout's ``render_tex`` or a
+``renders/`` folder with ``NNN_albedo.png``, ``NNN_mr.png``...) are shown on its own page, which
+its gallery card links to.
 """
 
 from __future__ import annotations
@@ -65,10 +70,53 @@ def _rows(ledger: Ledger, root: Path, render_missing: bool):
                     and (folder / "watertight.ply").exists():
                 _render_thumbnail(folder)
             row[f"thumb_{target}"] = thumb.exists()
+        row["passes_page"] = bool(pass_images(folder))
         row["thumb_salient"] = (folder / "renders" / "salient.png").exists()
         row["thumb_ovoxel"] = (folder / "renders" / "ovoxel.png").exists()
         row["thumb_trellis_voxels"] = (folder / "renders" / "trellis_voxels.png").exists()
         yield row
+
+
+#: the passes an asset page shows, in order: file suffix (``NNN<suffix>.png``) and name
+PASS_IMAGES = (("", "color"), ("_albedo", "albedo"), ("_mr", "mr"), ("_normal", "normal"),
+               ("_normal_cam", "normal_camera"), ("_pos", "position"),
+               ("_emission", "emission"), ("_shaded", "shaded"), ("_depth", "depth"),
+               ("_mask", "mask"))
+#: material passes: a folder holding none of these is not shown as passes
+MATERIAL_SUFFIXES = ("_albedo", "_mr", "_pos", "_normal_cam", "_emission")
+
+
+def pass_images(folder: Path, view: str = "000") -> list[tuple[str, Path]]:
+    """One view's passes in an asset's store folder: ``(name, file)`` in :data:`PASS_IMAGES`'s
+    order, from the first folder holding a material pass of the view among
+    ``hunyuan3d-paint/render_tex`` and ``renders/`` (and its subfolders); empty when none."""
+    renders = folder / "renders"
+    candidates = [folder / "hunyuan3d-paint" / "render_tex", renders]
+    if renders.is_dir():
+        candidates += sorted(p for p in renders.iterdir() if p.is_dir())
+    for candidate in candidates:
+        if any((candidate / f"{view}{suffix}.png").is_file() for suffix in MATERIAL_SUFFIXES):
+            return [(name, candidate / f"{view}{suffix}.png") for suffix, name in PASS_IMAGES
+                    if (candidate / f"{view}{suffix}.png").is_file()]
+    return []
+
+
+def _asset_page(row: dict, root: Path) -> str:
+    """An asset's page: view 000's passes in a row, each with its name under it."""
+    folder = root / "objects" / row["asset_id"][:2] / row["asset_id"]
+    images = pass_images(folder)
+    source = images[0][1].parent.relative_to(folder).as_posix() if images else ""
+    figures = "".join(
+        f'<figure class="pass" data-pass="{html.escape(name)}"><img src="../'
+        f'{html.escape(row["folder"])}/{html.escape(path.relative_to(folder).as_posix())}" '
+        f'width="256" height="256" alt="{html.escape(name)}" loading="lazy">'
+        f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, path in images)
+    fields = "".join(f"<tr><th>{k}</th><td>{html.escape(str(row.get(k)))}</td></tr>"
+                     for k in ("asset_id", "source", "status", "seconds"))
+    return _page(f"asset: {row['asset_id'][:16]}",
+                 f"<table>{fields}</table><h2>Passes (view 000, {html.escape(source)})</h2>"
+                 f'<div class="passes">{figures}</div>'
+                 '<p><a href="../index.html">back to the report</a></p>', prefix="../")
 
 
 def _first_view(source: Path, folder: Path) -> None:
@@ -276,9 +324,12 @@ def build_report(output: str | os.PathLike[str], *, ledger_path=None, page_size:
         with resources.as_file(static / name) as source:
             shutil.copyfile(source, report / name)
     shutil.rmtree(report / "failed", ignore_errors=True)
+    shutil.rmtree(report / "assets", ignore_errors=True)
     for row in rows:
         if row["status"] == "failed":
             _write_text(report / "failed" / f"{row['asset_id']}.html", _failure_page(row))
+        elif row.get("passes_page"):
+            _write_text(report / "assets" / f"{row['asset_id']}.html", _asset_page(row, root))
     body = _overview(summary, rows, wall) + _curation_card(rows, report) + _GALLERY
     built = time.strftime("%Y-%m-%d %H:%M")
     _write_text(report / "index.html",

@@ -63,9 +63,11 @@
     if (value(row, "thumb_ovoxel")) thumbs.append(thumb(row, "ovoxel"));
     if (value(row, "thumb_trellis_voxels")) thumbs.append(thumb(row, "trellis_voxels"));
     div.appendChild(thumbs);
-    const id = document.createElement(value(row, "status") === "failed" ? "a" : "div");
+    const failed = value(row, "status") === "failed", passes = value(row, "passes_page");
+    const id = document.createElement(failed || passes ? "a" : "div");
     id.className = "id"; id.textContent = value(row, "asset_id").slice(0, 16);
-    if (value(row, "status") === "failed") id.href = "failed/" + value(row, "asset_id") + ".html";
+    if (failed) id.href = "failed/" + value(row, "asset_id") + ".html";
+    else if (passes) id.href = "assets/" + value(row, "asset_id") + ".html";
     div.appendChild(id);
     const list = document.createElement("dl");
     for (const name of index.card_columns) {
