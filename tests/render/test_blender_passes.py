@@ -64,3 +64,9 @@ def test_blender_mr_and_position_match(tmp_path):
             np.linalg.norm(cam_a, axis=-1) * np.linalg.norm(cam_b, axis=-1), 1e-12)
         assert np.median(np.degrees(np.arccos(np.clip(cosine, -1, 1)))[both]) <= 2.0, i
     assert seen >= 2
+
+
+def test_blender_refuses_passes_it_does_not_draw(tmp_path):
+    with pytest.raises(ValueError, match="emission"):
+        render_blender(tmp_path / "none.glb", tmp_path / "out", "ortho6",
+                       passes=("albedo", "emission"))

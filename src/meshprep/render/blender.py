@@ -27,6 +27,10 @@ from .views import (
     write_transforms,
 )
 
+#: the passes the Blender backend renders (``shaded`` and ``emission`` are the built-in's only)
+BLENDER_PASSES = ("normal", "depth", "mask", "color", "albedo", "mr", "normal_camera",
+                  "position")
+
 
 def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cameras,
                    *, size: int = 512, passes=("normal", "depth", "mask"),
@@ -59,6 +63,9 @@ def render_blender(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: use {ENGINES}")
+    if set(passes) - set(BLENDER_PASSES):
+        raise ValueError(f"passes {sorted(set(passes) - set(BLENDER_PASSES))} are not rendered "
+                         f"by Blender: use {BLENDER_PASSES}")
     if preset not in (None, "trellis2") or (preset and engine != "cycles"):
         raise ValueError(f"preset {preset!r}: use None or 'trellis2' (with engine='cycles')")
     start = time.perf_counter()
