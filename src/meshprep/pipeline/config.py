@@ -266,6 +266,13 @@ def _check_write_layouts(config: dict) -> None:
             if config["sample"][key] < need:
                 raise ConfigError(f"write.layouts: {name!r} needs sample.{key} >= {need}, "
                                   f"the config has {config['sample'][key]}: raise it")
+    if "step1x3d-texture" in layouts:  # its depth maps are EXR: refused before any asset
+        from meshprep.export.layout_step1x3d_texture import require_exr
+
+        try:
+            require_exr()
+        except MeshprepError as exc:
+            raise ConfigError(f"write.layouts: {exc}") from None
 
 
 def config_hash(config: dict) -> str:

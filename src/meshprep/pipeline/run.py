@@ -307,6 +307,10 @@ def write_dataset_layouts(config: dict, store: OutputStore, manifest: str, log) 
             from meshprep.export.layout_hunyuan3d_paint import ENVMAP_NOTE
 
             print(f"{name}: {ENVMAP_NOTE}", file=log)
+        if name == "step1x3d-texture":
+            from meshprep.export.layout_step1x3d_texture import CONFIG_NOTE
+
+            print(f"{name}: {CONFIG_NOTE}", file=log)
 
 
 def write_manifest(ledger: Ledger, store: OutputStore) -> str:

@@ -106,9 +106,10 @@ def step_load(ctx: AssetContext) -> None:
 
 def _needs_materials(config: dict) -> bool:
     """Whether the voxelize step needs the asset's materials (PBR voxels, condition views), or
-    the write step (Hunyuan3D-2.1 Paint's renders)."""
+    the write step (Hunyuan3D-2.1 Paint's and Step1X-3D's texture renders)."""
     voxel, layouts = config["voxel"], config["write"]["layouts"]
-    if "hunyuan3d-paint" in layouts and "write" in config["run"]["steps"]:
+    textures = {"hunyuan3d-paint", "step1x3d-texture"} & set(layouts)
+    if textures and "write" in config["run"]["steps"]:
         return True
     if "hunyuan3d" in layouts and "render" in config["run"]["steps"]:
         return True  # the render step's Hunyuan3D-2.1 condition views
@@ -302,6 +303,8 @@ def step_write(ctx: AssetContext) -> None:
                      asset_id=ctx.task.asset_id, dtype=dtype)
     if "hunyuan3d-paint" in ctx.config["write"]["layouts"]:
         _write_paint(ctx)
+    if "step1x3d-texture" in ctx.config["write"]["layouts"]:
+        _write_step1x3d_texture(ctx)
 
 
 def _write_paint(ctx: AssetContext) -> None:
@@ -317,6 +320,18 @@ def _write_paint(ctx: AssetContext) -> None:
     ctx.metrics.update(write_paint_asset(
         ctx.staging, loaded, appearance=look, seed=asset_seed(ctx.task.asset_id),
         envmaps=ctx.config["render"]["envmaps"],
+        skip="the extract step removed parts of the textured source" if extracted else ""))
+
+
+def _write_step1x3d_texture(ctx: AssetContext) -> None:
+    """Step1X-3D's texture views of the textured source into ``step1x3d-texture/`` (the
+    export links them into ``OUTPUT/step1x3d-texture/``), or the reason it is skipped."""
+    from meshprep.export.layout_step1x3d_texture import write_texture_asset
+
+    loaded = ctx.require("mesh", "write", "load")
+    extracted = ctx.canonical is not None and len(ctx.canonical.faces) != len(loaded.faces)
+    ctx.metrics.update(write_texture_asset(
+        ctx.staging, loaded, appearance=loaded.metadata.get("meshprep_appearance"),
         skip="the extract step removed parts of the textured source" if extracted else ""))
 
 

@@ -191,6 +191,34 @@ def cond_cameras(n: int, seed: int) -> CameraSet:
     return CameraSet(f"cond:{n}", tuple(cams), bound=0.5, fit="box")
 
 
+#: Step1X-3D's texture renders (``data/ig2mv/render/multi-view-render.py``): degrees, radius
+IG2MV_ELEVATIONS = (0.0, 0.0, 0.0, 0.0, 89.99, -89.99)
+IG2MV_AZIMUTHS = (-90.0, 0.0, 90.0, 180.0, 90.0, -90.0)
+IG2MV_RADIUS, IG2MV_ORTHO_SCALE = 1.8, 1.1
+#: the image's up as Blender's ``to_track_quat("-Z", "Y")`` picks it for these views: nearest
+#: to world +Z at the sides; at ±89.99° (float32 near the pole) −Y on top and +Y below,
+#: as mathutils computes them for the script's positions
+IG2MV_UPS = ((0, 0, 1),) * 4 + ((0, -1, 0), (0, 1, 0))
+
+
+def ig2mv_cameras() -> CameraSet:
+    """Step1X-3D's six orthographic texture views (``get_camera_positions_on_sphere`` of
+    bpy-renderer's ``render_utils.py``: radius 1.8, ``ortho_scale`` 1.1, box in ±0.5), turned
+    as Blender turns them (:data:`IG2MV_UPS`)."""
+    cams = []
+    for elevation, azimuth, up in zip(IG2MV_ELEVATIONS, IG2MV_AZIMUTHS, IG2MV_UPS, strict=True):
+        pitch, yaw = math.radians(elevation), math.radians(azimuth)
+        back = np.array([math.cos(pitch) * math.cos(yaw), math.cos(pitch) * math.sin(yaw),
+                         math.sin(pitch)])
+        right = np.cross(up, back)
+        right /= np.linalg.norm(right)
+        c2w = np.eye(4)
+        c2w[:3, 0], c2w[:3, 1], c2w[:3, 2] = right, np.cross(back, right), back
+        c2w[:3, 3] = IG2MV_RADIUS * back
+        cams.append(Camera(c2w, 0.0, IG2MV_ORTHO_SCALE))
+    return CameraSet("ig2mv-ortho6", tuple(cams), bound=0.5, fit="box")
+
+
 def parse_cameras(spec: str, seed: int = 0) -> CameraSet:
     """A named camera set (see the module docstring), seeded for the random parts."""
     name, _, arg = spec.partition(":")
