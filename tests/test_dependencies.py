@@ -60,7 +60,17 @@ def _declared() -> dict[str, set[str]]:
 
 @cache
 def _module_distributions() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+    """Top-level module -> distributions; Python 3.11's ``packages_distributions`` misses a
+    wheel's top-level extension modules (OpenEXR's ``OpenEXR.cpython-*.so``), added here."""
+    found = {k: list(v) for k, v in importlib.metadata.packages_distributions().items()}
+    for dist in importlib.metadata.distributions():
+        for file in dist.files or ():
+            parts = Path(str(file)).parts
+            if len(parts) == 1 and parts[0].endswith((".so", ".pyd")):
+                names = found.setdefault(parts[0].split(".")[0], [])
+                if dist.metadata["Name"] not in names:
+                    names.append(dist.metadata["Name"])
+    return found
 
 
 def _distribution(module: str) -> str | None:
