@@ -15,6 +15,7 @@ Both yield one :class:`~meshprep.pipeline.outcome.AssetOutcome` per asset, in co
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -136,6 +137,7 @@ _SENTINELS = (
     ("meshprep.render.raster", "rasterize"),
 )
 WARM_UP = "warm-up"
+log = logging.getLogger(__name__)
 COUNT_KEYS = ("surface", "salient", "volume", "near")
 
 
@@ -341,7 +343,8 @@ class LocalExecutor(Executor):
             for half, slot in list(warming.items()):
                 if slot.conn.poll():
                     try:
-                        slot.conn.recv()
+                        _, seconds = slot.conn.recv()
+                        log.info("warm-up: kernels of half %d compiled in %.1f s", half, seconds)
                         del warming[half]
                         continue
                     except (EOFError, OSError):
