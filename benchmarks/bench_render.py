@@ -25,8 +25,10 @@ two lightings given to both: a uniform white world, and TRELLIS.2's random light
 textured glTF files plus three written here (a metallic sphere, an emissive cube, an
 alpha-MASK textured quad). Per asset and lighting: PSNR (median, min over views) and SSIM of
 RGB × alpha on black inside the union of the masks, the smallest mask IoU (alpha > 0.5), and
-CPU seconds per view at ``--cost-size``² (the built-in renderer: process time; Cycles: the
-children's ``getrusage`` less a 16² job's start-up and import, one view, on ``--cost-assets``).
+CPU seconds per view at ``--cost-size``² (the built-in renderer: process time of a
+``cond:--cost-views`` job divided by its views, as a dataset renders an asset's views in one call,
+and of a one-view job; Cycles: the children's ``getrusage`` of a one-view job less a 16² job's
+start-up, import, scene load and BVH build, on ``--cost-assets``).
 Side-by-side images (built-in | Cycles | |difference| × 4) go to ``--compare-out``.
 """
 
@@ -266,8 +268,11 @@ def cycles_compare(args, files: dict[str, str]) -> None:
                     pairs.append(compare_pair(a, b))
                     _side_by_side(a, b, shots / f"{asset}_{i:03d}.png")
                 one = cams.first()
-                cost = {"ours": _builtin_cpu(mesh, folder / "ours_cost", one, args.cost_size,
-                                             options),
+                many = parse_cameras(f"cond:{args.cost_views}", seed)
+                cost = {"ours": _builtin_cpu(mesh, folder / "ours_cost", many, args.cost_size,
+                                             options) / args.cost_views,
+                        "ours_one": _builtin_cpu(mesh, folder / "ours_one", one, args.cost_size,
+                                                 options),
                         "ours_size": ours_cpu / len(cams.cameras),
                         "cycles_size": cyc_cpu / len(cams.cameras)}
                 if asset in cost_assets:
@@ -294,8 +299,9 @@ def _print_compare(kind: str, rows, args) -> None:
     print(f"\n### Colour pass against Cycles (TRELLIS.2 settings), {kind} lighting, "
           f"cond:{args.compare_views} at {s}²\n")
     print(f"| asset | views | PSNR dB median / min | SSIM median | mask IoU min | "
-          f"built-in CPU s/view {c}² | Cycles CPU s/view {c}² | Cycles CPU s/view {s}² "
-          f"(incl. start-up) | Cycles / built-in {c}² |")
+          f"built-in CPU s/view {c}², {args.cost_views}-view job (one-view job) | "
+          f"Cycles CPU s/view {c}² | Cycles CPU s/view {s}² (incl. start-up) | "
+          f"Cycles / built-in {c}² |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for asset, pairs, cost in rows:
         psnr = [p["psnr"] for p in pairs]
@@ -303,7 +309,8 @@ def _print_compare(kind: str, rows, args) -> None:
         ratio = f"{cyc / cost['ours']:.0f}×" if cyc else "—"
         print(f"| {asset} | {len(pairs)} | {statistics.median(psnr):.1f} / {min(psnr):.1f} | "
               f"{statistics.median(p['ssim'] for p in pairs):.3f} | "
-              f"{min(p['iou'] for p in pairs):.4f} | {cost['ours']:.3f} | "
+              f"{min(p['iou'] for p in pairs):.4f} | {cost['ours']:.3f} "
+              f"({cost['ours_one']:.3f}) | "
               f"{f'{cyc:.1f}' if cyc is not None else '—'} | {cost['cycles_size']:.1f} | "
               f"{ratio} |")
     pairs = [p for _, ps, _ in rows for p in ps]
@@ -327,6 +334,9 @@ def main() -> None:
     parser.add_argument("--compare-views", type=int, default=4)
     parser.add_argument("--cost-size", type=int, default=1024)
     parser.add_argument("--cost-assets", default="duck_glb,milk_truck")
+    parser.add_argument("--cost-views", type=int, default=24,
+                        help="views of the built-in renderer's cost job (per view: its CPU / "
+                             "this; 24 = the Hunyuan3D layouts' render_cond)")
     parser.add_argument("--compare-out", default="/tmp/meshprep_cycles_compare")
     args = parser.parse_args()
     files = {line.split(",")[0]: line.split(",")[1]

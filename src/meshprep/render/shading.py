@@ -437,7 +437,28 @@ def view_lights(lighting: Lighting, shadow_first: int) -> ViewLights:
     return ViewLights(points, np.ascontiguousarray(env), not lighting.areas)
 
 
-def shadow_maps(scene: Scene, lights: list[ViewLights], size: int) -> tuple:
+class Scratch:
+    """Buffers reused from chunk to chunk of one render: a fresh buffer of 100 MB or more is
+    new pages from the kernel, zeroed on first touch, at every chunk (measured: 1024² views at
+    2 × 2 samples allocate 300 MB per 2 views)."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple, dtype, fill=None) -> np.ndarray:
+        """A C-contiguous ``shape`` array of ``dtype`` (filled with ``fill`` unless None)."""
+        count = math.prod(shape)
+        held = self._held.get(name)
+        if held is None or held.size < count or held.dtype != np.dtype(dtype):
+            held = self._held[name] = np.empty(count, dtype)
+        view = held[:count].reshape(shape)
+        if fill is not None:
+            view.fill(fill)
+        return view
+
+
+def shadow_maps(scene: Scene, lights: list[ViewLights], size: int,
+                scratch: Scratch | None = None) -> tuple:
     """A perspective depth map per point light (all views), aimed at the object.
 
     Returns
@@ -456,17 +477,20 @@ def shadow_maps(scene: Scene, lights: list[ViewLights], size: int) -> tuple:
         w2c[i] = _look_w2c(row[:3], np.zeros(3))
         half = math.asin(min(scene.radius * 1.02 / distance, 1.0))
         focal[i] = 0.5 * size / math.tan(half)
-    maps = np.full((max(count, 1), size, size), np.inf, np.float32)
-    face_id = np.full((max(count, 1), size, size), -1, np.int32)
-    bary = np.zeros((max(count, 1), size, size, 2), np.float32)
+    scratch = scratch or Scratch()
+    maps = scratch.get("shadow_depth", (max(count, 1), size, size), np.float32, np.inf)
     live = np.flatnonzero(focal > 0)
     if len(live):
         intr = np.stack([focal[live], focal[live], np.full(len(live), size / 2.0),
                          np.full(len(live), size / 2.0)], axis=1)
-        sub = (maps[live], face_id[live], bary[live])
+        every = len(live) == len(maps)
+        depth = maps if every else np.full((len(live), size, size), np.inf, np.float32)
+        face_id = scratch.get("shadow_face", depth.shape, np.int32, -1)
+        bary = scratch.get("shadow_bary", (*depth.shape, 2), np.float32)
         rasterize(scene.vertices, scene.faces, w2c[live], intr, np.zeros(len(live), np.bool_),
-                  size, size, *sub)
-        maps[live] = sub[0]
+                  size, size, depth, face_id, bary)
+        if not every:
+            maps[live] = depth
     return maps, w2c, focal
 
 
@@ -754,7 +778,7 @@ def _lit(base, metal, da, db, fres, dif, spec):
     return base * dif + spec * (f0 + (1.0 - f0) * fres) * ms
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")  # inlined: 25 % less shading time, 13 s more compile
 def _shade_sample(geo, mats, k, f, b0, b1, b2, material, views, lights, shadows, occlusion,
                   dfg):
     """Linear RGB a sample of face ``f`` at barycentrics (b0, b1, b2) sends toward view ``k``
@@ -1082,23 +1106,25 @@ def render_color(scene: Scene, w2c: np.ndarray, intrinsics: np.ndarray, orthogra
     if view_transform not in VIEW_TRANSFORMS:
         raise ValueError(f"unknown view transform {view_transform!r}: one of {VIEW_TRANSFORMS}")
     out = np.empty((len(w2c), size, size, 4), np.uint8)
+    scratch = Scratch()
     for first in range(0, len(w2c), VIEWS_AT_ONCE):
         views = slice(first, first + VIEWS_AT_ONCE)
-        out[views] = _render_chunk(scene, w2c[views], intrinsics[views], orthographic[views],
-                                   eyes[views], forwards[views], lightings[views], size, ssaa,
-                                   view_transform)
+        _render_chunk(scene, w2c[views], intrinsics[views], orthographic[views], eyes[views],
+                      forwards[views], lightings[views], size, ssaa, view_transform, scratch,
+                      out[views])
     return out
 
 
 def _render_chunk(scene: Scene, w2c, intrinsics, orthographic, eyes, forwards, lightings, size,
-                  ssaa, view_transform) -> np.ndarray:
-    """:func:`render_color` of a few views at once (bounds the G-buffer's memory)."""
+                  ssaa, view_transform, scratch: Scratch, out: np.ndarray) -> None:
+    """:func:`render_color` of a few views at once into ``out`` (bounds the G-buffer's
+    memory)."""
     if scene.has_alpha:
         ssaa = max(ssaa, ALPHA_SSAA)
     n, big = len(w2c), size * ssaa
     per_view, lights = _lights_arrays(lightings)
     shadow_size = min(max(size, SHADOW_SIZE_RANGE[0]), SHADOW_SIZE_RANGE[1])
-    shadows = shadow_maps(scene, per_view, shadow_size)
+    shadows = shadow_maps(scene, per_view, shadow_size, scratch)
     intr = np.asarray(intrinsics, np.float64) * ssaa
     geo = (scene.vertices, scene.faces, scene.corner_normals, scene.tangents, scene.uv,
            scene.vertex_color, scene.face_color, scene.face_material)
@@ -1108,11 +1134,11 @@ def _render_chunk(scene: Scene, w2c, intrinsics, orthographic, eyes, forwards, l
                  fibonacci_directions(len(scene.ao_maps)))
     views = (np.asarray(eyes, np.float64), np.asarray(forwards, np.float64),
              np.asarray(orthographic, np.bool_))
-    depth = np.full((n, big, big), np.inf, np.float32)
-    face_id = np.full((n, big, big), -1, np.int32)
-    bary = np.zeros((n, big, big, 2), np.float32)
-    acc = np.zeros((n, big, big, 4), np.float32)
-    floor = np.empty((n, big, big), np.float32)
+    depth = scratch.get("depth", (n, big, big), np.float32, np.inf)
+    face_id = scratch.get("face_id", (n, big, big), np.int32, -1)
+    bary = scratch.get("bary", (n, big, big, 2), np.float32)  # read only where a face is
+    acc = scratch.get("acc", (n, big, big, 4), np.float32, 0.0)
+    floor = scratch.get("floor", (n, big, big), np.float32)
     rasterize(scene.vertices, scene.faces, w2c, intr, orthographic, big, big, depth, face_id,
               bary)
     for layer in range(MAX_LAYERS):
@@ -1124,10 +1150,8 @@ def _render_chunk(scene: Scene, w2c, intrinsics, orthographic, eyes, forwards, l
         face_id.fill(-1)
         rasterize(scene.vertices, scene.faces, w2c, intr, orthographic, big, big, depth,
                   face_id, bary, floor)
-    out = np.empty((n, size, size, 4), np.uint8)
     from .tonemap import FILMIC_STOPS
 
     lut = view_lut(view_transform) if view_transform != "standard" \
         else np.zeros((2, 2, 2, 3), np.float32)
     resolve(acc, ssaa, lut, view_transform != "standard", FILMIC_STOPS[0], FILMIC_STOPS[1], out)
-    return out

@@ -195,9 +195,9 @@ def render_views(
             lit = "color" in passes
             # the PBR colour pass rasterizes on its own: the G-buffer here only for other passes
             gbuffer = not pbr or bool(set(passes) - {"color", "mask"})
-            depth.fill(np.inf)
-            face_id.fill(-1)
             if gbuffer:
+                depth.fill(np.inf)
+                face_id.fill(-1)
                 rasterize(vertices, faces, w2c[views], intr[views], ortho[views], size, size,
                           depth, face_id, bary)
             normals = np.zeros((n if lit and gbuffer else 0, size, size, 3), np.float32)
