@@ -457,16 +457,25 @@ class Scratch:
         return view
 
 
-def shadow_maps(scene: Scene, lights: list[ViewLights], size: int,
+def shadow_maps(scene: Scene, rows: np.ndarray, size: int,
                 scratch: Scratch | None = None) -> tuple:
-    """A perspective depth map per point light (all views), aimed at the object.
+    """A perspective depth map per point light, aimed at the object.
+
+    Parameters
+    ----------
+    scene : Scene
+    rows : (L, 8) float
+        The distinct point lights (:class:`ViewLights` rows: position first).
+    size : int
+        Texels per side.
+    scratch : Scratch, optional
+        Buffers to reuse.
 
     Returns
     -------
     maps : (L, size, size) f32, w2c : (L, 4, 4), focal : (L,) f64 (0: no map, light inside
     the object's sphere)
     """
-    rows = [p for v in lights for p in v.points]
     count = len(rows)
     w2c = np.tile(np.eye(4), (max(count, 1), 1, 1))
     focal = np.zeros(max(count, 1))
@@ -555,6 +564,42 @@ def _env(env, uniform, x, y, z, c):
     row = min(int(theta / math.pi * h), h - 1)
     col = min(int((phi + math.pi) / (2.0 * math.pi) * w), w - 1)
     return env[row, col, c]
+
+
+@nb.njit(cache=True, inline="always")
+def _equirect(x, y, z, turn, h, w):
+    """Bilinear taps of an equirectangular table (Blender's layout, :mod:`.envmap`) toward unit
+    (x, y, z) turned by ``turn`` about +Z: columns x0, x1 (wrapped), rows y0, y1, weights."""
+    fy = min(max(math.acos(min(max(z, -1.0), 1.0)) / math.pi * h - 0.5, 0.0), h - 1.0)
+    fx = ((0.5 - (math.atan2(y, x) + turn) / (2.0 * math.pi)) * w - 0.5) % w
+    x0, y0 = min(int(fx), w - 1), min(int(fy), h - 2)
+    return x0, (x0 + 1) % w, y0, y0 + 1, fx - x0, fy - y0
+
+
+@nb.njit(cache=True, inline="always")
+def _bilerp(table, x0, x1, y0, y1, tx, ty, c):
+    top = table[y0, x0, c] * (1.0 - tx) + table[y0, x1, c] * tx
+    return top * (1.0 - ty) + (table[y1, x0, c] * (1.0 - tx) + table[y1, x1, c] * tx) * ty
+
+
+@nb.njit(cache=True)
+def _ibl(tables, turn, nx, ny, nz, rx, ry, rz, rough):
+    """An environment map's light at a sample: irradiance / pi toward the normal (table 0) and
+    the GGX-prefiltered radiance toward the reflection (tables 1.., roughness 0 to 1 evenly,
+    interpolated) for the split sum."""
+    h, w, levels = tables.shape[1], tables.shape[2], tables.shape[0] - 1
+    ax0, ax1, ay0, ay1, atx, aty = _equirect(nx, ny, nz, turn, h, w)
+    bx0, bx1, by0, by1, btx, bty = _equirect(rx, ry, rz, turn, h, w)
+    f = min(max(rough, 0.0), 1.0) * (levels - 1)
+    i = min(int(f), levels - 2)
+    t = f - i
+    lo, hi, dif = tables[1 + i], tables[2 + i], tables[0]
+    out = np.empty(6)
+    for c in range(3):
+        out[c] = _bilerp(dif, ax0, ax1, ay0, ay1, atx, aty, c)
+        out[3 + c] = (1.0 - t) * _bilerp(lo, bx0, bx1, by0, by1, btx, bty, c) \
+            + t * _bilerp(hi, bx0, bx1, by0, by1, btx, bty, c)
+    return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
 @nb.njit(cache=True)
@@ -786,7 +831,7 @@ def _shade_sample(geo, mats, k, f, b0, b1, b2, material, views, lights, shadows,
     metallic, roughness and emission (8 values, the pixel's samples' mean)."""
     vertices = geo[0]
     eyes, forwards, ortho = views
-    points, counts, env, env_uniform = lights
+    points, counts, env, env_uniform, ibl, ibl_view = lights
     smaps, sw2c, sfocal = shadows
     ao_maps, ao_w2c, ao_scale, ao_dirs = occlusion
     i0, i1, i2 = geo[1][f, 0], geo[1][f, 1], geo[1][f, 2]
@@ -812,13 +857,17 @@ def _shade_sample(geo, mats, k, f, b0, b1, b2, material, views, lights, shadows,
     ao = _occlusion(sx, sy, sz, gx, gy, gz, ao_maps, ao_w2c, ao_scale[0], ao_dirs)
     rx, ry, rz = 2.0 * n_dot_v * nx - vx, 2.0 * n_dot_v * ny - vy, 2.0 * n_dot_v * nz - vz
     diffuse_weight = (1.0 - metal) * (1.0 - spec_albedo_d)
-    envk, uni = env[k], env_uniform[k]
-    o0 = _world(r, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 0),
-                _env(envk, uni, rx, ry, rz, 0))
-    o1 = _world(g, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 1),
-                _env(envk, uni, rx, ry, rz, 1))
-    o2 = _world(b, metal, da, db, diffuse_weight, ao, _env(envk, uni, nx, ny, nz, 2),
-                _env(envk, uni, rx, ry, rz, 2))
+    if ibl_view[k, 0] >= 0.0:  # an environment map's prefiltered tables
+        e0, e1, e2, s0, s1, s2 = _ibl(ibl[int(ibl_view[k, 0])], ibl_view[k, 1], nx, ny, nz,
+                                      rx, ry, rz, rough)
+    else:
+        envk, uni = env[k], env_uniform[k]
+        e0, s0 = _env(envk, uni, nx, ny, nz, 0), _env(envk, uni, rx, ry, rz, 0)
+        e1, s1 = _env(envk, uni, nx, ny, nz, 1), _env(envk, uni, rx, ry, rz, 1)
+        e2, s2 = _env(envk, uni, nx, ny, nz, 2), _env(envk, uni, rx, ry, rz, 2)
+    o0 = _world(r, metal, da, db, diffuse_weight, ao, e0, s0)
+    o1 = _world(g, metal, da, db, diffuse_weight, ao, e1, s1)
+    o2 = _world(b, metal, da, db, diffuse_weight, ao, e2, s2)
     for j in range(counts[k]):
         point = points[k, j]
         dif, spec, fres, irr, ndl = _point_light(point, px, py, pz, nx, ny, nz, vx, vy, vz,
@@ -863,7 +912,8 @@ def shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusi
     faces and the alpha cut-outs, tested per sample, keep the coverage exact.
 
     ``views``: eyes (K, 3), forwards (K, 3), orthographic (K,); ``lights``: points (K, L, 8),
-    counts (K,), env (K, h, w, 3), env_uniform (K,); ``shadows``: maps, w2c, focal;
+    counts (K,), env (K, h, w, 3), env_uniform (K,), ibl (M, levels, H, W, 3) environment
+    maps' tables, ibl_view (K, 2) each view's map (-1: none) and turn; ``shadows``: maps, w2c, focal;
     ``occlusion``: maps, w2c, scale (1,), directions. Returns the count of samples that need
     another layer.
     """
@@ -1061,12 +1111,23 @@ def resolve(acc, factor, lut, use_lut, lo, hi, out):
 # ---- driver ----------------------------------------------------------------------------------
 
 
-def _lights_arrays(lightings: list[Lighting]) -> tuple[list[ViewLights], tuple]:
-    """Per view kernel lights (point light rows numbered across the views for shadow maps)."""
-    per_view, first = [], 0
+def _lights_arrays(lightings: list[Lighting]) -> tuple[np.ndarray, tuple]:
+    """The distinct point lights of the views (one shadow map each: views that share a
+    lighting, as ``uniform`` and ``trellis`` do, share its maps) and the kernel's per-view
+    arrays, each point light row pointing at its map."""
+    per_view, built, maps, distinct = [], {}, {}, []
     for lighting in lightings:
-        per_view.append(view_lights(lighting, first))
-        first += len(lighting.points)
+        if id(lighting) not in built:  # the same Lighting object: built once
+            built[id(lighting)] = view_lights(lighting, 0)
+        lights = built[id(lighting)]
+        points = lights.points.copy()
+        for row in points:
+            key = (*row[:3], row[6])  # position and radius
+            if key not in maps:
+                maps[key] = len(distinct)
+                distinct.append(row)
+            row[7] = maps[key]
+        per_view.append(lights._replace(points=points))
     most = max(1, max(len(v.points) for v in per_view))
     points = np.zeros((len(per_view), most, 8))
     for k, v in enumerate(per_view):
@@ -1074,7 +1135,29 @@ def _lights_arrays(lightings: list[Lighting]) -> tuple[list[ViewLights], tuple]:
     counts = np.array([len(v.points) for v in per_view], np.int64)
     env = np.stack([v.env for v in per_view])
     uniform = np.array([v.env_uniform for v in per_view], np.bool_)
-    return per_view, (points, counts, env, uniform)
+    return np.array(distinct).reshape(-1, 8), (points, counts, env, uniform, *_ibl_arrays(lightings))
+
+
+def _ibl_arrays(lightings: list[Lighting]) -> tuple[np.ndarray, np.ndarray]:
+    """The environment maps' prefiltered tables (:func:`meshprep.render.envmap.prefiltered`
+    × the world's colour and strength; one per distinct map and tint) and per view its table
+    (-1: none) and Z rotation."""
+    tables, index = [], {}
+    view = np.zeros((len(lightings), 2))
+    view[:, 0] = -1.0
+    for k, lighting in enumerate(lightings):
+        if not lighting.envmap:
+            continue
+        key = (str(lighting.envmap), *np.asarray(lighting.world, np.float64).tolist())
+        if key not in index:
+            from .envmap import prefiltered
+
+            index[key] = len(tables)
+            tables.append(prefiltered(lighting.envmap) * lighting.world)
+        view[k] = index[key], lighting.envmap_rotation
+    if not tables:
+        return np.zeros((1, 3, 2, 2, 3)), view
+    return np.ascontiguousarray(np.stack(tables)), view
 
 
 def render_color(scene: Scene, w2c: np.ndarray, intrinsics: np.ndarray, orthographic: np.ndarray,
@@ -1122,9 +1205,9 @@ def _render_chunk(scene: Scene, w2c, intrinsics, orthographic, eyes, forwards, l
     if scene.has_alpha:
         ssaa = max(ssaa, ALPHA_SSAA)
     n, big = len(w2c), size * ssaa
-    per_view, lights = _lights_arrays(lightings)
+    distinct, lights = _lights_arrays(lightings)
     shadow_size = min(max(size, SHADOW_SIZE_RANGE[0]), SHADOW_SIZE_RANGE[1])
-    shadows = shadow_maps(scene, per_view, shadow_size, scratch)
+    shadows = shadow_maps(scene, distinct, shadow_size, scratch)
     intr = np.asarray(intrinsics, np.float64) * ssaa
     geo = (scene.vertices, scene.faces, scene.corner_normals, scene.tangents, scene.uv,
            scene.vertex_color, scene.face_color, scene.face_material)
