@@ -333,10 +333,15 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--z-up", action="store_true",
                    help="the file is already Z-up (default: Y-up, turned as Blender does)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lighting", choices=("headlight", "uniform", "trellis2", "trellis"),
+    p.add_argument("--lighting",
+                   choices=("headlight", "uniform", "trellis2", "trellis", "envmap"),
                    default="headlight",
                    help="color pass: headlight (cheap preview) or Cycles-like PBR shading "
-                        "under a white world, TRELLIS.2's random lights or TRELLIS's lights")
+                        "under a white world, TRELLIS.2's random lights, TRELLIS's lights or "
+                        "an environment map of --envmaps per view")
+    p.add_argument("--envmaps", default=None, metavar="DIR",
+                   help="--lighting envmap: a folder of equirectangular .hdr / .exr maps (one "
+                        "drawn per view, and its rotation, from --seed)")
     p.add_argument("--view-transform", choices=("filmic", "standard", "agx"), default="filmic",
                    help="Blender view transform of the PBR-lit color pass")
     p.set_defaults(run=_run_render)
@@ -347,6 +352,9 @@ def _run_render(args: argparse.Namespace) -> int:
     from .render import render_views
 
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
+    if args.lighting == "envmap" and not args.envmaps:
+        print("meshprep render: --lighting envmap needs --envmaps DIR", file=sys.stderr)
+        return 2
     if args.backend == "blender":
         from .render.blender import render_blender
 
@@ -358,7 +366,7 @@ def _run_render(args: argparse.Namespace) -> int:
         result = render_views(load(args.input, appearance=colour), args.output, args.cameras,
                               size=args.size, passes=passes, smooth=args.smooth,
                               y_up=not args.z_up, seed=args.seed, lighting=args.lighting,
-                              view_transform=args.view_transform)
+                              view_transform=args.view_transform, envmaps=args.envmaps)
     print(f"{args.output}: {result.frames} views, {len(result.files)} files, "
           f"{result.seconds:.2f} s")
     return 0

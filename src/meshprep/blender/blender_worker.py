@@ -16,9 +16,11 @@ Job keys: ``action`` (``"export"`` or ``"render"``), ``input``, ``output`` (a ``
 ``position`` pass's ``1 / (2 * bound)``, default 0.5); optional for the ``color``
 pass: ``lighting`` (one dict for every frame or a list of one per frame: ``kind``,
 ``world_color``, ``world_strength``, ``points`` of ``position``, ``color``, ``power_w``,
-``radius``, and ``areas`` of ``position``, ``direction``, ``size``, ``power_w``, ``color``;
-replaces the white sky and the file's own lights), ``preset`` (``"trellis2"``:
-:func:`trellis2_settings`), ``view_transform`` and ``look`` (Blender's names).
+``radius``, ``areas`` of ``position``, ``direction``, ``size``, ``power_w``, ``color``, and
+``envmap`` (an equirectangular map's absolute path: the world's colour) with
+``envmap_rotation`` (radians about Z); replaces the white sky and the file's own lights),
+``preset`` (``"trellis2"``: :func:`trellis2_settings`), ``view_transform`` and ``look``
+(Blender's names).
 """
 
 from __future__ import annotations
@@ -360,6 +362,8 @@ def apply_lighting(scene, lighting: dict) -> None:
     tree.links.new(background.outputs["Background"], output.inputs["Surface"])
     background.inputs["Color"].default_value = (*map(float, lighting["world_color"]), 1.0)
     background.inputs["Strength"].default_value = float(lighting["world_strength"])
+    if lighting.get("envmap"):
+        _environment_texture(tree, background, lighting)
     for index, point in enumerate(lighting.get("points", ())):
         light = bpy.data.lights.new(f"meshprep_light_{index}", type="POINT")
         light.energy = float(point["power_w"])
@@ -370,6 +374,30 @@ def apply_lighting(scene, lighting: dict) -> None:
         scene.collection.objects.link(obj)
     for index, area in enumerate(lighting.get("areas", ())):
         _area_light(scene, index, area)
+
+
+def _environment_texture(tree, background, lighting: dict) -> None:
+    """The world's colour from an equirectangular map (``envmap``, linear), turned about Z by
+    ``envmap_rotation`` radians (Generated coordinates → Mapping → Environment Texture), tinted
+    by ``world_color`` (a vector multiply; white passes the map as it is)."""
+    coords = tree.nodes.new("ShaderNodeTexCoord")
+    mapping = tree.nodes.new("ShaderNodeMapping")
+    mapping.inputs["Rotation"].default_value = (0.0, 0.0, float(lighting["envmap_rotation"]))
+    texture = tree.nodes.new("ShaderNodeTexEnvironment")
+    texture.image = bpy.data.images.load(lighting["envmap"], check_existing=True)
+    texture.projection = "EQUIRECTANGULAR"
+    texture.interpolation = "Linear"
+    tree.links.new(coords.outputs["Generated"], mapping.inputs["Vector"])
+    tree.links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+    color = [float(v) for v in lighting["world_color"]]
+    if color == [1.0, 1.0, 1.0]:
+        tree.links.new(texture.outputs["Color"], background.inputs["Color"])
+        return
+    tint = tree.nodes.new("ShaderNodeVectorMath")
+    tint.operation = "MULTIPLY"
+    tint.inputs[1].default_value = color
+    tree.links.new(texture.outputs["Color"], tint.inputs[0])
+    tree.links.new(tint.outputs["Vector"], background.inputs["Color"])
 
 
 def _area_light(scene, index: int, area: dict) -> None:

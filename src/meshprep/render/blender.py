@@ -120,10 +120,15 @@ def _one_lighting(lighting) -> dict:
               "power_w": float(a["power_w"]),
               "color": [float(v) for v in a.get("color", (1.0, 1.0, 1.0))]}
              for a in lighting.get("areas", ())]
-    return {"kind": str(lighting.get("kind", "custom")),
-            "world_color": [float(v) for v in lighting["world_color"]],
-            "world_strength": float(lighting["world_strength"]), "points": points,
-            "areas": areas}
+    out = {"kind": str(lighting.get("kind", "custom")),
+           "world_color": [float(v) for v in lighting["world_color"]],
+           "world_strength": float(lighting["world_strength"]), "points": points,
+           "areas": areas}
+    if lighting.get("envmap"):
+        # the worker runs elsewhere: the map by its absolute path
+        out["envmap"] = str(Path(lighting["envmap"]).resolve())
+        out["envmap_rotation"] = float(lighting.get("envmap_rotation", 0.0))
+    return out
 
 
 def _masks_from_alpha(out: Path, count: int, suffix: str) -> list[Path]:

@@ -19,6 +19,14 @@ Kinds:
                25 m wide 10 m above facing down (a 0.25 m light scaled ×100; the one below faces
                down too, away from the object, and is left out), and the factory world's grey
                (0.0509, the startup file's background, which that script never replaces)
+``envmap``     an equirectangular HDR / EXR map from a folder the user gives (none is
+               downloaded) as the world (Blender: Environment Texture → Background of strength
+               1, turned about Z by a Mapping node): per view one map and one rotation drawn
+               from the asset seed. Hunyuan3D-2.1 ships no script for its ``light_ENVMAP``
+               views (``hy3dpaint/README.md`` and ``train_examples/001/render_cond`` only name
+               and show them; ``hy3dshape/tools/render/render.py`` lights with points and
+               areas), so the recipe is the common one: Blender's default strength 1 and a
+               uniform azimuth in [0, 2 pi)
 """
 
 from __future__ import annotations
@@ -36,7 +44,9 @@ TRELLIS2_ENERGY_FACTOR = 31.4
 FACTORY_WORLD = 0.050876
 #: Blender's default ``shadow_soft_size`` of a new light data-block (m)
 DEFAULT_SOFT_SIZE = 0.25
-KINDS = ("headlight", "uniform", "trellis2", "trellis")
+#: the ``envmap`` world's strength (the Background node's default)
+ENVMAP_STRENGTH = 1.0
+KINDS = ("headlight", "uniform", "trellis2", "trellis", "envmap")
 
 
 def _vec3(values) -> np.ndarray:
@@ -124,6 +134,12 @@ class Lighting:
         Its strength (the world's radiance is ``world_color * world_strength``).
     points : tuple of PointLight
     areas : tuple of AreaLight
+    envmap : str
+        An equirectangular ``.hdr`` / ``.exr`` map that replaces the world's colour (its
+        radiance × ``world_color`` × ``world_strength``), or "" for none.
+    envmap_rotation : float
+        The map's turn about +Z in radians (Blender's Mapping node rotation Z: direction ``d``
+        shows the map at ``Rz(envmap_rotation) d``).
     """
 
     kind: str
@@ -131,6 +147,8 @@ class Lighting:
     world_strength: float
     points: tuple[PointLight, ...] = ()
     areas: tuple[AreaLight, ...] = ()
+    envmap: str = ""
+    envmap_rotation: float = 0.0
 
     @property
     def world(self) -> np.ndarray:
@@ -144,6 +162,9 @@ class Lighting:
                 "points": [p.to_json() for p in self.points]}
         if self.areas:
             data["areas"] = [a.to_json() for a in self.areas]
+        if self.envmap:
+            data["envmap"] = str(self.envmap)
+            data["envmap_rotation"] = float(self.envmap_rotation)
         return data
 
     @classmethod
@@ -151,7 +172,8 @@ class Lighting:
         """The inverse of :meth:`to_json`."""
         return cls(str(data["kind"]), _vec3(data["world_color"]), float(data["world_strength"]),
                    tuple(PointLight.from_json(p) for p in data.get("points", ())),
-                   tuple(AreaLight.from_json(a) for a in data.get("areas", ())))
+                   tuple(AreaLight.from_json(a) for a in data.get("areas", ())),
+                   str(data.get("envmap", "")), float(data.get("envmap_rotation", 0.0)))
 
 
 def uniform_lighting(strength: float = 1.0) -> Lighting:
@@ -228,7 +250,28 @@ def lighting_state(seed: int) -> np.random.RandomState:
     return np.random.RandomState(np.array([seed % 2**32, 1], dtype=np.uint32))
 
 
-def lighting_for_views(kind: str, cameras, seed: int = 0) -> list[Lighting]:
+def envmap_lighting(path, rotation: float = 0.0,
+                    strength: float = ENVMAP_STRENGTH) -> Lighting:
+    """An environment map as the world (``path`` as given, ``rotation`` about +Z in radians)."""
+    return Lighting("envmap", np.ones(3), float(strength), envmap=str(path),
+                    envmap_rotation=float(rotation))
+
+
+def envmap_lightings(envmaps, count: int, seed: int) -> list[Lighting]:
+    """``count`` views' environment maps: per view a map of the folder ``envmaps`` (sorted by
+    name) and a rotation in [0, 2 pi), drawn in that order from :func:`lighting_state`."""
+    from .envmap import list_envmaps
+
+    maps = list_envmaps(envmaps)
+    rng = lighting_state(seed)
+    out = []
+    for _ in range(count):
+        index = int(rng.randint(len(maps)))
+        out.append(envmap_lighting(maps[index], rng.uniform(0.0, 2.0 * math.pi)))
+    return out
+
+
+def lighting_for_views(kind: str, cameras, seed: int = 0, envmaps=None) -> list[Lighting]:
     """One :class:`Lighting` per camera of a set.
 
     Parameters
@@ -239,7 +282,10 @@ def lighting_for_views(kind: str, cameras, seed: int = 0) -> list[Lighting]:
         The views (``trellis2`` draws each view's lights from its camera direction).
     seed : int
         The asset seed (:func:`meshprep.render.cameras.asset_seed`); ``trellis2`` draws view
-        after view from one generator, as the script's process draws from ``np.random``.
+        after view from one generator, as the script's process draws from ``np.random``;
+        ``envmap`` draws its maps and rotations from it.
+    envmaps : path-like, optional
+        ``envmap``'s folder of equirectangular ``.hdr`` / ``.exr`` maps (required there).
 
     Returns
     -------
@@ -248,6 +294,10 @@ def lighting_for_views(kind: str, cameras, seed: int = 0) -> list[Lighting]:
     if kind not in KINDS:
         raise ValueError(f"unknown lighting {kind!r}: one of {KINDS}")
     n = len(cameras.cameras)
+    if kind == "envmap":
+        if not envmaps:
+            raise ValueError("the 'envmap' lighting needs a folder of maps (envmaps=...)")
+        return envmap_lightings(envmaps, n, seed)
     if kind == "trellis2":
         rng = lighting_state(seed)
         return [trellis2_lighting(camera_direction(c.c2w), rng) for c in cameras.cameras]

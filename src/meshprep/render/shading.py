@@ -594,12 +594,16 @@ def _ibl(tables, turn, nx, ny, nz, rx, ry, rz, rough):
     i = min(int(f), levels - 2)
     t = f - i
     lo, hi, dif = tables[1 + i], tables[2 + i], tables[0]
-    out = np.empty(6)
-    for c in range(3):
-        out[c] = _bilerp(dif, ax0, ax1, ay0, ay1, atx, aty, c)
-        out[3 + c] = (1.0 - t) * _bilerp(lo, bx0, bx1, by0, by1, btx, bty, c) \
-            + t * _bilerp(hi, bx0, bx1, by0, by1, btx, bty, c)
-    return out[0], out[1], out[2], out[3], out[4], out[5]
+    d0 = _bilerp(dif, ax0, ax1, ay0, ay1, atx, aty, 0)
+    d1 = _bilerp(dif, ax0, ax1, ay0, ay1, atx, aty, 1)
+    d2 = _bilerp(dif, ax0, ax1, ay0, ay1, atx, aty, 2)
+    s0 = (1.0 - t) * _bilerp(lo, bx0, bx1, by0, by1, btx, bty, 0) \
+        + t * _bilerp(hi, bx0, bx1, by0, by1, btx, bty, 0)
+    s1 = (1.0 - t) * _bilerp(lo, bx0, bx1, by0, by1, btx, bty, 1) \
+        + t * _bilerp(hi, bx0, bx1, by0, by1, btx, bty, 1)
+    s2 = (1.0 - t) * _bilerp(lo, bx0, bx1, by0, by1, btx, bty, 2) \
+        + t * _bilerp(hi, bx0, bx1, by0, by1, btx, bty, 2)
+    return d0, d1, d2, s0, s1, s2
 
 
 @nb.njit(cache=True)
@@ -913,7 +917,8 @@ def shade_layer(face_id, bary, depth, geo, mats, views, lights, shadows, occlusi
 
     ``views``: eyes (K, 3), forwards (K, 3), orthographic (K,); ``lights``: points (K, L, 8),
     counts (K,), env (K, h, w, 3), env_uniform (K,), ibl (M, levels, H, W, 3) environment
-    maps' tables, ibl_view (K, 2) each view's map (-1: none) and turn; ``shadows``: maps, w2c, focal;
+    maps' tables, ibl_view (K, 2) each view's map (-1: none) and turn;
+    ``shadows``: maps, w2c, focal;
     ``occlusion``: maps, w2c, scale (1,), directions. Returns the count of samples that need
     another layer.
     """
@@ -1135,7 +1140,8 @@ def _lights_arrays(lightings: list[Lighting]) -> tuple[np.ndarray, tuple]:
     counts = np.array([len(v.points) for v in per_view], np.int64)
     env = np.stack([v.env for v in per_view])
     uniform = np.array([v.env_uniform for v in per_view], np.bool_)
-    return np.array(distinct).reshape(-1, 8), (points, counts, env, uniform, *_ibl_arrays(lightings))
+    ibl = _ibl_arrays(lightings)
+    return np.array(distinct).reshape(-1, 8), (points, counts, env, uniform, *ibl)
 
 
 def _ibl_arrays(lightings: list[Lighting]) -> tuple[np.ndarray, np.ndarray]:

@@ -114,6 +114,7 @@ def render_views(
     appearance: Appearance | None = None,
     lighting: str = "headlight",
     view_transform: str = "filmic",
+    envmaps: str | os.PathLike[str] | None = None,
 ) -> RenderResult:
     """Render ``mesh`` from every camera and write the passes and ``transforms.json``.
 
@@ -143,13 +144,17 @@ def render_views(
     lighting : str
         Lights of the ``color`` pass: ``headlight`` (the cheap preview look), or Cycles-like
         PBR shading (:mod:`meshprep.render.shading`) under ``uniform`` (white world),
-        ``trellis2`` (TRELLIS.2's random lights per view, seeded by ``seed``) or ``trellis``
-        (TRELLIS's lights); recorded per frame in transforms.json. With PBR shading the
-        ``mask`` pass is the colour's anti-aliased coverage (alpha cut-outs included).
+        ``trellis2`` (TRELLIS.2's random lights per view, seeded by ``seed``), ``trellis``
+        (TRELLIS's lights) or ``envmap`` (an environment map of ``envmaps`` per view);
+        recorded per frame in transforms.json. With PBR shading the ``mask`` pass is the
+        colour's anti-aliased coverage (alpha cut-outs included).
     view_transform : str
         Blender's view of the PBR-lit colour: ``filmic`` (TRELLIS.2's Blender 3 default; falls
         back to ``standard`` with a warning where Blender's LUTs are missing), ``standard`` or
         ``agx``.
+    envmaps : path-like, optional
+        The ``envmap`` lighting's folder of equirectangular ``.hdr`` / ``.exr`` maps (per view
+        one map and a rotation about Z drawn from ``seed``).
 
     Returns
     -------
@@ -175,7 +180,7 @@ def render_views(
                 if set(MATERIAL_PASSES) & set(passes) else None)
     w2c, intr, ortho, eyes, forwards = _camera_arrays(cams, size)
     depth_max = depth_range(cams)
-    lightings = lighting_for_views(lighting, cams, seed) if "color" in passes else None
+    lightings = lighting_for_views(lighting, cams, seed, envmaps) if "color" in passes else None
     pbr = lightings is not None and lighting != "headlight"
     if pbr:
         view_transform = _available_view(view_transform)
