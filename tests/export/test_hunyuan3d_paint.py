@@ -274,3 +274,39 @@ def test_envmaps_key_is_a_folder(tmp_path: Path) -> None:
         resolve_config(overrides={"render": {"envmaps": str(tmp_path / "missing")}})
     config = resolve_config(overrides={"render": {"envmaps": str(tmp_path)}})
     assert config["render"]["envmaps"] == str(tmp_path)
+
+
+def test_envmaps_folder_writes_light_envmap_views(tmp_path: Path) -> None:
+    """With ``[render] envmaps`` each condition view also gets ``NNN_light_ENVMAP.png`` (a map
+    of the folder, drawn per view from the asset seed), and the loader's default pool of three
+    lightings pairs every file."""
+    import meshprep
+    from meshprep.export.layout_hunyuan3d_paint import write_paint_asset
+    from meshprep.render.envmap import texel_directions, write_hdr
+
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    dirs, _ = texel_directions(8)
+    write_hdr(maps / "sky.hdr", np.where(dirs[:, 2:3] > 0, 1.5, 0.2).reshape(8, 16, 1)
+              * np.ones(3))
+    write_hdr(maps / "grey.hdr", np.full((8, 16, 3), 0.7))
+    mesh = meshprep.load(_box(tmp_path / "blocks.glb",
+                              np.repeat(np.repeat(BLOCKS, 32, axis=0), 32, axis=1)),
+                         appearance=True)
+    metrics = write_paint_asset(tmp_path / "asset", mesh, seed=7, envmaps=str(maps),
+                                tex_size=32, cond_size=32, cond_views=3)
+    assert metrics["hunyuan3d_paint_skipped"] == "" and metrics["hunyuan3d_paint_envmap"] == ""
+    cond = tmp_path / "asset" / "hunyuan3d-paint" / "render_cond"
+    names = {f"{i:03d}_light_{s}.png" for i in range(3) for s in ("AL", "PL", "ENVMAP")}
+    assert set(os.listdir(cond)) == names | {"mesh.ply", "transforms.json"}
+    with Image.open(cond / "000_light_ENVMAP.png") as image:
+        assert image.mode == "RGBA" and image.size == (32, 32)
+        assert np.asarray(image)[..., 3].max() == 255
+    record = json.loads((cond / "transforms.json").read_text())["meshprep"]
+    assert record["skipped_lightings"] == {}
+    envmap = [view["light_ENVMAP"] for view in record["lighting"]]
+    assert all(e["kind"] == "envmap" and Path(e["envmap"]).parent == maps for e in envmap)
+    for ref in glob.glob(str(cond / "*.png")):  # the default lighting_suffix_pool
+        suffix = next(s for s in ("light_PL", "light_AL", "light_ENVMAP") if s in ref)
+        for other in ("light_PL", "light_AL", "light_ENVMAP"):
+            assert os.path.isfile(ref.replace(suffix, other))

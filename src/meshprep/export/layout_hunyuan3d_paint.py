@@ -82,9 +82,10 @@ ORTHO_FOV = 1.5 * math.asin(math.sqrt(3.0) / 2.0 / CAM_DIS)
 #: condition lightings written: file suffix -> meshprep lighting (``render_views(lighting=)``)
 LIGHTINGS = {"light_AL": "uniform", "light_PL": "trellis2"}
 ENVMAP = "light_ENVMAP"
-ENVMAP_NOTE = ("light_ENVMAP not written: meshprep's shading has no environment-map lighting "
-               "yet; train with lighting_suffix_pool=['light_PL', 'light_AL'] (the loader's "
-               "default pool also draws light_ENVMAP and fails on the missing file)")
+ENVMAP_NOTE = ("light_ENVMAP written only with [render] envmaps (a folder of .hdr / .exr maps, "
+               "none downloaded): without it train with lighting_suffix_pool=['light_PL', "
+               "'light_AL'] (the loader's default pool also draws light_ENVMAP and fails on the "
+               "missing file)")
 #: texel spread (RGB bytes / 255) below which a base-colour texture is one flat colour
 FLAT_STD = 1.0 / 255.0
 FLAT_SAMPLES = 8192
@@ -204,8 +205,10 @@ def write_paint_asset(folder: str | os.PathLike[str], mesh: trimesh.Trimesh, *,
     seed : int
         The asset seed: condition cameras and point lights.
     envmaps : str
-        ``[render] envmaps`` (a folder of equirectangular HDR/EXR maps); not used yet (see
-        :data:`ENVMAP_NOTE`).
+        ``[render] envmaps``: a folder of equirectangular HDR/EXR maps; given, the condition
+        views are also lit by one of them each (``NNN_light_ENVMAP.png``, the ``envmap``
+        lighting: map and rotation drawn from ``seed``); "" leaves them out
+        (:data:`ENVMAP_NOTE`).
     skip : str
         A reason the caller found to skip the asset (nothing is rendered).
     tex_size, cond_size, cond_views : int
@@ -225,7 +228,7 @@ def write_paint_asset(folder: str | os.PathLike[str], mesh: trimesh.Trimesh, *,
     out.mkdir(parents=True, exist_ok=True)
     reason = skip or texture_skip_reason(look, np.asarray(mesh.faces))
     metrics: dict[str, Any] = {"hunyuan3d_paint_skipped": reason or "",
-                               "hunyuan3d_paint_envmap": ENVMAP_NOTE}
+                               "hunyuan3d_paint_envmap": "" if envmaps else ENVMAP_NOTE}
     if reason is not None:
         _write_json(out / SKIPPED, {"reason": reason})
     else:
@@ -319,11 +322,13 @@ def _render_cond(out: Path, mesh, look, seed: int, size: int, views: int, envmap
     out.mkdir(parents=True, exist_ok=True)
     lights: dict[str, list] = {}
     rendered: dict = {}
+    kinds = {**LIGHTINGS, ENVMAP: "envmap"} if envmaps else dict(LIGHTINGS)
     with tempfile.TemporaryDirectory(prefix="meshprep-paint-", dir=out.parent) as scratch:
-        for suffix, kind in LIGHTINGS.items():
+        for suffix, kind in kinds.items():
             # Hunyuan's geo-mode render keeps Blender 4's default view transform: AgX
             render_views(mesh, Path(scratch) / suffix, cams, size=size, passes=("color",),
-                         appearance=look, lighting=kind, view_transform="agx", seed=seed)
+                         appearance=look, lighting=kind, view_transform="agx", seed=seed,
+                         envmaps=envmaps or None)
             rendered = json.loads((Path(scratch) / suffix / "transforms.json").read_text())
             lights[suffix] = [f.get("lighting") for f in rendered["frames"]]
             for i in range(len(cams.cameras)):
@@ -335,9 +340,8 @@ def _render_cond(out: Path, mesh, look, seed: int, size: int, views: int, envmap
         frames.append({"camera_angle_x": camera.fov, "proj_type": 0,
                        "azimuth": float(np.mod(math.atan2(eye[1], eye[0]), 2 * math.pi)),
                        "elevation": math.asin(float(eye[2]) / radius), "cam_dis": radius})
-    skipped = {ENVMAP: ENVMAP_NOTE + (f" ([render] envmaps = {envmaps!r} given)" if envmaps
-                                      else "")}
-    lighting = [{s: lights[s][i] for s in LIGHTINGS} for i in range(len(frames))]
+    skipped = {} if envmaps else {ENVMAP: ENVMAP_NOTE}
+    lighting = [{s: lights[s][i] for s in kinds} for i in range(len(frames))]
     _write_transforms(out, rendered, frames, {"lighting": lighting, "skipped_lightings": skipped})
     _write_ply(out / "mesh.ply", mesh, np.asarray(rendered["normalization"]), look)
 
@@ -486,6 +490,9 @@ register(Layout(
             "24 cond:24 views (fov 10-70 deg) under a uniform white world, AgX view"),
         Key("<id>/render_cond/NNN_light_PL.png", "RGBA", _IMG, "uint8",
             "the same views under TRELLIS.2's random point lights (trellis2), AgX view"),
+        Key("<id>/render_cond/NNN_light_ENVMAP.png", "RGBA", _IMG, "uint8",
+            "with [render] envmaps only: the same views each lit by a map of that folder "
+            "turned about Z (envmap; map and turn drawn from the asset seed), AgX view"),
         Key("<id>/render_cond/mesh.ply", "x y z s t", "(V,), faces (F, 3)", "float32",
             "the mesh normalized into the +-0.5 box, Y-up, with its UVs"),
         Key("<id>/render_*/transforms.json", "aabb, scale, offset, frames", "", "json",

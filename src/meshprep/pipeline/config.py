@@ -43,7 +43,7 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     engine = "cycles"            # blender backend: cycles, eevee or workbench
     samples = 64                 # blender backend: samples of the color pass
     envmaps = ""                 # folder of equirectangular HDR/EXR maps (hunyuan3d-paint's
-                                 # light_ENVMAP; not rendered yet: the shading has no env maps)
+                                 # light_ENVMAP: one drawn per view, seeded by the asset)
 
     [sample]                     # defaults cover every `meshprep layouts` layout's needs
     surface = 300000             # (meshprep.sample.defaults: UltraShape's 300000 + 300000,
