@@ -18,17 +18,18 @@ importable here). Prints three markdown tables:
 3. the medians.
 
 ``--cycles-compare`` (issue 28) runs a fourth comparison instead: the ``color`` pass of the
-built-in renderer against Blender Cycles with TRELLIS.2's settings (``preset="trellis2"``:
-32 samples, box filter, bounces 1/1/3/3, OIDN, Filmic) on the same ``cond:N`` cameras, under
-two lightings given to both: a uniform white world, and TRELLIS.2's random lights
-(:func:`meshprep.render.lights.lighting_for_views`, drawn once per asset). Assets: the corpus's
-textured glTF files plus three written here (a metallic sphere, an emissive cube, an
-alpha-MASK textured quad). Per asset and lighting: PSNR (median, min over views) and SSIM of
-RGB × alpha on black inside the union of the masks, the smallest mask IoU (alpha > 0.5), and
-CPU seconds per view at ``--cost-size``² (the built-in renderer: process time of a
-``cond:--cost-views`` job divided by its views, as a dataset renders an asset's views in one call,
-and of a one-view job; Cycles: the children's ``getrusage`` of a one-view job less a 16² job's
-start-up, import, scene load and BVH build, on ``--cost-assets``).
+built-in renderer against Blender Cycles with TRELLIS.2's settings (``preset="trellis2"``: 32
+samples, box filter, bounces 1/1/3/3, OIDN, Filmic) on the same ``cond:N`` cameras, under three
+lightings given to both (``--lightings``): a uniform white world, TRELLIS.2's random lights
+(:func:`meshprep.render.lights.lighting_for_views`, drawn once per asset) and an environment map (a
+synthetic sky with a sun written here, :func:`write_sky`, turned per view). Assets: the corpus's
+textured glTF files plus three written here (a metallic sphere, an emissive cube, an alpha-MASK
+textured quad). Per asset and lighting: PSNR (median, min over views) and SSIM of RGB × alpha on
+black inside the union of the masks, the smallest mask IoU (alpha > 0.5), and CPU seconds per view
+at ``--cost-size``² (the built-in renderer: process time of a ``cond:--cost-views`` job divided by
+its views, as a dataset renders an asset's views in one call, and of a one-view job; Cycles: the
+children's ``getrusage`` of a one-view job less a 16² job's start-up, import, scene load and BVH
+build, on ``--cost-assets``).
 Side-by-side images (built-in | Cycles | |difference| × 4) go to ``--compare-out``.
 """
 
@@ -120,7 +121,32 @@ COMPARE = ("duck_glb", "milk_truck", "box_textured", "boolean_glb", "engine_glb"
            "kenney_building", "kenney_character", "kenney_flag", "kenney_fountain",
            "kenney_platform", "kenney_road", "kenney_trees")
 GENERATED = ("metal_sphere", "emissive_cube", "alpha_quad")
-LIGHTINGS = ("uniform", "trellis2")
+LIGHTINGS = ("uniform", "trellis2", "envmap")
+#: the bench's synthetic environment map: rows (256 × 512), the sun's direction (elevation,
+#: azimuth in degrees), its angular sigma (degrees) and peak radiance
+SKY_ROWS = 256
+SUN = (40.0, 30.0, 4.0, 40.0)
+
+
+def write_sky(folder: Path) -> Path:
+    """A synthetic equirectangular sky (written here, no download) as ``folder/sky.hdr``: a
+    blue gradient above the horizon, a warm brown ground below it and a sun-like Gaussian
+    blob (:data:`SUN`), linear Radiance RGBE."""
+    from meshprep.render.envmap import texel_directions, write_hdr
+
+    dirs, _ = texel_directions(SKY_ROWS)
+    up = dirs[:, 2:3]
+    sky = np.array([0.25, 0.45, 0.9]) * (1 - up) * 0.6 + np.array([0.9, 0.95, 1.0]) * 0.35
+    ground = np.array([0.35, 0.22, 0.12]) * 0.6
+    rgb = np.where(up > 0, sky, ground)
+    elevation, azimuth, sigma, peak = (np.radians(SUN[0]), np.radians(SUN[1]),
+                                       np.radians(SUN[2]), SUN[3])
+    sun = np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
+                    np.sin(elevation)])
+    angle = np.arccos(np.clip(dirs @ sun, -1, 1))
+    rgb = rgb + peak * np.exp(-0.5 * (angle / sigma) ** 2)[:, None] * np.array([1.0, 0.9, 0.75])
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_hdr(folder / "sky.hdr", rgb.reshape(SKY_ROWS, 2 * SKY_ROWS, 3))
 
 
 def write_generated(folder: Path) -> dict[str, Path]:
@@ -156,7 +182,7 @@ def write_generated(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def _builtin_options(kind: str, seed: int) -> tuple[dict, str]:
+def _builtin_options(kind: str, seed: int, envmaps: Path) -> tuple[dict, str]:
     """The built-in renderer's lighting and view-transform options, where it has them: the
     lighting by kind, drawn from the asset seed as :func:`lighting_for_views` draws Cycles'."""
     import inspect
@@ -165,6 +191,8 @@ def _builtin_options(kind: str, seed: int) -> tuple[dict, str]:
     options, said = {}, []
     if "lighting" in params:
         options.update(lighting=kind, seed=seed)
+        if kind == "envmap":
+            options["envmaps"] = envmaps
         said.append("lighting=KIND")
     if "view_transform" in params:
         options["view_transform"] = "filmic"
@@ -244,7 +272,9 @@ def cycles_compare(args, files: dict[str, str]) -> None:
     paths = {a: args.corpus / files[a] for a in args.compare_assets.split(",") if a}
     paths.update(write_generated(out / "assets"))
     cost_assets = set(args.cost_assets.split(","))
-    rows = {kind: [] for kind in LIGHTINGS}
+    lightings = [k for k in args.lightings.split(",") if k]
+    rows = {kind: [] for kind in lightings}
+    envmaps = write_sky(out / "envmaps").parent
     said = None
     render_views(mp.load(paths[next(iter(paths))], appearance=True), out / "warm", "cond:1",
                  size=64, passes=("color", "mask"))  # compile outside the timings
@@ -253,9 +283,9 @@ def cycles_compare(args, files: dict[str, str]) -> None:
             mesh = mp.load(path, appearance=True)
             seed = asset_seed(asset)
             cams = parse_cameras(f"cond:{args.compare_views}", seed)
-            for kind in LIGHTINGS:
-                lights = lighting_for_views(kind, cams, seed)
-                options, said = _builtin_options(kind, seed)
+            for kind in lightings:
+                lights = lighting_for_views(kind, cams, seed, envmaps)
+                options, said = _builtin_options(kind, seed, envmaps)
                 folder = Path(tmp) / asset / kind
                 ours_cpu = _builtin_cpu(mesh, folder / "ours", cams, args.size, options)
                 _same_lights(folder / "ours", lights)
@@ -285,9 +315,9 @@ def cycles_compare(args, files: dict[str, str]) -> None:
                       f"{[round(p['iou'], 4) for p in pairs]}, cost {cost}", flush=True)
     print(f"\nbuilt-in: {said}; Cycles: render_blender(preset='trellis2'), Blender "
           "from MESHPREP_BLENDER_PYTHON")
-    for kind in LIGHTINGS:
+    for kind in lightings:
         _print_compare(kind, rows[kind], args)
-    every = [p for kind in LIGHTINGS for _, pairs, _ in rows[kind] for p in pairs]
+    every = [p for kind in lightings for _, pairs, _ in rows[kind] for p in pairs]
     print(f"\nAll {len(every)} pairs: median PSNR "
           f"{statistics.median(p['psnr'] for p in every):.1f} dB, median SSIM "
           f"{statistics.median(p['ssim'] for p in every):.3f}, median IoU "
@@ -338,6 +368,8 @@ def main() -> None:
                         help="views of the built-in renderer's cost job (per view: its CPU / "
                              "this; 24 = the Hunyuan3D layouts' render_cond)")
     parser.add_argument("--compare-out", default="/tmp/meshprep_cycles_compare")
+    parser.add_argument("--lightings", default=",".join(LIGHTINGS),
+                        help="lightings compared (envmap: the synthetic sky of write_sky)")
     args = parser.parse_args()
     files = {line.split(",")[0]: line.split(",")[1]
              for line in (args.corpus / "manifest.csv").read_text().splitlines()[1:]}
