@@ -163,3 +163,19 @@ def test_draws_are_seeded_by_the_asset_and_recorded(tmp_path: Path) -> None:
                  seed=asset_seed("asset-1"), envmaps=folder, view_transform="standard")
     frames = json.loads((tmp_path / "out" / "transforms.json").read_text())["frames"]
     assert [f["lighting"] for f in frames] == record
+
+
+def test_cli_renders_with_an_envmap_folder(tmp_path: Path) -> None:
+    from meshprep.cli import main
+
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    write_hdr(folder / "grey.hdr", np.full((4, 8, 3), 0.5))
+    mesh = tmp_path / "ball.glb"
+    trimesh.creation.icosphere(subdivisions=1).export(mesh)
+    args = ["render", str(mesh), "-o", str(tmp_path / "out"), "--cameras", "cond:1", "--size",
+            "16", "--passes", "color", "--lighting", "envmap", "--view-transform", "standard"]
+    assert main(args) == 2  # --envmaps missing
+    assert main([*args, "--envmaps", str(folder)]) == 0
+    frames = json.loads((tmp_path / "out" / "transforms.json").read_text())["frames"]
+    assert Path(frames[0]["lighting"]["envmap"]).name == "grey.hdr"
