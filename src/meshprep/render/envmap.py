@@ -41,8 +41,9 @@ class EnvmapError(ValueError):
 
 
 def list_envmaps(folder: str | os.PathLike[str]) -> list[Path]:
-    """The ``.hdr`` / ``.exr`` files of ``folder``, sorted by name (the draw order)."""
-    root = Path(folder)
+    """The ``.hdr`` / ``.exr`` files of ``folder`` (absolute: worker processes and Blender may
+    run elsewhere), sorted by name (the draw order)."""
+    root = Path(folder).resolve()
     if not root.is_dir():
         raise EnvmapError(f"envmaps must be a folder of .hdr / .exr maps, got {str(folder)!r}")
     maps = sorted(p for p in root.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
