@@ -6,8 +6,9 @@ again with the folder the cold run filled and a new output (warm). As on a fresh
 -e .`` (which compiles no bytecode of the project), each repeat runs a fresh copy of ``src/`` and
 ``examples/`` without ``__pycache__`` (first on ``PYTHONPATH``), so the cold run also compiles
 meshprep's ``.pyc`` files (written, as Python does by default, whatever
-``PYTHONDONTWRITEBYTECODE`` says here); ``--checkout`` runs the checkout itself instead. Prints wall-clock and
-CPU (user + sys of every process, workers included) seconds per run and their medians::
+``PYTHONDONTWRITEBYTECODE`` says here); ``--checkout`` runs the checkout itself instead. Prints
+wall-clock and CPU (user + sys of every process, workers included) seconds per run and their
+medians::
 
     python benchmarks/bench_first_run.py [--repeats 3] [--workers N] [--checkout] [--jsonl FILE]
 """

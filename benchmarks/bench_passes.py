@@ -15,7 +15,9 @@ of the box), and the smallest mask IoU over the views. Cost: CPU seconds (proces
 included; Blender: the worker children's ``getrusage``) of the agreement renders, both sides.
 
 Workload cost (``--cost-assets``): 6 ortho views × 5 passes (``color`` lit, albedo, mr, normal,
-position) + 24 ``cond`` views × 3 lightings (uniform, trellis2, trellis) of ``color`` at 512².
+position) + 24 ``cond`` views × 3 lightings (uniform, trellis2, envmap under the synthetic sky of
+``bench_render.write_sky``: hunyuan3d-paint's ``light_AL``, ``light_PL``, ``light_ENVMAP``) of
+``color`` at 512².
 meshprep renders all of it with :func:`meshprep.render.render_views`; Cycles (TRELLIS.2's
 settings, 32 samples) renders the four data passes of the 6 views (measured whole) and
 ``--cycles-views`` lit views, whose cost less a one-view 16² job's (start-up and import) is
@@ -35,6 +37,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
+from bench_render import write_sky  # the synthetic sky (benchmarks/ is on sys.path when run)
 from meshprep.io import load
 from meshprep.render import render_views
 from meshprep.render.blender import render_blender
@@ -42,6 +45,8 @@ from meshprep.render.blender import render_blender
 ASSETS = ("duck_glb", "milk_truck", "box_textured", "boolean_glb", "kenney_character",
           "kenney_building", "kenney_fountain", "cube_mr")
 CAMERAS = ("ortho6", "cond:4")
+#: the lightings of hunyuan3d-paint's render_cond/ (light_AL, light_PL, light_ENVMAP)
+LIGHTINGS = ("uniform", "trellis2", "envmap")
 PASSES = ("albedo", "mr", "normal", "position", "mask")
 
 
@@ -142,9 +147,10 @@ def workload_cost(path: Path, work: Path, size: int, cycles_views: int) -> dict:
     start = time.process_time()
     render_views(mesh, work / "tex", "ortho6", size=size, lighting="trellis",
                  passes=("color", "albedo", "mr", "normal", "position"))
-    for lighting in ("uniform", "trellis2", "trellis"):
+    for lighting in LIGHTINGS:
+        extra = {"envmaps": write_sky(work / "envmaps").parent} if lighting == "envmap" else {}
         render_views(mesh, work / f"cond_{lighting}", "cond:24", size=size, passes=("color",),
-                     lighting=lighting, view_transform="agx")
+                     lighting=lighting, view_transform="agx", **extra)
     ours = time.process_time() - start
     start = _children_cpu()
     render_blender(path, work / "b_tex", "ortho6", size=size, mesh=mesh,
