@@ -213,17 +213,18 @@ def _read_spi1d(name: str) -> tuple[np.ndarray, np.ndarray]:
 @functools.cache
 def _read_cube(name: str) -> np.ndarray:
     """An ``.cube`` 3D LUT as ``table[r, g, b] -> rgb`` (the file lists red fastest)."""
-    size, rows = 0, []
+    size, data = 0, []
     with open(_lut_path(name), encoding="utf-8") as stream:
-        for line in stream:
+        for line in stream:  # the header, up to the first row of numbers
             words = line.split()
-            if not words or words[0].startswith("#"):
-                continue
-            if words[0] == "LUT_3D_SIZE":
+            if words and words[0] == "LUT_3D_SIZE":
                 size = int(words[1])
-            elif words[0][0].isdigit() or words[0][0] in "-.":
-                rows.append([float(w) for w in words[:3]])
-    return np.asarray(rows).reshape(size, size, size, 3).transpose(2, 1, 0, 3)
+            elif words and (words[0][0].isdigit() or words[0][0] in "-."):
+                data = [line]
+                break
+        data.append(stream.read())  # the rows, parsed at once (185k rows: 1 s as a loop)
+    rows = np.array(" ".join(data).split(), np.float64)
+    return rows[:size**3 * 3].reshape(size, size, size, 3).transpose(2, 1, 0, 3)
 
 
 def _spi1d(name: str, x: np.ndarray) -> np.ndarray:
