@@ -554,16 +554,16 @@ def _normalize(x, y, z):
 
 
 @nb.njit(cache=True)
-def _env(env, uniform, x, y, z, c):
-    """The view's world + area light table (irradiance / pi) toward unit (x, y, z)."""
+def _env(env, uniform, x, y, z):
+    """The view's world + area light table (irradiance / pi, RGB) toward unit (x, y, z)."""
     if uniform:
-        return env[0, 0, c]
+        return env[0, 0, 0], env[0, 0, 1], env[0, 0, 2]
     h, w = env.shape[0], env.shape[1]
     theta = math.acos(min(max(z, -1.0), 1.0))
     phi = math.atan2(y, x)
     row = min(int(theta / math.pi * h), h - 1)
     col = min(int((phi + math.pi) / (2.0 * math.pi) * w), w - 1)
-    return env[row, col, c]
+    return env[row, col, 0], env[row, col, 1], env[row, col, 2]
 
 
 @nb.njit(cache=True, inline="always")
@@ -866,9 +866,8 @@ def _shade_sample(geo, mats, k, f, b0, b1, b2, material, views, lights, shadows,
                                       rx, ry, rz, rough)
     else:
         envk, uni = env[k], env_uniform[k]
-        e0, s0 = _env(envk, uni, nx, ny, nz, 0), _env(envk, uni, rx, ry, rz, 0)
-        e1, s1 = _env(envk, uni, nx, ny, nz, 1), _env(envk, uni, rx, ry, rz, 1)
-        e2, s2 = _env(envk, uni, nx, ny, nz, 2), _env(envk, uni, rx, ry, rz, 2)
+        e0, e1, e2 = _env(envk, uni, nx, ny, nz)  # one direction's three channels at once
+        s0, s1, s2 = _env(envk, uni, rx, ry, rz)
     o0 = _world(r, metal, da, db, diffuse_weight, ao, e0, s0)
     o1 = _world(g, metal, da, db, diffuse_weight, ao, e1, s1)
     o2 = _world(b, metal, da, db, diffuse_weight, ao, e2, s2)
