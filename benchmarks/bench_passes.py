@@ -20,8 +20,10 @@ position) + 24 ``cond`` views × 3 lightings (uniform, trellis2, envmap under th
 ``color`` at 512².
 meshprep renders all of it with :func:`meshprep.render.render_views`; Cycles (TRELLIS.2's
 settings, 32 samples) renders the four data passes of the 6 views (measured whole) and
-``--cycles-views`` lit views, whose cost less a one-view 16² job's (start-up and import) is
-extrapolated to the 78 lit views of the workload. Prints markdown tables.
+``--cycles-views`` lit views under each of the workload's lightings (the same lights, drawn from
+the asset seed), whose cost less a one-view 16² job's (start-up and import) is extrapolated to
+that lighting's views in the workload (6 under ``trellis``, 24 under each of the three others).
+Prints markdown tables.
 """
 
 from __future__ import annotations
@@ -142,16 +144,21 @@ def agreement(path: Path, work: Path, cameras: str, size: int) -> dict:
 
 
 def workload_cost(path: Path, work: Path, size: int, cycles_views: int, envmaps: Path) -> dict:
-    """CPU seconds of the issue's workload: meshprep whole, Cycles sampled and extrapolated
-    (``envmaps``: the folder of the sky, prefiltered once per process as in a run)."""
-    mesh = load(path, appearance=True)
+    """CPU seconds of the issue's workload: meshprep whole; Cycles' data passes whole and its
+    lit views sampled per lighting (``cycles_views`` each, under the same lights) and
+    extrapolated to the workload's count (``envmaps``: the folder of the sky, prefiltered once
+    per process as in a run)."""
+    from meshprep.render.cameras import asset_seed, parse_cameras
+    from meshprep.render.lights import lighting_for_views
+
+    mesh, seed = load(path, appearance=True), asset_seed(path.stem)
     start = time.process_time()
     render_views(mesh, work / "tex", "ortho6", size=size, lighting="trellis",
                  passes=("color", "albedo", "mr", "normal", "position"))
     for lighting in LIGHTINGS:
         extra = {"envmaps": envmaps} if lighting == "envmap" else {}
         render_views(mesh, work / f"cond_{lighting}", "cond:24", size=size, passes=("color",),
-                     lighting=lighting, view_transform="agx", **extra)
+                     lighting=lighting, view_transform="agx", seed=seed, **extra)
     ours = time.process_time() - start
     start = _children_cpu()
     render_blender(path, work / "b_tex", "ortho6", size=size, mesh=mesh,
@@ -161,12 +168,16 @@ def workload_cost(path: Path, work: Path, size: int, cycles_views: int, envmaps:
     render_blender(path, work / "b_startup", "cond:1", size=16, mesh=mesh, passes=("color",),
                    preset="trellis2")
     startup = _children_cpu() - start
-    start = _children_cpu()
-    render_blender(path, work / "b_lit", f"cond:{cycles_views}", size=size, mesh=mesh,
-                   passes=("color",), preset="trellis2")
-    lit_per_view = max(_children_cpu() - start - startup, 0.0) / cycles_views
-    cycles = data + lit_per_view * (6 + 24 * 3)
-    return {"ours": ours, "cycles_data": data, "cycles_lit_view": lit_per_view,
+    cams = parse_cameras(f"cond:{cycles_views}", seed)
+    per_view = {}
+    for lighting, views in (("trellis", 6), *((kind, 24) for kind in LIGHTINGS)):
+        lights = lighting_for_views(lighting, cams, seed, envmaps)
+        start = _children_cpu()
+        render_blender(path, work / f"b_{lighting}", cams, size=size, mesh=mesh,
+                       passes=("color",), preset="trellis2", lighting=lights)
+        per_view[lighting] = (max(_children_cpu() - start - startup, 0.0) / cycles_views, views)
+    cycles = data + sum(cost * views for cost, views in per_view.values())
+    return {"ours": ours, "cycles_data": data, "cycles_lit_view": per_view,
             "cycles": cycles, "ratio": cycles / ours}
 
 
@@ -216,13 +227,15 @@ def main() -> None:
               f"{med['pos_p99']:.2f} | {med['iou_min']:.4f} | {med['ours_cpu']:.2f} | "
               f"{med['blender_cpu']:.1f} |\n")
         print("| asset | meshprep CPU s (whole workload) | Cycles data passes CPU s (6 views) | "
-              "Cycles CPU s per lit view (sampled) | Cycles CPU s (extrapolated) | ratio |")
+              "Cycles CPU s per lit view, sampled (trellis / uniform / trellis2 / envmap) | "
+              "Cycles CPU s (extrapolated) | ratio |")
         print("|---|---|---|---|---|---|")
         for name in args.cost_assets.split(","):
             cost = workload_cost(asset_path(name, corpus, work), work / f"cost_{name}",
                                  args.size, args.cycles_views, envmaps)
             print(f"| {name} | {cost['ours']:.1f} | {cost['cycles_data']:.1f} | "
-                  f"{cost['cycles_lit_view']:.1f} | {cost['cycles']:.0f} | "
+                  f"{' / '.join(f'{v[0]:.1f}' for v in cost['cycles_lit_view'].values())} | "
+                  f"{cost['cycles']:.0f} | "
                   f"{cost['ratio']:.0f}× |", flush=True)
 
 
