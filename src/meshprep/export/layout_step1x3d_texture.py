@@ -70,6 +70,8 @@ import trimesh
 
 from meshprep.errors import MeshprepError
 from meshprep.io import atomic_write
+from meshprep.io.exr import INSTALL, ExrUnavailableError  # noqa: F401  (raised by require_exr)
+from meshprep.io.exr import require_exr as _require_exr
 
 from .layout_hunyuan3d_paint import NotRenderedError, texture_skip_reason
 from .layouts import Key, Layout, LayoutSkip, plain_id, register, write_json_list
@@ -88,24 +90,16 @@ CAMERA_ANGLE_X = 2.0 * math.atan(16.0 / 50.0)
 #: the depth where nothing is hit (the shipped EXRs': the largest half float)
 DEPTH_BACKGROUND = 65504.0
 EXR_HINT = ("the step1x3d-texture layout writes depth as OpenEXR and needs the OpenEXR wheel: "
-            "pip install 'meshprep[exr]'")
+            f"{INSTALL}")
 CONFIG_NOTE = ("six views 0000-0005 as the render script makes them (the shipped config's "
                "image_names 0008, 0009 are views of its 10-view example items): train with "
                "data.image_names=['0000','0001','0002','0003','0004','0005'] and "
                "data.reference_image_names among them")
 
 
-class ExrUnavailableError(MeshprepError):
-    """The ``OpenEXR`` package is not installed (``meshprep[exr]``)."""
-
-
 def require_exr() -> Any:
     """The ``OpenEXR`` module, or :class:`ExrUnavailableError` saying how to install it."""
-    try:
-        import OpenEXR
-    except ImportError as exc:
-        raise ExrUnavailableError(EXR_HINT) from exc
-    return OpenEXR
+    return _require_exr("the step1x3d-texture layout's depth maps")
 
 
 def write_depth_exr(path: str | os.PathLike[str], depth: np.ndarray) -> Path:

@@ -163,9 +163,9 @@ def write_hdr(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
 
 def read_exr(path: str | os.PathLike[str]) -> np.ndarray:
     """An OpenEXR file's R, G, B (first part) as (H, W, 3) float32 (needs ``meshprep[exr]``)."""
-    from meshprep.export.layout_step1x3d_texture import require_exr
+    from meshprep.io.exr import require_exr
 
-    openexr = require_exr()
+    openexr = require_exr("an .exr environment map")
     with openexr.File(str(path), separate_channels=True) as image:
         channels = image.channels()
         if "Y" in channels and "R" not in channels:
@@ -180,9 +180,9 @@ def read_exr(path: str | os.PathLike[str]) -> np.ndarray:
 
 def write_exr(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
     """Write (H, W, 3) linear RGB as a float32 ZIP OpenEXR file (needs ``meshprep[exr]``)."""
-    from meshprep.export.layout_step1x3d_texture import require_exr
+    from meshprep.io.exr import require_exr
 
-    openexr = require_exr()
+    openexr = require_exr("writing an .exr environment map")
     header = {"compression": openexr.ZIP_COMPRESSION, "type": openexr.scanlineimage}
     with openexr.File(header, {"RGB": np.ascontiguousarray(rgb, np.float32)}) as image:
         image.write(str(path))
