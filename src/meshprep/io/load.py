@@ -37,6 +37,7 @@ from meshprep.io.appearance import combine as combine_appearance
 from meshprep.io.appearance import plain as plain_appearance
 from meshprep.io.lfs import POINTER_MESSAGE, read_pointer
 from meshprep.io.pose import Pose, posed_appearance, posed_at_frame0
+from meshprep.io.rig import read_rig
 from meshprep.io.text import TextResolver
 
 #: extensions :func:`load` reads
@@ -77,7 +78,7 @@ _MAX_ARCHIVE_TRIES = 5
 
 
 def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
-         appearance: bool = False) -> trimesh.Trimesh:
+         appearance: bool = False, rig: bool = False) -> trimesh.Trimesh:
     """Load a mesh file (or a zip holding one) into a single triangle mesh.
 
     Scene graphs are flattened: every instance of every triangle geometry is moved by its node
@@ -94,6 +95,10 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
         Largest total uncompressed size a zip archive (or a 3MF container) may expand to.
     appearance : bool
         Also read UVs, materials and colours (for the render step's ``color`` pass).
+    rig : bool
+        Also read a glTF's skeleton and skin weights at frame 0 into
+        ``metadata["meshprep_rig"]``: a :class:`meshprep.io.rig.Rig`, or None for a file
+        without a skin (FBX and other formats: None for now).
 
     Returns
     -------
@@ -136,7 +141,7 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
     _check_file(source)
     if ext == ".zip":
         try:
-            mesh = _load_zip(source, max_archive_bytes, appearance)
+            mesh = _load_zip(source, max_archive_bytes, appearance, rig)
         except LoadError:
             raise
         except Exception as exc:
@@ -144,7 +149,9 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
             raise _classify(exc, source, "zip") from exc
     else:
         mesh = _load_model(source, jail=source.parent, max_bytes=max_archive_bytes,
-                           appearance=appearance)
+                           appearance=appearance, rig=rig)
+    if rig:
+        mesh.metadata.setdefault("meshprep_rig", None)
     mesh.metadata["meshprep_source"] = str(path)
     return mesh
 
@@ -195,8 +202,8 @@ def _check_file(path: Path) -> None:
         raise EmptyFileError(f"{path.name}: empty file (0 bytes)")
 
 
-def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
-                ) -> trimesh.Trimesh:
+def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False,
+                rig: bool = False) -> trimesh.Trimesh:
     """Parse one model file (not an archive) confined to ``jail`` and flatten it."""
     _refuse_lfs_pointer(path)
     ext = _checked_extension(path)
@@ -211,7 +218,7 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
             if ext != ".fbx":
                 raise
             refusal = fbx.refusal_reason(exc)  # ufbx reads it below
-    pose = look = None
+    pose = look = skeleton = None
     try:
         tree = _precheck(path, ext, jail, max_bytes)
         # one decoding pass (Draco, meshopt, quantization, sparse, strips and fans, morph
@@ -234,6 +241,7 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
             if len(faces) == 0:
                 raise _no_triangles(path, ext, scene)
         vertices, faces, kept = _checked_finite(vertices, faces, path.name)
+        skeleton = read_rig(decoded, pose, kept) if rig else None
         if look is not None and kept is not None:
             look.uv = look.uv[kept]
             look.vertex_color = None if look.vertex_color is None else look.vertex_color[kept]
@@ -250,6 +258,8 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
         mesh.metadata["meshprep_via"] = "ufbx"
     if appearance:
         mesh.metadata["meshprep_appearance"] = look or plain_appearance(len(vertices), len(faces))
+    if rig:
+        mesh.metadata["meshprep_rig"] = skeleton
     if pose is not None:
         mesh.metadata["meshprep_pose"] = {"animated": pose.animated, "skinned": pose.skinned,
                                           "pose_bbox_ratio": pose.bbox_ratio}
@@ -536,7 +546,8 @@ def _describe(scene: trimesh.Scene) -> str:
     return "only " + ", ".join(f"{n} x {k}" if n > 1 else k for k, n in kinds.items())
 
 
-def _load_zip(path: Path, max_bytes: int, appearance: bool = False) -> trimesh.Trimesh:
+def _load_zip(path: Path, max_bytes: int, appearance: bool = False, rig: bool = False
+              ) -> trimesh.Trimesh:
     """Extract an archive into a private folder, load its preferred model, remove the folder."""
     folder = Path(tempfile.mkdtemp(prefix="meshprep_zip_"))
     try:
@@ -544,7 +555,7 @@ def _load_zip(path: Path, max_bytes: int, appearance: bool = False) -> trimesh.T
         candidates = archive.model_candidates(extraction.written)
         if not candidates:
             raise ArchiveError(f"{path.name}: no model file in archive")
-        mesh, member = _load_first(candidates, folder, max_bytes, appearance)
+        mesh, member = _load_first(candidates, folder, max_bytes, appearance, rig)
     finally:
         # the mesh holds plain arrays: nothing it needs lives in the folder
         shutil.rmtree(folder, ignore_errors=True)
@@ -555,7 +566,8 @@ def _load_zip(path: Path, max_bytes: int, appearance: bool = False) -> trimesh.T
 
 
 def _load_first(
-    candidates: list[Path], folder: Path, max_bytes: int, appearance: bool = False
+    candidates: list[Path], folder: Path, max_bytes: int, appearance: bool = False,
+    rig: bool = False,
 ) -> tuple[trimesh.Trimesh, str]:
     """Load the first candidate that loads; re-raise the most preferred one's error otherwise."""
     errors: list[LoadError] = []
@@ -564,7 +576,7 @@ def _load_first(
         try:
             _check_file(candidate)
             mesh = _load_model(candidate, jail=folder, max_bytes=max_bytes,
-                               appearance=appearance)
+                               appearance=appearance, rig=rig)
         except LoadError as exc:
             errors.append(exc)
             continue
