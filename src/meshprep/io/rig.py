@@ -12,7 +12,8 @@ Decisions (glTF 2.0, 3.7.3 "Skins"):
   matrix is kept for it);
 * **parents** are the nearest ancestor node that is itself a joint of the list, -1 for roots
   (what an armature built from the file holds: Blender's importer does the same);
-* **names** are the nodes' names, ``node_<index>`` for an unnamed node;
+* **names** are the nodes' names, ``Node_<index>`` for an unnamed node (as Blender's importer
+  names its bone; duplicate names are kept, not suffixed);
 * **weights are compact**: per vertex the joint indices (into the list) and weights of every
   ``JOINTS_n`` / ``WEIGHTS_n`` pair, ``(V, 4·n)``, normalized to sum 1; :meth:`Rig.dense`
   gives the ``(V, J)`` matrix. Vertices of unskinned primitives (and skinned vertices whose
@@ -127,7 +128,7 @@ def read_rig(data: DecodedGltf | None, pose: Pose | None,
     weights[skinned] = (weights[skinned] / total[skinned, None]).astype(np.float32)
     if kept is not None:
         indices, weights, skinned = indices[kept], weights[kept], skinned[kept]
-    names = [str(tree["nodes"][n].get("name") or f"node_{n}") for n in nodes]
+    names = [str(tree["nodes"][n].get("name") or f"Node_{n}") for n in nodes]
     return Rig(names, _parents(tree, nodes), world[:, :3, 3].copy(), world, inverse_bind,
                np.asarray(nodes, np.int64), indices, weights, skinned)
 
