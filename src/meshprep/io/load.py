@@ -36,6 +36,7 @@ from meshprep.io.appearance import Appearance, part_appearance, read_mtl_maps
 from meshprep.io.appearance import combine as combine_appearance
 from meshprep.io.appearance import plain as plain_appearance
 from meshprep.io.lfs import POINTER_MESSAGE, read_pointer
+from meshprep.io.parts import parse_options, read_parts
 from meshprep.io.pose import Pose, posed_appearance, posed_at_frame0
 from meshprep.io.rig import read_rig
 from meshprep.io.text import TextResolver
@@ -78,7 +79,8 @@ _MAX_ARCHIVE_TRIES = 5
 
 
 def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
-         appearance: bool = False, rig: bool = False) -> trimesh.Trimesh:
+         appearance: bool = False, rig: bool = False,
+         parts: bool = False) -> trimesh.Trimesh:
     """Load a mesh file (or a zip holding one) into a single triangle mesh.
 
     Scene graphs are flattened: every instance of every triangle geometry is moved by its node
@@ -95,6 +97,10 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
         Largest total uncompressed size a zip archive (or a 3MF container) may expand to.
     appearance : bool
         Also read UVs, materials and colours (for the render step's ``color`` pass).
+    parts : bool
+        Also keep which scene geometry each face came from: a
+        :class:`meshprep.io.parts.Parts` (int32 ``face_part`` per face and part ``names``) in
+        ``metadata["meshprep_parts"]``. OBJ is then read split by object and group.
     rig : bool
         Also read a glTF's skeleton and skin weights at frame 0 into
         ``metadata["meshprep_rig"]``: a :class:`meshprep.io.rig.Rig`, or None for a file
@@ -141,7 +147,7 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
     _check_file(source)
     if ext == ".zip":
         try:
-            mesh = _load_zip(source, max_archive_bytes, appearance, rig)
+            mesh = _load_zip(source, max_archive_bytes, appearance, rig, parts=parts)
         except LoadError:
             raise
         except Exception as exc:
@@ -149,7 +155,7 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
             raise _classify(exc, source, "zip") from exc
     else:
         mesh = _load_model(source, jail=source.parent, max_bytes=max_archive_bytes,
-                           appearance=appearance, rig=rig)
+                           appearance=appearance, rig=rig, parts=parts)
     if rig:
         mesh.metadata.setdefault("meshprep_rig", None)
     mesh.metadata["meshprep_source"] = str(path)
@@ -203,7 +209,8 @@ def _check_file(path: Path) -> None:
 
 
 def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False,
-                rig: bool = False) -> trimesh.Trimesh:
+                rig: bool = False,
+                parts: bool = False) -> trimesh.Trimesh:
     """Parse one model file (not an archive) confined to ``jail`` and flatten it."""
     _refuse_lfs_pointer(path)
     ext = _checked_extension(path)
@@ -213,7 +220,7 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
         from meshprep.blender import BlenderError, BlenderUnavailable
 
         try:
-            return _load_through_blender(path, max_bytes, appearance)
+            return _load_through_blender(path, max_bytes, appearance, parts)
         except (BlenderError, BlenderUnavailable) as exc:
             if ext != ".fbx":
                 raise
@@ -228,7 +235,7 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
         data = (gltf_decode.decoded_glb(path, tree, jail, appearance, decoded)
                 if decoded is not None else None)
         scene = (fbx.read_fbx(path, refusal) if ext == ".fbx"
-                 else _parse(path, ext, jail, appearance, data))
+                 else _parse(path, ext, jail, appearance, data, parts))
         pose = _frame0_pose(path, tree, jail, decoded) if decoded is not None else None
         if pose is not None and len(pose.faces):
             # an animated or skinned glTF: its first frame replaces trimesh's rest pose
@@ -254,6 +261,10 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
         raise _classify(exc, path, fmt) from exc
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
     mesh.metadata["meshprep_format"] = fmt
+    if parts:
+        # the glTF JSON trimesh and the poser read: decoded where the file was
+        read = decoded.tree if decoded is not None else tree
+        mesh.metadata["meshprep_parts"] = read_parts(scene, pose, read, len(faces))
     if ext == ".fbx":
         mesh.metadata["meshprep_via"] = "ufbx"
     if appearance:
@@ -266,7 +277,8 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
     return mesh
 
 
-def _load_through_blender(path: Path, max_bytes: int, appearance: bool) -> trimesh.Trimesh:
+def _load_through_blender(path: Path, max_bytes: int, appearance: bool,
+                          parts: bool = False) -> trimesh.Trimesh:
     """FBX / BLEND / ABC / USD: Blender (in a worker process) exports a GLB, loaded as usual."""
     from meshprep.blender import export_glb
 
@@ -275,7 +287,7 @@ def _load_through_blender(path: Path, max_bytes: int, appearance: bool) -> trime
         export_glb(path, glb)
         try:
             mesh = _load_model(glb, jail=Path(folder), max_bytes=max_bytes,
-                               appearance=appearance)
+                               appearance=appearance, parts=parts)
         except LoadError as exc:
             raise type(exc)(f"{path.name} (exported by Blender): {exc}") from exc
     mesh.metadata["meshprep_format"] = path.suffix.lower()[1:]
@@ -345,16 +357,17 @@ def _check_xml_prolog(path: Path) -> None:
 
 
 def _parse(path: Path, ext: str, jail: Path, appearance: bool = False,
-           data: bytes | None = None) -> trimesh.Scene:
+           data: bytes | None = None, parts: bool = False) -> trimesh.Scene:
     """Run trimesh's loader on an open file with a resolver confined to ``jail``.
 
     With ``appearance``, materials and textures are read too; when that fails (a missing or
     broken texture, an unreadable ``.mtl``) the file is parsed again for its geometry alone.
     """
-    options = _LOADER_OPTIONS.get(ext, {})
+    split = parse_options(ext) if parts else {}  # OBJ objects and groups kept apart
+    options = {**_LOADER_OPTIONS.get(ext, {}), **split}
     if appearance and options:
         try:
-            return _parse_with(path, ext, jail, {}, data)
+            return _parse_with(path, ext, jail, split, data)
         except Exception:
             pass  # the geometry-only parse below decides whether the file loads
     return _parse_with(path, ext, jail, options, data)
@@ -546,8 +559,8 @@ def _describe(scene: trimesh.Scene) -> str:
     return "only " + ", ".join(f"{n} x {k}" if n > 1 else k for k, n in kinds.items())
 
 
-def _load_zip(path: Path, max_bytes: int, appearance: bool = False, rig: bool = False
-              ) -> trimesh.Trimesh:
+def _load_zip(path: Path, max_bytes: int, appearance: bool = False, rig: bool = False,
+              parts: bool = False) -> trimesh.Trimesh:
     """Extract an archive into a private folder, load its preferred model, remove the folder."""
     folder = Path(tempfile.mkdtemp(prefix="meshprep_zip_"))
     try:
@@ -555,7 +568,7 @@ def _load_zip(path: Path, max_bytes: int, appearance: bool = False, rig: bool = 
         candidates = archive.model_candidates(extraction.written)
         if not candidates:
             raise ArchiveError(f"{path.name}: no model file in archive")
-        mesh, member = _load_first(candidates, folder, max_bytes, appearance, rig)
+        mesh, member = _load_first(candidates, folder, max_bytes, appearance, rig, parts=parts)
     finally:
         # the mesh holds plain arrays: nothing it needs lives in the folder
         shutil.rmtree(folder, ignore_errors=True)
@@ -568,6 +581,7 @@ def _load_zip(path: Path, max_bytes: int, appearance: bool = False, rig: bool = 
 def _load_first(
     candidates: list[Path], folder: Path, max_bytes: int, appearance: bool = False,
     rig: bool = False,
+    parts: bool = False,
 ) -> tuple[trimesh.Trimesh, str]:
     """Load the first candidate that loads; re-raise the most preferred one's error otherwise."""
     errors: list[LoadError] = []
@@ -576,7 +590,7 @@ def _load_first(
         try:
             _check_file(candidate)
             mesh = _load_model(candidate, jail=folder, max_bytes=max_bytes,
-                               appearance=appearance, rig=rig)
+                               appearance=appearance, rig=rig, parts=parts)
         except LoadError as exc:
             errors.append(exc)
             continue

@@ -1,0 +1,226 @@
+"""Which scene geometry each face of a loaded mesh came from (``load(path, parts=True)``).
+
+:func:`meshprep.io.load.load` flattens a scene into one mesh. With ``parts=True`` it keeps, per
+face, the index of the part the face belongs to and the parts' names, as a :class:`Parts` in
+``mesh.metadata["meshprep_parts"]``:
+
+* glTF: one part per triangle primitive of each node that draws a mesh (a mesh drawn by two
+  nodes, or by one node through ``EXT_mesh_gpu_instancing``, gives one part per instance); the
+  name is the node's, else its mesh's, else ``node_<index>``;
+* OBJ: one part per ``o`` object / ``g`` group (the file is read split by object and group, so
+  its vertices may come in another order than with ``parts=False``; with ``appearance=True`` a
+  group of several materials is split by material too);
+* COLLADA, 3MF, FBX: one part per geometry instance of trimesh's scene graph, named after its
+  node;
+* PLY, STL, OFF: one part.
+
+Names are made unique (a repeated name gets ``.1``, ``.2``...). Parts follow the faces in the
+order the loader concatenates them: for a static file the order of trimesh's scene graph, for
+an animated or skinned glTF the order of the frame-0 poser (:mod:`meshprep.io.pose`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import trimesh
+from trimesh.util import unique_name
+
+from .pose import Pose, _scene_nodes
+
+#: trimesh loader options that split a file into its parts (merged into the geometry-only ones)
+PARSE_OPTIONS: dict[str, dict[str, Any]] = {
+    ".obj": {"split_objects": True, "split_groups": True},
+}
+
+
+@dataclass
+class Parts:
+    """Per-face part ids of a mesh and the parts' names.
+
+    Attributes
+    ----------
+    face_part : numpy.ndarray
+        int32 ``(M,)``: the part of each face, an index into ``names``.
+    names : list of str
+        One unique name per part.
+    """
+
+    face_part: np.ndarray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def face_counts(self) -> np.ndarray:
+        """Number of faces of each part, int64 ``(len(names),)``."""
+        return np.bincount(self.face_part, minlength=len(self.names))
+
+    def subset(self, keep: np.ndarray) -> Parts:
+        """The parts of the faces kept by a boolean mask or an index array (names unchanged).
+
+        Parameters
+        ----------
+        keep : numpy.ndarray
+            Boolean ``(M,)`` mask or integer indices of the faces kept, as applied to the faces.
+
+        Returns
+        -------
+        Parts
+            The kept faces' part ids; parts left without faces keep their index and name.
+        """
+        return Parts(self.face_part[keep].astype(np.int32), list(self.names))
+
+
+def parse_options(ext: str) -> dict[str, Any]:
+    """trimesh loader options that keep a format's parts apart (empty when none are needed).
+
+    Parameters
+    ----------
+    ext : str
+        Lower-case extension with its dot.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for ``trimesh.load_scene``.
+    """
+    return dict(PARSE_OPTIONS.get(ext, {}))
+
+
+def read_parts(scene: trimesh.Scene | None, pose: Pose | None, tree: dict[str, Any] | None,
+               face_count: int) -> Parts:
+    """The parts of a loaded mesh, in the order the loader concatenated its faces.
+
+    Parameters
+    ----------
+    scene : trimesh.Scene or None
+        What trimesh read (flattened when the pose has no faces).
+    pose : Pose or None
+        The frame-0 pose of an animated or skinned glTF (used when it has faces).
+    tree : dict or None
+        The glTF JSON trimesh and the poser read (the decoded one where the file was decoded);
+        None for other formats.
+    face_count : int
+        Number of faces of the loaded mesh, checked against the parts.
+
+    Returns
+    -------
+    Parts
+        Per-face part ids and unique names.
+
+    Raises
+    ------
+    ValueError
+        When the parts do not cover the mesh's faces exactly (a loader bug, never the file's).
+    """
+    if pose is not None and len(pose.faces) and tree is not None:
+        named = _posed_parts(pose, tree)
+    else:
+        named = _scene_parts(scene, tree)
+    counts = [count for _, count in named]
+    if sum(counts) != face_count:
+        raise ValueError(f"parts cover {sum(counts)} faces, the mesh has {face_count}")
+    ids = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+    return Parts(ids, unique_names(name for name, _ in named))
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    """Names with repeats numbered: ``a, a, b`` gives ``a, a.1, b``.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Part names in order.
+
+    Returns
+    -------
+    list of str
+        The same names, each repeat suffixed with the next free ``.<n>``.
+    """
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        candidate, n = name, 0
+        while candidate in seen:
+            n += 1
+            candidate = f"{name}.{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _scene_parts(scene: trimesh.Scene | None, tree: dict[str, Any] | None
+                 ) -> list[tuple[str, int]]:
+    """(name, face count) of each triangle-geometry instance, as the loader flattens them."""
+    if scene is None:
+        return []
+    owner = _gltf_node_owner(scene, tree) if tree is not None else {}
+    out = []
+    for node in scene.graph.nodes_geometry:
+        _, geometry_name = scene.graph[node]
+        geometry = scene.geometry.get(geometry_name)
+        if not isinstance(geometry, trimesh.Trimesh) or len(geometry.faces) == 0:
+            continue  # the loader skips these too (load._flatten)
+        index = owner.get(node)
+        name = _gltf_name(tree, index) if tree is not None and index is not None else str(node)
+        out.append((name, len(geometry.faces)))
+    return out
+
+
+def _gltf_node_owner(scene: trimesh.Scene, tree: dict[str, Any]) -> dict[str, int]:
+    """Map each of trimesh's graph nodes to the glTF node it was made from.
+
+    trimesh names a glTF node ``name`` (or its index) made unique with
+    :func:`trimesh.util.unique_name` in node order, and hangs the primitives of a
+    multi-primitive mesh under it as children: a graph node not named so belongs to its
+    nearest named ancestor.
+    """
+    by_name: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for i, node in enumerate(tree.get("nodes") or []):
+        by_name[unique_name(str(node.get("name", str(i))), by_name, counts=counts)] = i
+    parents = scene.graph.transforms.parents
+    owner = {}
+    for frame in scene.graph.nodes_geometry:
+        current = frame
+        while current is not None and current not in by_name:
+            current = parents.get(current)
+        if current is not None:
+            owner[frame] = by_name[current]
+    return owner
+
+
+def _gltf_name(tree: dict[str, Any], index: int) -> str:
+    """A glTF node's part name: its own, else its mesh's, else ``node_<index>``."""
+    node = tree["nodes"][index]
+    if isinstance(node.get("name"), str) and node["name"]:
+        return node["name"]
+    meshes: Sequence[dict[str, Any]] = tree.get("meshes") or []
+    mesh = node.get("mesh")
+    if isinstance(mesh, int) and 0 <= mesh < len(meshes):
+        name = meshes[mesh].get("name")
+        if isinstance(name, str) and name:
+            return name
+    return f"node_{index}"
+
+
+def _posed_parts(pose: Pose, tree: dict[str, Any]) -> list[tuple[str, int]]:
+    """(name, face count) of each posed primitive instance, walking the nodes as the poser
+    does (:func:`meshprep.io.pose.posed_at_frame0`)."""
+    owners = []
+    for index in _scene_nodes(tree):
+        node = tree["nodes"][index]
+        if "mesh" not in node:
+            continue
+        primitives = tree["meshes"][node["mesh"]].get("primitives") or []
+        owners += [(index, node["mesh"], p) for p, primitive in enumerate(primitives)
+                   if primitive.get("mode", 4) == 4]
+    keys = [(owner[1], owner[2]) for owner in owners]
+    if keys != [(part.mesh, part.primitive) for part in pose.parts]:
+        raise ValueError("posed primitives do not match the scene's nodes")
+    return [(_gltf_name(tree, owner[0]), part.faces)
+            for owner, part in zip(owners, pose.parts, strict=True)]
