@@ -181,3 +181,33 @@ def test_weights_are_normalized_per_vertex(tmp_path: Path, weights: list[float])
     path = _two_bones(tmp_path / "scaled.glb", weights=np.array([weights] * 6, np.float32))
     rig = _rig(mp.load(path, rig=True))
     np.testing.assert_allclose(rig.dense()[:6, :2], [[0.25, 0.75]] * 6, atol=1e-6)
+
+
+def _weighted_triangle(gltf: _Gltf, joint: int) -> int:
+    """A mesh of one triangle, every vertex weighted to ``joint`` of its skin."""
+    return gltf.mesh({"attributes": {
+        "POSITION": gltf.accessor(TRIANGLE, "VEC3", 5126),
+        "JOINTS_0": gltf.accessor(np.array([[joint, 0, 0, 0]] * 3), "VEC4", 5121),
+        "WEIGHTS_0": gltf.accessor(np.array([[1.0, 0, 0, 0]] * 3), "VEC4", 5126)},
+        "indices": gltf.accessor(np.arange(3), "SCALAR", 5125)})
+
+
+def test_two_skins_share_one_joint_list(tmp_path: Path) -> None:
+    # skin 0 lists (a, b), skin 1 lists (b, c): one list a, b, c; b keeps skin 0's index
+    gltf = _Gltf()
+    first, second = _weighted_triangle(gltf, 1), _weighted_triangle(gltf, 1)
+    gltf.node(mesh=first, skin=0)
+    gltf.node(mesh=second, skin=1)
+    a, b, c = (gltf.node(name=name, translation=[0.0, 1.0, 0.0]) for name in "abc")
+    for parent, child in ((a, b), (b, c)):
+        gltf.tree["nodes"][parent]["children"] = [child]
+        gltf.tree["scenes"][0]["nodes"].remove(child)
+    gltf.tree["skins"] = [{"joints": [a, b]}, {"joints": [b, c]}]
+    mesh = mp.load(gltf.write(tmp_path / "two_skins.glb"), rig=True)
+    rig = _rig(mesh)
+    assert rig.names == ["a", "b", "c"] and rig.parents.tolist() == [-1, 0, 1]
+    np.testing.assert_allclose(rig.joints, [[0, 1, 0], [0, 2, 0], [0, 3, 0]])
+    np.testing.assert_allclose(rig.dense(), [[0, 1, 0]] * 3 + [[0, 0, 1]] * 3)
+    np.testing.assert_array_equal(rig.inverse_bind, np.repeat(np.eye(4)[None], 3, axis=0))
+    # no inverse bind matrices: each triangle is moved by its joint's world matrix alone
+    np.testing.assert_allclose(mesh.vertices, np.r_[TRIANGLE + [0, 2, 0], TRIANGLE + [0, 3, 0]])
