@@ -8,6 +8,7 @@ the second bone (``knee``) a quarter about z. Every expected number is worked ou
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +212,17 @@ def test_two_skins_share_one_joint_list(tmp_path: Path) -> None:
     np.testing.assert_array_equal(rig.inverse_bind, np.repeat(np.eye(4)[None], 3, axis=0))
     # no inverse bind matrices: each triangle is moved by its joint's world matrix alone
     np.testing.assert_allclose(mesh.vertices, np.r_[TRIANGLE + [0, 2, 0], TRIANGLE + [0, 3, 0]])
+
+
+def test_weights_follow_the_vertices_the_loader_drops(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # an unreferenced NaN vertex (weighted to the knee) is dropped by the loader: its row too
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "STRIP", np.r_[STRIP, [[np.nan, 0, 0]]].astype(np.float32))
+    monkeypatch.setattr(module, "STRIP_JOINTS", np.r_[STRIP_JOINTS, [[1, 0, 0, 0]]])
+    weights = np.r_[STRIP_WEIGHTS, [[1, 0, 0, 0]]].astype(np.float32)
+    mesh = mp.load(_two_bones(tmp_path / "nan.glb", weights=weights), rig=True)
+    rig = _rig(mesh)
+    assert len(mesh.vertices) == len(rig.weights) == 9
+    np.testing.assert_allclose(rig.dense()[:6], STRIP_WEIGHTS[:, :3], atol=1e-6)
+    assert rig.skinned.tolist() == [True] * 6 + [False] * 3
