@@ -121,7 +121,8 @@ def read_rig(data: DecodedGltf | None, pose: Pose | None,
     tree = data.tree
     skins = _used_skins(tree)
     nodes, inverse_bind, remaps = _joint_list(data, skins)
-    world = np.stack([_globals(tree, _frame0(data))[n] for n in nodes])
+    posed = _globals(tree, _frame0(data))  # the poser's frame-0 node matrices
+    world = np.stack([posed[n] for n in nodes])
     indices, weights = _vertex_weights(data, pose, remaps)
     total = weights.sum(axis=1, dtype=np.float64)
     skinned = total > 0
@@ -145,20 +146,18 @@ def _joint_list(data: DecodedGltf, skins: list[int]
                 ) -> tuple[list[int], np.ndarray, dict[int, np.ndarray]]:
     """Joint nodes over all skins, their inverse bind matrices, and per skin the map from its
     joint indices to the list's."""
-    nodes: list[int] = []
+    position: dict[int, int] = {}
     binds: list[np.ndarray] = []
     remaps: dict[int, np.ndarray] = {}
     for s in skins:
         skin = data.tree["skins"][s]
         ibm = _inverse_binds(data, skin, f"skins[{s}]")
-        remap = []
         for k, node in enumerate(skin["joints"]):
-            if node not in nodes:
-                nodes.append(node)
+            if node not in position:
+                position[node] = len(position)
                 binds.append(ibm[k])
-            remap.append(nodes.index(node))
-        remaps[s] = np.asarray(remap, np.int64)
-    return nodes, np.stack(binds), remaps
+        remaps[s] = np.asarray([position[n] for n in skin["joints"]], np.int64)
+    return list(position), np.stack(binds), remaps
 
 
 def _inverse_binds(data: DecodedGltf, skin: dict[str, Any], where: str) -> np.ndarray:
