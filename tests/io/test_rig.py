@@ -182,6 +182,7 @@ def test_weights_are_normalized_per_vertex(tmp_path: Path, weights: list[float])
     path = _two_bones(tmp_path / "scaled.glb", weights=np.array([weights] * 6, np.float32))
     rig = _rig(mp.load(path, rig=True))
     np.testing.assert_allclose(rig.dense()[:6, :2], [[0.25, 0.75]] * 6, atol=1e-6)
+    np.testing.assert_allclose(rig.totals, [sum(weights)] * 6 + [0] * 3, rtol=1e-6)
 
 
 def _weighted_triangle(gltf: _Gltf, joint: int) -> int:

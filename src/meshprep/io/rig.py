@@ -56,6 +56,9 @@ class Rig:
         Their weights, summing to 1 per skinned vertex, 0 elsewhere.
     skinned : (V,) bool array
         Whether a vertex is skinned (its weights sum to 1).
+    totals : (V,) float32 array
+        The file's weight sum per vertex before normalization (curation flags rigs whose
+        weights do not sum to 1; 0 for unskinned vertices).
     """
 
     names: list[str]
@@ -67,6 +70,7 @@ class Rig:
     indices: np.ndarray
     weights: np.ndarray
     skinned: np.ndarray
+    totals: np.ndarray
 
     def dense(self) -> np.ndarray:
         """The ``(V, J)`` float32 weight matrix (a joint listed twice for a vertex adds up)."""
@@ -128,10 +132,10 @@ def read_rig(data: DecodedGltf | None, pose: Pose | None,
     skinned = total > 0
     weights[skinned] = (weights[skinned] / total[skinned, None]).astype(np.float32)
     if kept is not None:
-        indices, weights, skinned = indices[kept], weights[kept], skinned[kept]
+        indices, weights, skinned, total = indices[kept], weights[kept], skinned[kept], total[kept]
     names = [str(tree["nodes"][n].get("name") or f"Node_{n}") for n in nodes]
     return Rig(names, _parents(tree, nodes), world[:, :3, 3].copy(), world, inverse_bind,
-               np.asarray(nodes, np.int64), indices, weights, skinned)
+               np.asarray(nodes, np.int64), indices, weights, skinned, total.astype(np.float32))
 
 
 def _used_skins(tree: dict[str, Any]) -> list[int]:
