@@ -41,7 +41,7 @@ def _reference_ious(mesh: trimesh.Trimesh, parts: Parts, grids: int = 64) -> lis
 def test_area_shares_and_count():
     mesh, parts = _boxes([(0, 1), (0.5, 1), (5, 2)])
     metrics = part_metrics(mesh, parts, voxels=False)
-    assert metrics.count == 3
+    assert metrics.count == metrics.geometry_count == 3
     assert metrics.area_share == pytest.approx([1 / 6, 1 / 6, 4 / 6])
     assert metrics.min_area_share == pytest.approx(1 / 6)
 
@@ -87,6 +87,13 @@ def test_parts_are_read_from_the_metadata_and_empty_parts_are_skipped():
     metrics = part_metrics(mesh, voxels=False)
     assert metrics.count == 2 and metrics.area_share[2] == 0.0
     assert metrics.box_iou_max == pytest.approx(1 / 3)
+
+
+def test_instances_of_one_geometry_count_once():
+    mesh, parts = _boxes([(0, 1), (2, 1), (4, 1)])
+    parts.geometry = ["mesh0/primitive0", "mesh0/primitive0", "mesh1/primitive0"]
+    metrics = part_metrics(mesh, parts, voxels=False)
+    assert (metrics.count, metrics.geometry_count) == (3, 2)
 
 
 def test_box_iou_of_flat_boxes_is_zero():

@@ -108,6 +108,7 @@ def test_gltf_nodes_are_parts_named_by_node_then_mesh(tmp_path):
     mesh = mp.load(_three_boxes(tmp_path / "chair.glb"), parts=True)
     parts = _parts(mesh)
     assert _counts(parts) == {"seat": 12, "back": 6, "leg_mesh": 2}
+    assert len(set(parts.geometry)) == 3
     # each part's faces sit where its node put them
     starts = {name: box[0, 0] for name, box in zip(parts.names, _part_boxes(mesh, parts),
                                                    strict=True)}
@@ -130,6 +131,7 @@ def test_one_mesh_on_two_nodes_gives_two_parts(tmp_path):
     loaded = mp.load(glb.write(tmp_path / "wheels.glb"), parts=True)
     parts = _parts(loaded)
     assert _counts(parts) == {"left": 12, "right": 12}
+    assert parts.geometry == ["mesh0/primitive0"] * 2  # two instances of one mesh
     left, right = (_part_boxes(loaded, parts)[parts.names.index(n)] for n in ("left", "right"))
     assert right[0, 0] - left[0, 0] == pytest.approx(5.0)
 
@@ -145,6 +147,7 @@ def test_gpu_instancing_gives_one_part_per_instance(tmp_path):
     loaded = mp.load(glb.write(tmp_path / "bolts.glb"), parts=True)
     parts = _parts(loaded)
     assert parts.names == ["bolt", "bolt.1", "bolt.2"]
+    assert parts.geometry == ["mesh0/primitive0"] * 3
     assert parts.face_counts().tolist() == [12, 12, 12]
     starts = sorted(box[0, 0] for box in _part_boxes(loaded, parts))
     assert starts == pytest.approx([0.0, 3.0, 6.0])
@@ -183,6 +186,7 @@ def test_skinned_gltf_keeps_parts_through_the_poser(tmp_path):
     assert loaded.metadata["meshprep_pose"]["skinned"]
     parts = _parts(loaded)
     assert parts.names == ["arm_node", "leg"]
+    assert parts.geometry == ["mesh0/primitive0", "mesh1/primitive0"]
     assert parts.face_counts().tolist() == [12, 10]
     arm, leg = _part_boxes(loaded, parts)
     assert arm[0, 1] == pytest.approx(4.0) and leg[0, 1] == pytest.approx(0.0)

@@ -1,6 +1,9 @@
 """Metrics of a mesh's parts (``load(path, parts=True)``), the numbers part curation decides on.
 
-* ``count``: parts that hold faces; ``area_share``: each part's share of the surface area.
+* ``count``: parts that hold faces; ``geometry_count``: distinct geometries among them (a mesh
+  instanced twice counts once: PartCrafter's ``num_parts`` is the number of geometries of
+  trimesh's scene, ``len(scene.geometry)``); ``area_share``: each part's share of the surface
+  area.
 * ``iou_list`` / ``iou_mean`` / ``iou_max``: the overlap of every pair of parts as PartCrafter
   measures it (its ``datasets/preprocess/calculate_iou.py``, which calls
   ``compute_IoU_for_scene`` of ``src/utils/metric_utils.py``): the whole object centred on its
@@ -38,6 +41,8 @@ class PartMetrics:
     ----------
     count : int
         Parts holding at least one face.
+    geometry_count : int
+        Distinct geometries those parts instance (``count`` when the parts do not say).
     area_share : numpy.ndarray
         float64 ``(len(parts),)``: each part's share of the total surface area (0 for a part
         without faces).
@@ -52,6 +57,7 @@ class PartMetrics:
     """
 
     count: int
+    geometry_count: int
     area_share: np.ndarray
     min_area_share: float
     iou_mean: float = 0.0
@@ -91,7 +97,7 @@ def part_metrics(mesh: trimesh.Trimesh, parts: Parts | None = None, *, voxels: b
     faces = np.asarray(mesh.faces, np.int64)
     share = area_shares(vertices, faces, parts)
     present = np.flatnonzero(parts.face_counts() > 0)
-    metrics = PartMetrics(int(len(present)), share,
+    metrics = PartMetrics(int(len(present)), _geometry_count(parts, present), share,
                           float(share[present].min()) if len(present) else 0.0)
     if len(present) < 2:
         return metrics
@@ -203,6 +209,13 @@ def box_ious(boxes: list[np.ndarray]) -> np.ndarray:
     volume = np.prod(stacked[:, 1] - stacked[:, 0], axis=1)
     union = volume[i] + volume[j] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _geometry_count(parts: Parts, present: np.ndarray) -> int:
+    """Distinct geometries of the non-empty parts (their count when unknown)."""
+    if len(parts.geometry) != len(parts):
+        return int(len(present))
+    return len({parts.geometry[p] for p in present})
 
 
 def _box(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

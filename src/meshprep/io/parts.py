@@ -22,14 +22,14 @@ an animated or skinned glTF the order of the frame-0 poser (:mod:`meshprep.io.po
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import trimesh
 from trimesh.util import unique_name
 
-from .pose import Pose, _scene_nodes
+from .pose import Pose, _scene_nodes, triangle_primitives
 
 #: trimesh loader options that split a file into its parts (merged into the geometry-only ones)
 PARSE_OPTIONS: dict[str, dict[str, Any]] = {
@@ -47,10 +47,15 @@ class Parts:
         int32 ``(M,)``: the part of each face, an index into ``names``.
     names : list of str
         One unique name per part.
+    geometry : list of str
+        Per part, the geometry it instances (glTF: ``mesh<m>/primitive<p>``; other formats:
+        trimesh's geometry name): parts that share one are instances of one mesh, as a mesh
+        used by two nodes or ``EXT_mesh_gpu_instancing`` gives them. Empty when unknown.
     """
 
     face_part: np.ndarray
     names: list[str]
+    geometry: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -72,7 +77,8 @@ class Parts:
         Parts
             The kept faces' part ids; parts left without faces keep their index and name.
         """
-        return Parts(self.face_part[keep].astype(np.int32), list(self.names))
+        return Parts(self.face_part[keep].astype(np.int32), list(self.names),
+                     list(self.geometry))
 
 
 def parse_options(ext: str) -> dict[str, Any]:
@@ -121,11 +127,12 @@ def read_parts(scene: trimesh.Scene | None, pose: Pose | None, tree: dict[str, A
         named = _posed_parts(pose, tree)
     else:
         named = _scene_parts(scene, tree)
-    counts = [count for _, count in named]
+    counts = [count for _, count, _ in named]
     if sum(counts) != face_count:
         raise ValueError(f"parts cover {sum(counts)} faces, the mesh has {face_count}")
     ids = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
-    return Parts(ids, unique_names(name for name, _ in named))
+    return Parts(ids, unique_names(name for name, _, _ in named),
+                 [source for _, _, source in named])
 
 
 def unique_names(names: Iterable[str]) -> list[str]:
@@ -154,11 +161,13 @@ def unique_names(names: Iterable[str]) -> list[str]:
 
 
 def _scene_parts(scene: trimesh.Scene | None, tree: dict[str, Any] | None
-                 ) -> list[tuple[str, int]]:
-    """(name, face count) of each triangle-geometry instance, as the loader flattens them."""
+                 ) -> list[tuple[str, int, str]]:
+    """(name, face count, geometry) of each triangle-geometry instance, as the loader
+    flattens them."""
     if scene is None:
         return []
     owner = _gltf_node_owner(scene, tree) if tree is not None else {}
+    sources = _gltf_sources(scene, tree) if tree is not None else {}
     out = []
     for node in scene.graph.nodes_geometry:
         _, geometry_name = scene.graph[node]
@@ -167,7 +176,7 @@ def _scene_parts(scene: trimesh.Scene | None, tree: dict[str, Any] | None
             continue  # the loader skips these too (load._flatten)
         index = owner.get(node)
         name = _gltf_name(tree, index) if tree is not None and index is not None else str(node)
-        out.append((name, len(geometry.faces)))
+        out.append((name, len(geometry.faces), sources.get(geometry_name, str(geometry_name))))
     return out
 
 
@@ -194,6 +203,16 @@ def _gltf_node_owner(scene: trimesh.Scene, tree: dict[str, Any]) -> dict[str, in
     return owner
 
 
+def _gltf_sources(scene: trimesh.Scene, tree: dict[str, Any]) -> dict[str, str]:
+    """trimesh's geometry name -> ``mesh<m>/primitive<p>`` (trimesh makes one geometry per
+    triangle primitive, in file order; empty when the counts differ)."""
+    names = [name for name, g in scene.geometry.items() if isinstance(g, trimesh.Trimesh)]
+    keys = triangle_primitives(tree)
+    if len(names) != len(keys):
+        return {}
+    return {name: f"mesh{m}/primitive{p}" for name, (m, p) in zip(names, keys, strict=True)}
+
+
 def _gltf_name(tree: dict[str, Any], index: int) -> str:
     """A glTF node's part name: its own, else its mesh's, else ``node_<index>``."""
     node = tree["nodes"][index]
@@ -208,8 +227,8 @@ def _gltf_name(tree: dict[str, Any], index: int) -> str:
     return f"node_{index}"
 
 
-def _posed_parts(pose: Pose, tree: dict[str, Any]) -> list[tuple[str, int]]:
-    """(name, face count) of each posed primitive instance, walking the nodes as the poser
+def _posed_parts(pose: Pose, tree: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(name, face count, geometry) of each posed primitive instance, walking the nodes as the poser
     does (:func:`meshprep.io.pose.posed_at_frame0`)."""
     owners = []
     for index in _scene_nodes(tree):
@@ -222,5 +241,5 @@ def _posed_parts(pose: Pose, tree: dict[str, Any]) -> list[tuple[str, int]]:
     keys = [(owner[1], owner[2]) for owner in owners]
     if keys != [(part.mesh, part.primitive) for part in pose.parts]:
         raise ValueError("posed primitives do not match the scene's nodes")
-    return [(_gltf_name(tree, owner[0]), part.faces)
+    return [(_gltf_name(tree, owner[0]), part.faces, f"mesh{part.mesh}/primitive{part.primitive}")
             for owner, part in zip(owners, pose.parts, strict=True)]
