@@ -252,3 +252,17 @@ def test_unique_names_and_subset():
     parts = Parts(np.array([0, 0, 1, 2], np.int32), ["x", "y", "z"])
     kept = parts.subset(np.array([True, False, True, False]))
     assert kept.face_part.tolist() == [0, 1] and kept.names == ["x", "y", "z"]
+
+
+def test_3mf_objects_are_parts(tmp_path):
+    import trimesh
+
+    scene = trimesh.Scene()
+    scene.add_geometry(trimesh.creation.box([1, 1, 1]), node_name="cube")
+    scene.add_geometry(trimesh.creation.icosphere(1), node_name="ball",
+                       transform=trimesh.transformations.translation_matrix([3, 0, 0]))
+    path = tmp_path / "two.3mf"
+    scene.export(path)
+    parts = _parts(mp.load(path, parts=True))
+    assert sorted(parts.face_counts().tolist()) == [12, 80]
+    assert len(set(parts.names)) == 2
