@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import pytest
 import meshprep as mp
 from meshprep.io.parts import Parts, unique_names
 
-from .helpers import ascii_ply
+from .helpers import ascii_ply, write_glb
 
 BOX = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float32)
 BOX_FACES = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
@@ -61,12 +59,7 @@ class _Glb:
                                 [n for n in range(len(nodes)) if n not in children]}]
         self.bin += b"\0" * (-len(self.bin) % 4)
         self.tree["buffers"][0]["byteLength"] = len(self.bin)
-        text = json.dumps(self.tree).encode()
-        text += b" " * (-len(text) % 4)
-        body = (struct.pack("<II", len(text), 0x4E4F534A) + text
-                + struct.pack("<II", len(self.bin), 0x004E4942) + bytes(self.bin))
-        path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
-        return path
+        return write_glb(path, self.tree, bytes(self.bin))
 
 
 def _three_boxes(path: Path) -> Path:
