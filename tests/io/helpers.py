@@ -61,6 +61,30 @@ def write_glb(path: Path, tree: dict[str, Any], binary: bytes = b"") -> Path:
     return path
 
 
+class GlbBuilder:
+    """The packed binary buffer of a GLB being built: ``view`` appends a 4-byte aligned buffer
+    view, ``write`` sets the buffer's length and writes ``tree`` with it (:func:`write_glb`).
+    Subclasses add the accessors, meshes and nodes their tests need."""
+
+    def __init__(self, tree: dict[str, Any]) -> None:
+        self.bin = bytearray()
+        self.tree = tree
+
+    def view(self, data: bytes) -> int:
+        """Append ``data`` as a buffer view; its index."""
+        self.bin += b"\0" * (-len(self.bin) % 4)
+        self.tree["bufferViews"].append({"buffer": 0, "byteOffset": len(self.bin),
+                                         "byteLength": len(data)})
+        self.bin += data
+        return len(self.tree["bufferViews"]) - 1
+
+    def write(self, path: Path) -> Path:
+        """Write the GLB; its path."""
+        self.bin += b"\0" * (-len(self.bin) % 4)
+        self.tree["buffers"][0]["byteLength"] = len(self.bin)
+        return write_glb(path, self.tree, bytes(self.bin))
+
+
 def ascii_stl(path: Path) -> Path:
     """Write a one-facet ASCII STL."""
     path.write_text(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from scipy.spatial import cKDTree
 
 import meshprep as mp
 from meshprep.io.gltf_decode import MissingPositionWarning
+from tests.io.helpers import GlbBuilder
 from tests.io.meshopt_encoder import encode_vertices
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gltf_conformance"
@@ -31,21 +31,13 @@ _WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 _DRACO = "KHR_draco_mesh_compression"
 
 
-class _Gltf:
+class _Gltf(GlbBuilder):
     """A tiny GLB writer: one binary chunk, one buffer view per accessor or blob."""
 
     def __init__(self) -> None:
-        self.bin = bytearray()
-        self.tree: dict = {"asset": {"version": "2.0"}, "buffers": [{}], "bufferViews": [],
-                           "accessors": [], "scenes": [{"nodes": []}], "scene": 0,
-                           "nodes": [], "meshes": []}
-
-    def view(self, data: bytes) -> int:
-        self.bin += b"\0" * (-len(self.bin) % 4)
-        self.tree["bufferViews"].append({"buffer": 0, "byteOffset": len(self.bin),
-                                         "byteLength": len(data)})
-        self.bin += data
-        return len(self.tree["bufferViews"]) - 1
+        super().__init__({"asset": {"version": "2.0"}, "buffers": [{}], "bufferViews": [],
+                          "accessors": [], "scenes": [{"nodes": []}], "scene": 0,
+                          "nodes": [], "meshes": []})
 
     def accessor(self, array, kind: str, component: int, **extra) -> int:
         array = np.asarray(array, dtype=_DTYPES[component])
@@ -70,16 +62,6 @@ class _Gltf:
     def mesh(self, *primitives: dict, **entry) -> int:
         self.tree["meshes"].append({"primitives": list(primitives), **entry})
         return len(self.tree["meshes"]) - 1
-
-    def write(self, path: Path) -> Path:
-        self.bin += b"\0" * (-len(self.bin) % 4)
-        self.tree["buffers"][0]["byteLength"] = len(self.bin)
-        text = json.dumps(self.tree).encode()
-        text += b" " * (-len(text) % 4)
-        body = (struct.pack("<II", len(text), 0x4E4F534A) + text
-                + struct.pack("<II", len(self.bin), 0x004E4942) + bytes(self.bin))
-        path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
-        return path
 
 
 def _declared(path: Path, index: int) -> np.ndarray:

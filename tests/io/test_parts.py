@@ -11,7 +11,7 @@ import pytest
 import meshprep as mp
 from meshprep.io.parts import Parts, unique_names
 
-from .helpers import ascii_ply, write_glb
+from .helpers import GlbBuilder, ascii_ply
 
 BOX = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float32)
 BOX_FACES = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
@@ -20,21 +20,12 @@ BOX_FACES = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0,
 _DRACO = "KHR_draco_mesh_compression"
 
 
-class _Glb:
+class _Glb(GlbBuilder):
     """A GLB writer: each array becomes one accessor of one packed buffer."""
 
     def __init__(self) -> None:
-        self.bin = bytearray()
-        self.tree: dict[str, Any] = {"asset": {"version": "2.0"}, "buffers": [{}],
-                                     "bufferViews": [], "accessors": [], "meshes": [],
-                                     "nodes": []}
-
-    def view(self, data: bytes) -> int:
-        self.bin += b"\0" * (-len(self.bin) % 4)
-        self.tree["bufferViews"].append({"buffer": 0, "byteOffset": len(self.bin),
-                                         "byteLength": len(data)})
-        self.bin += data
-        return len(self.tree["bufferViews"]) - 1
+        super().__init__({"asset": {"version": "2.0"}, "buffers": [{}], "bufferViews": [],
+                          "accessors": [], "meshes": [], "nodes": []})
 
     def accessor(self, array: np.ndarray, kind: str, component: int) -> int:
         entry = {"bufferView": self.view(np.ascontiguousarray(array).tobytes()),
@@ -57,9 +48,7 @@ class _Glb:
         children = {c for node in nodes for c in node.get("children", [])}
         self.tree["scenes"] = [{"nodes": roots if roots is not None else
                                 [n for n in range(len(nodes)) if n not in children]}]
-        self.bin += b"\0" * (-len(self.bin) % 4)
-        self.tree["buffers"][0]["byteLength"] = len(self.bin)
-        return write_glb(path, self.tree, bytes(self.bin))
+        return super().write(path)
 
 
 def _three_boxes(path: Path) -> Path:
