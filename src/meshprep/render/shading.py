@@ -415,14 +415,14 @@ def _area_irradiance(area, directions: np.ndarray, grid: int = 24) -> np.ndarray
     return radiance * (cos_recv @ d_omega) / math.pi
 
 
-def view_lights(lighting: Lighting, shadow_first: int) -> ViewLights:
-    """Kernel arrays of one view's lights; point light ``i`` uses shadow map
-    ``shadow_first + i``."""
+def view_lights(lighting: Lighting) -> ViewLights:
+    """Kernel arrays of one view's lights (column 7, each point light's shadow map, is set by
+    :func:`_lights_arrays`, which numbers the distinct lights of a chunk)."""
     points = np.zeros((len(lighting.points), 8))
     for i, light in enumerate(lighting.points):
         points[i, :3] = light.position
         points[i, 3:6] = np.asarray(light.color, np.float64) * light.power_w / (4.0 * math.pi)
-        points[i, 6], points[i, 7] = light.radius, shadow_first + i
+        points[i, 6] = light.radius
     h, w = ENV_SIZE
     env = np.broadcast_to(lighting.world, (h, w, 3)).astype(np.float64)
     if lighting.areas:
@@ -1122,7 +1122,7 @@ def _lights_arrays(lightings: list[Lighting]) -> tuple[np.ndarray, tuple]:
     per_view, built, maps, distinct = [], {}, {}, []
     for lighting in lightings:
         if id(lighting) not in built:  # the same Lighting object: built once
-            built[id(lighting)] = view_lights(lighting, 0)
+            built[id(lighting)] = view_lights(lighting)
         lights = built[id(lighting)]
         points = lights.points.copy()
         for row in points:
@@ -1147,6 +1147,8 @@ def _ibl_arrays(lightings: list[Lighting]) -> tuple[np.ndarray, np.ndarray]:
     """The environment maps' prefiltered tables (:func:`meshprep.render.envmap.prefiltered`
     × the world's colour and strength; one per distinct map and tint) and per view its table
     (-1: none) and Z rotation."""
+    from .envmap import prefiltered
+
     tables, index = [], {}
     view = np.zeros((len(lightings), 2))
     view[:, 0] = -1.0
@@ -1155,8 +1157,6 @@ def _ibl_arrays(lightings: list[Lighting]) -> tuple[np.ndarray, np.ndarray]:
             continue
         key = (str(lighting.envmap), *np.asarray(lighting.world, np.float64).tolist())
         if key not in index:
-            from .envmap import prefiltered
-
             index[key] = len(tables)
             tables.append(prefiltered(lighting.envmap) * lighting.world)
         view[k] = index[key], lighting.envmap_rotation
