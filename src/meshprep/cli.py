@@ -552,18 +552,20 @@ def _add_curate(sub: argparse._SubParsersAction) -> None:
                        description="Apply the [curate] thresholds of a config to the metrics "
                                    "the run stored (nothing is recomputed); finds duplicates.")
     p.add_argument("output", type=Path, help="output folder of `meshprep run`")
-    p.add_argument("--config", type=Path, default=None, help="TOML with a [curate] section")
+    p.add_argument("--config", type=Path, default=None,
+                   help="TOML with a [curate] section (and [parts] min, max)")
     p.add_argument("--ledger", type=Path, default=None)
     p.set_defaults(run=_run_curate)
 
 
 def _run_curate(args: argparse.Namespace) -> int:
     from .pipeline import Ledger, OutputStore, resolve_config
+    from .pipeline.config import curation_params
     from .pipeline.curation import curate_dataset
     from .pipeline.run import write_manifest
 
     ledger = _existing_ledger(args.output, args.ledger)
-    params = resolve_config(args.config)["curate"]
+    params = curation_params(resolve_config(args.config))
     result = curate_dataset(args.output, params, ledger)
     with Ledger(ledger) as opened:
         manifest = write_manifest(opened, OutputStore(args.output))

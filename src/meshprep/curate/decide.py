@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 #: rule name -> (metric, test(value, threshold), the threshold's config key, reason template)
-RULES: dict[str, tuple[str, Callable[[float, float], bool], str, str]] = {
+RULES: dict[str, tuple[str, Callable, str | tuple[str, str], str]] = {
     "plane": ("plane_share", lambda v, t: v >= t, "max_plane_share",
               "plane-dominated — {v:.2f} of area on one plane"),
     "flat": ("thinness", lambda v, t: v < t, "min_thinness",
@@ -31,6 +31,20 @@ RULES: dict[str, tuple[str, Callable[[float, float], bool], str, str]] = {
                      "labels inconsistent — inside share {v:.1f} σ from the mesh's volume"),
     "animation": ("pose_bbox_ratio", lambda v, t: not (1.0 / t <= v <= t), "max_pose_ratio",
                   "broken animation — frame-0 box {v:.2f}× the rest box"),
+    # parts (load(parts=True)): curate/part_metrics.py; the count's bounds are [parts] min, max
+    "parts": ("part_count", lambda v, t: not (t[0] <= v <= t[1]), ("min_parts", "max_parts"),
+              "part count — {v:.0f} parts outside [{t[0]}, {t[1]}]"),
+    "part_overlap": ("part_iou_max", lambda v, t: v > t, "max_part_iou",
+                     "overlapping parts — voxel IoU {v:.2f} between two parts"),
+    "tiny_part": ("part_min_area_share", lambda v, t: v < t, "min_part_share",
+                  "tiny part — {v:.5f} of the surface area"),
+    # rigs (load(rig=True)): curate/rig_metrics.py
+    "rig_weights": ("rig_weight_error", lambda v, t: v > t, "max_rig_weight_error",
+                    "broken rig — {v:.1%} of skinned vertices' weights do not sum to 1"),
+    "rig_joints": ("rig_joints_outside", lambda v, t: v > t, "max_rig_joints_outside",
+                   "broken rig — {v:.1%} of joints outside the mesh's box"),
+    "rig_bones": ("rig_unused_bones", lambda v, t: v > t, "max_rig_unused_bones",
+                  "broken rig — {v:.1%} of joints are leaf bones without weights"),
 }
 
 
@@ -39,8 +53,14 @@ def decide(metrics: dict, params: dict, duplicate_of: str | None = None) -> tupl
     drops, flags = [], []
     for name, (metric, fires, key, template) in RULES.items():
         value = metrics.get(metric)
-        if value is not None and fires(value, params[key]):
-            (drops if name in params["drop"] else flags).append(template.format(v=value))
+        threshold = tuple(params.get(k) for k in key) if isinstance(key, tuple) \
+            else params.get(key)
+        if value is None or threshold is None or \
+                (isinstance(threshold, tuple) and None in threshold):
+            continue  # a metric not measured, or a threshold the caller does not set
+        if fires(value, threshold):
+            reason = template.format(v=value, t=threshold)
+            (drops if name in params["drop"] else flags).append(reason)
     if duplicate_of:
         reason = f"duplicate — same geometry hash as {duplicate_of[:16]}"
         (drops if "duplicate" in params["drop"] else flags).append(reason)

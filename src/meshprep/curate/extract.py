@@ -28,6 +28,7 @@ class Extraction:
     removed_area_share: float
     floor_area_share: float
     extra_objects: int
+    face_keep: np.ndarray | None = None  # (M,) bool: which input faces were kept, in order
 
     def as_metrics(self) -> dict:
         return {"extract_removed_components": self.removed_components,
@@ -98,4 +99,4 @@ def main_object(vertices: np.ndarray, faces: np.ndarray, *, remove_floor: bool =
     remap = np.full(len(vertices), -1, np.int64)
     remap[used] = np.arange(len(used))
     return Extraction(vertices[used], remap[kept_faces], int((~keep).sum()),
-                      float(area[~face_keep].sum() / total), floor_share, extra)
+                      float(area[~face_keep].sum() / total), floor_share, extra, face_keep)

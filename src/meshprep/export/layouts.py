@@ -92,6 +92,9 @@ class Layout:
     write_lists : callable, optional
         ``write_lists(folder, asset_ids) -> list[Path]``: the item lists of the exported assets,
         written where and as the loader opens them.
+    store_needs : tuple of str
+        What the run must store for the layout beyond samples: ``"parts"`` (``parts.npz``),
+        ``"rig"`` (``rig.npz``).
     store_files : callable, optional
         ``store_files(store_folder, folder, asset_id) -> list[Path]``: files the run rendered
         into the asset's store folder for this layout (they need the textured source), linked
@@ -124,6 +127,7 @@ class Layout:
     write_lists: Callable[[Path, list[str]], list[Path]] | None = None
     from_asset: Callable[[Path, Path, str], list[Path]] | None = None
     store_files: Callable[[Path, Path, str], list[Path]] | None = None
+    store_needs: tuple[str, ...] = ()
 
 
 #: items listed in ``val`` / ``test`` lists (a prefix of the sorted ``train`` list: the released

@@ -21,8 +21,10 @@ an animated or skinned glTF the order of the frame-0 poser (:mod:`meshprep.io.po
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -243,3 +245,64 @@ def _posed_parts(pose: Pose, tree: dict[str, Any]) -> list[tuple[str, int, str]]
         raise ValueError("posed primitives do not match the scene's nodes")
     return [(_gltf_name(tree, owner[0]), part.faces, f"mesh{part.mesh}/primitive{part.primitive}")
             for owner, part in zip(owners, pose.parts, strict=True)]
+
+
+#: the asset store's file of the canonical mesh with its parts (``meshprep run``'s write step)
+PARTS_FILE = "parts.npz"
+
+
+def save_parts(path: str | os.PathLike[str], vertices: np.ndarray, faces: np.ndarray,
+               parts: Parts) -> Path:
+    """The mesh with its parts as a compressed ``.npz``, atomically.
+
+    Keys: ``vertices`` float32 ``(N, 3)``, ``faces`` int32 ``(M, 3)``, ``face_part`` int32
+    ``(M,)``, ``names`` and ``geometry`` unicode ``(P,)`` (:func:`read_parts_file` reads it).
+
+    Parameters
+    ----------
+    path : path-like
+        Target file.
+    vertices, faces : numpy.ndarray
+        The mesh the parts belong to (the store keeps it in the canonical cube).
+    parts : Parts
+        One part id per face.
+
+    Returns
+    -------
+    Path
+    """
+    from .write import atomic_write
+
+    if len(parts.face_part) != len(faces):
+        raise ValueError(f"{len(parts.face_part)} part ids for {len(faces)} faces")
+    path = Path(path)
+    arrays = {"vertices": np.asarray(vertices, np.float32),
+              "faces": np.asarray(faces, np.int32).reshape(-1, 3),
+              "face_part": np.asarray(parts.face_part, np.int32),
+              "names": np.asarray(parts.names, dtype=str).reshape(-1),
+              "geometry": np.asarray(parts.geometry or [""] * len(parts), dtype=str).reshape(-1)}
+    with atomic_write(path) as tmp, open(tmp, "wb") as stream:
+        np.savez_compressed(stream, **arrays)
+    return path
+
+
+def read_parts_file(path: str | os.PathLike[str]) -> trimesh.Trimesh:
+    """The mesh :func:`save_parts` wrote, its :class:`Parts` in ``metadata["meshprep_parts"]``.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    trimesh.Trimesh
+        Vertices and faces as stored (``process=False``).
+    """
+    with np.load(path, allow_pickle=False) as data:
+        mesh = trimesh.Trimesh(data["vertices"].astype(np.float64), data["faces"].astype(np.int64),
+                               process=False)
+        geometry = [str(g) for g in data["geometry"]]
+        mesh.metadata["meshprep_parts"] = Parts(
+            data["face_part"].astype(np.int32), [str(n) for n in data["names"]],
+            geometry if any(geometry) else [])
+    return mesh

@@ -23,10 +23,13 @@ Decisions (glTF 2.0, 3.7.3 "Skins"):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import trimesh
 
 from .gltf_decode import DecodedGltf
 from .pose import Pose, _frame0, _globals, _influences, _scene_nodes
@@ -211,3 +214,63 @@ def _parents(tree: dict[str, Any], nodes: list[int]) -> np.ndarray:
             up = parent_of.get(up)
         out[j] = -1 if up is None else position[up]
     return out
+
+
+#: the asset store's file of the canonical mesh with its rig (``meshprep run``'s write step)
+RIG_FILE = "rig.npz"
+_RIG_ARRAYS = ("parents", "joints", "world", "inverse_bind", "nodes", "indices", "weights",
+               "skinned", "totals")
+
+
+def save_rig(path: str | os.PathLike[str], vertices: np.ndarray, faces: np.ndarray,
+             rig: Rig) -> Path:
+    """The mesh with its rig as a compressed ``.npz``, atomically.
+
+    Keys: ``vertices`` float32 ``(V, 3)``, ``faces`` int32 ``(M, 3)``, ``names`` unicode
+    ``(J,)`` and every array of :class:`Rig` (matrices and joints float64, weights float32;
+    :func:`read_rig_file` reads it). The rig must be in the mesh's frame
+    (:meth:`Rig.transformed` by the transform that moved the vertices).
+
+    Parameters
+    ----------
+    path : path-like
+        Target file.
+    vertices, faces : numpy.ndarray
+        The mesh the rig skins (the store keeps it in the canonical cube).
+    rig : Rig
+
+    Returns
+    -------
+    Path
+    """
+    from .write import atomic_write
+
+    if len(rig.weights) != len(vertices):
+        raise ValueError(f"{len(rig.weights)} weight rows for {len(vertices)} vertices")
+    arrays = {"vertices": np.asarray(vertices, np.float32),
+              "faces": np.asarray(faces, np.int32).reshape(-1, 3),
+              "names": np.asarray(rig.names, dtype=str).reshape(-1),
+              **{name: np.asarray(getattr(rig, name)) for name in _RIG_ARRAYS}}
+    path = Path(path)
+    with atomic_write(path) as tmp, open(tmp, "wb") as stream:
+        np.savez_compressed(stream, **arrays)
+    return path
+
+
+def read_rig_file(path: str | os.PathLike[str]) -> tuple[trimesh.Trimesh, Rig]:
+    """The mesh and the rig :func:`save_rig` wrote.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    (trimesh.Trimesh, Rig)
+        The mesh (``process=False``, vertex order kept) and its rig.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        mesh = trimesh.Trimesh(data["vertices"].astype(np.float64), data["faces"].astype(np.int64),
+                               process=False)
+        rig = Rig([str(n) for n in data["names"]], **{name: data[name] for name in _RIG_ARRAYS})
+    return mesh, rig

@@ -32,7 +32,20 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     max_far_inside = 0.0         # sign check: share of far volume points labelled inside
     max_sign_disagreement = 0.02 # sign check: share of labels against ray parity
     max_volume_sigma = 6.0       # sign check: inside share vs volume, binomial sigmas
+    max_part_iou = 0.5           # parts: voxel IoU of two parts (PartCrafter's iou_max)
+    min_part_share = 0.0005      # parts: area share of the smallest part
+    max_rig_weight_error = 0.0   # rig: share of skinned vertices whose weights do not sum to 1
+    max_rig_joints_outside = 0.0 # rig: share of joints outside the mesh's box (+5% diagonal)
+    max_rig_unused_bones = 0.25  # rig: share of leaf joints no vertex is weighted to
     drop = ["plane"]             # rules that drop (skip) an asset; the others flag it
+
+    [parts]                      # per-face parts (the scene's geometries), parts.npz
+    store = false                # load and store them (on by itself for part layouts)
+    min = 1                      # curation rule "parts": part count outside [min, max]
+    max = 16
+
+    [rig]                        # skeleton and skin weights at frame 0, rig.npz
+    store = true                 # store them for every skinned asset
 
     [render]                     # the "render" step
     cameras = "scoring4"         # hammersley:N, cond:N, ortho6, orbit:N@ELEV, scoring4
@@ -74,9 +87,9 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
                                  # (voxels), or any `meshprep layouts` name (written to
                                  # OUTPUT/<layout>/ from the store at the end of the run)
 
-The *hash* covers every section that changes what is written for an asset (all but ``[limits]``
-and ``[curate]``, whose thresholds only decide which assets go on), so an output folder made with
-one configuration is never silently extended with another.
+The *hash* covers every section that changes what is written for an asset (all but ``[limits]``,
+``[curate]`` and ``[parts] min / max``, whose thresholds only decide which assets go on), so an
+output folder made with one configuration is never silently extended with another.
 """
 
 from __future__ import annotations
@@ -116,7 +129,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "curate": {"max_plane_share": 0.9, "min_thinness": 0.03, "max_ground_tile_share": 0.15,
                "max_objects": 1, "max_floater_share": 0.001, "max_pose_ratio": 3.0,
                "max_far_inside": 0.0, "max_sign_disagreement": 0.02, "max_volume_sigma": 6.0,
+               "max_part_iou": 0.5, "min_part_share": 0.0005, "max_rig_weight_error": 0.0,
+               "max_rig_joints_outside": 0.0, "max_rig_unused_bones": 0.25,
                "drop": ["plane"]},
+    "parts": {"store": False, "min": 1, "max": 16},
+    "rig": {"store": True},
     "render": {"cameras": "scoring4", "size": 256, "passes": ["normal"], "targets":
                ["input", "watertight"], "backend": "builtin", "engine": "cycles",
                "samples": 64, "envmaps": ""},
@@ -124,6 +141,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 #: sections that do not change the files an asset produces, left out of the hash
 UNHASHED_SECTIONS = ("limits", "curate")
+#: keys of hashed sections that only decide which assets go on (curation thresholds)
+UNHASHED_KEYS = (("parts", "min"), ("parts", "max"))
 
 _CHOICES = {
     ("watertight", "method"): ("band", "reference"),
@@ -136,7 +155,9 @@ _CHOICES = {
 }
 _LIST_CHOICES = {
     ("curate", "drop"): ("plane", "flat", "ground", "multi", "floaters", "animation",
-                         "duplicate", "labels", "label_sign", "label_volume"),
+                         "duplicate", "labels", "label_sign", "label_volume", "parts",
+                         "part_overlap", "tiny_part", "rig_weights", "rig_joints",
+                         "rig_bones"),
     ("render", "passes"): ("normal", "depth", "mask", "color", "albedo", "shaded"),
     ("render", "targets"): ("input", "watertight"),
 }
@@ -234,12 +255,32 @@ def _validate(config: dict) -> None:
         if config["limits"][key] <= 0:
             raise ConfigError(f"limits.{key} must be positive")
     _check_write_layouts(config)
+    parts = config["parts"]
+    if not 1 <= parts["min"] <= parts["max"]:
+        raise ConfigError(f"parts.min and parts.max must satisfy 1 <= min <= max, got "
+                          f"{parts['min']} and {parts['max']}")
     envmaps = config["render"]["envmaps"]
     if envmaps and not os.path.isdir(envmaps):
         raise ConfigError(f"render.envmaps must be a folder of HDR/EXR maps, got {envmaps!r}")
     retries = config["limits"]["infra_retries"]
     if not isinstance(retries, int) or retries < 0:
         raise ConfigError(f"limits.infra_retries must be an integer >= 0, got {retries!r}")
+
+
+def curation_params(config: dict) -> dict:
+    """The thresholds :func:`meshprep.curate.decide` applies: ``[curate]`` with the part
+    count's bounds of ``[parts]`` (``min_parts``, ``max_parts``)."""
+    return {**config["curate"], "min_parts": config["parts"]["min"],
+            "max_parts": config["parts"]["max"]}
+
+
+def stores_parts(config: dict) -> bool:
+    """Whether the run loads and stores parts: ``[parts] store``, or a ``[write]`` layout that
+    reads them."""
+    from meshprep.export.layouts import get_layout
+
+    return config["parts"]["store"] or any(
+        "parts" in get_layout(n).store_needs for n in sample_layouts(config))
 
 
 def sample_layouts(config: dict) -> list[str]:
@@ -277,7 +318,9 @@ def _check_write_layouts(config: dict) -> None:
 
 def config_hash(config: dict) -> str:
     """SHA-256 (first 16 hex digits) of the sections that change outputs."""
-    hashed = {k: v for k, v in config.items() if k not in UNHASHED_SECTIONS}
+    hashed = {k: dict(v) for k, v in config.items() if k not in UNHASHED_SECTIONS}
+    for section, key in UNHASHED_KEYS:
+        hashed.get(section, {}).pop(key, None)
     text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -61,6 +61,10 @@ class AssetContext:
         Local path of the source file (downloaded first when the source is a URI).
     mesh, canonical, transform, watertight, samples
         The products of ``load``, ``normalize``, ``watertight`` and ``sample``.
+    parts, rig
+        The canonical mesh's :class:`meshprep.io.parts.Parts` (one id per face) and
+        :class:`meshprep.io.rig.Rig` (in the canonical cube, one weight row per vertex), when
+        the run stores them (``[parts] store``, ``[rig] store``) and the asset has them.
     metrics : dict
         Numbers worth keeping per asset (flattened into the manifest).
     """
@@ -72,6 +76,8 @@ class AssetContext:
     mesh: Any = None
     canonical: Any = None
     transform: np.ndarray | None = None
+    parts: Any = None
+    rig: Any = None
     watertight: Any = None
     watertight_result: Any = None
     samples: Any = None
@@ -100,7 +106,10 @@ def step_load(ctx: AssetContext) -> None:
     colour = "render" in ctx.config["run"]["steps"] and "input" in render["targets"] and \
         bool({"color", "albedo"} & set(render["passes"]))
     colour = colour or _needs_materials(ctx.config)
-    ctx.mesh = load(ctx.path, appearance=colour)
+    from .config import stores_parts
+
+    ctx.mesh = load(ctx.path, appearance=colour, parts=stores_parts(ctx.config),
+                    rig=ctx.config["rig"]["store"])
     ctx.metrics.update(input_vertices=len(ctx.mesh.vertices), input_faces=len(ctx.mesh.faces))
 
 
@@ -108,7 +117,7 @@ def _needs_materials(config: dict) -> bool:
     """Whether the voxelize step needs the asset's materials (PBR voxels, condition views), or
     the write step (Hunyuan3D-2.1 Paint's and Step1X-3D's texture renders)."""
     voxel, layouts = config["voxel"], config["write"]["layouts"]
-    textures = {"hunyuan3d-paint", "step1x3d-texture"} & set(layouts)
+    textures = {"hunyuan3d-paint", "step1x3d-texture", "partcrafter"} & set(layouts)
     if textures and "write" in config["run"]["steps"]:
         return True
     if "hunyuan3d" in layouts and "render" in config["run"]["steps"]:
@@ -137,22 +146,47 @@ def step_normalize(ctx: AssetContext) -> None:
 
     mesh = ctx.require("mesh", "normalize", "load")
     ctx.canonical, ctx.transform = normalize(mesh, bound=ctx.config["normalize"]["bound"])
+    ctx.parts = mesh.metadata.get("meshprep_parts")
+    rig = mesh.metadata.get("meshprep_rig")
+    ctx.rig = rig.transformed(ctx.transform) if rig is not None else None
 
 
 def step_curate(ctx: AssetContext) -> None:
     """Curation metrics of the canonical mesh and the decision; a drop skips the asset."""
     from meshprep.curate import asset_metrics, decide
 
+    from .config import curation_params
+
     canonical = ctx.require("canonical", "curate", "normalize")
     metrics = asset_metrics(canonical.vertices, canonical.faces)
     metrics.pop("vertices"), metrics.pop("faces")  # the input_* counts already say it
     pose = (ctx.mesh.metadata.get("meshprep_pose") if ctx.mesh is not None else None) or {}
     metrics.update({k: v for k, v in pose.items()})  # animated, skinned, pose_bbox_ratio
+    metrics.update(_structure_metrics(ctx))
     ctx.metrics.update(metrics)
-    decision, reason = decide(metrics, ctx.config["curate"])
+    decision, reason = decide(metrics, curation_params(ctx.config))
     ctx.metrics.update(curation=decision, curation_reason=reason)
     if decision == "drop":
         raise SkipAsset(reason)
+
+
+def _structure_metrics(ctx: AssetContext) -> dict:
+    """The parts' and the rig's curation metrics (``part_*``, ``rig_*``) where the run stores
+    them."""
+    out: dict = {}
+    if ctx.parts is not None:
+        from meshprep.curate.part_metrics import part_metrics
+
+        found = part_metrics(ctx.canonical, ctx.parts)
+        out.update(part_count=found.count, part_geometry_count=found.geometry_count,
+                   part_iou_mean=found.iou_mean, part_iou_max=found.iou_max,
+                   part_box_iou_max=found.box_iou_max,
+                   part_min_area_share=found.min_area_share)
+    if ctx.rig is not None:
+        from meshprep.curate.rig_metrics import rig_metrics
+
+        out.update(rig_metrics(np.asarray(ctx.canonical.vertices), ctx.rig))
+    return out
 
 
 def step_extract(ctx: AssetContext) -> None:
@@ -173,6 +207,11 @@ def step_extract(ctx: AssetContext) -> None:
         kept = trimesh.Trimesh(result.vertices, result.faces, process=False)
         ctx.canonical, again = normalize(kept, bound=ctx.config["normalize"]["bound"])
         ctx.transform = again @ ctx.transform
+        if ctx.parts is not None:
+            ctx.parts = ctx.parts.subset(result.face_keep)
+        if ctx.rig is not None:  # the kept mesh is welded: its vertices are not the rig's
+            ctx.rig = None
+            ctx.metrics["rig_dropped"] = "the extract step welded and cut the skinned mesh"
 
 
 def step_watertight(ctx: AssetContext) -> None:
@@ -280,10 +319,12 @@ def _check_signs(ctx: AssetContext, watertight) -> None:
     from meshprep.curate import decide
     from meshprep.sample.check import sign_check
 
+    from .config import curation_params
+
     start = time.perf_counter()
     ctx.metrics.update(sign_check(watertight, ctx.samples, seed=ctx.config["run"]["seed"]))
     ctx.metrics["check_seconds"] = time.perf_counter() - start
-    decision, reason = decide(ctx.metrics, ctx.config["curate"])
+    decision, reason = decide(ctx.metrics, curation_params(ctx.config))
     ctx.metrics.update(curation=decision, curation_reason=reason)
     if decision == "drop":
         raise SkipAsset(reason)
@@ -297,6 +338,7 @@ def step_write(ctx: AssetContext) -> None:
     layout = ctx.config["sample"]["layout"]
     if ctx.watertight is not None and layout == "meshprep":
         write_mesh(ctx.watertight, ctx.staging / "watertight.ply")
+    _write_structure(ctx)
     if ctx.samples is not None:
         dtype = np.float16 if ctx.config["sample"]["float16"] else np.float32
         write_layout(layout, ctx.samples, ctx.staging, watertight=ctx.watertight,
@@ -305,6 +347,36 @@ def step_write(ctx: AssetContext) -> None:
         _write_paint(ctx)
     if "step1x3d-texture" in ctx.config["write"]["layouts"]:
         _write_step1x3d_texture(ctx)
+    if "partcrafter" in ctx.config["write"]["layouts"]:
+        _write_partcrafter_image(ctx)
+
+
+def _write_partcrafter_image(ctx: AssetContext) -> None:
+    """PartCrafter's condition image of the textured source into ``partcrafter/`` (the export
+    links it into the item), unless the extract step removed parts of the source."""
+    from meshprep.export.layout_partcrafter import write_condition_image
+
+    loaded = ctx.require("mesh", "write", "load")
+    if ctx.canonical is not None and len(ctx.canonical.faces) != len(loaded.faces):
+        ctx.metrics["partcrafter_skipped"] = "the extract step removed parts of the source"
+        return
+    ctx.metrics.update(write_condition_image(
+        ctx.staging, loaded, appearance=loaded.metadata.get("meshprep_appearance")))
+
+
+def _write_structure(ctx: AssetContext) -> None:
+    """``parts.npz`` and ``rig.npz``: the canonical mesh with its parts and with its rig, for
+    the part and rig layouts (``meshprep export --layout partcrafter`` ...)."""
+    from meshprep.io.parts import PARTS_FILE, save_parts
+    from meshprep.io.rig import RIG_FILE, save_rig
+
+    mesh = ctx.canonical
+    if mesh is None:
+        return
+    if ctx.parts is not None:
+        save_parts(ctx.staging / PARTS_FILE, mesh.vertices, mesh.faces, ctx.parts)
+    if ctx.rig is not None:
+        save_rig(ctx.staging / RIG_FILE, mesh.vertices, mesh.faces, ctx.rig)
 
 
 def _write_paint(ctx: AssetContext) -> None:
