@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from .ledger import STATUSES, Ledger
 
 _BASE_COLUMNS = ("asset_id", "source", "uid", "sha256", "status", "stage", "error_class",
@@ -134,7 +136,41 @@ def summarize(ledger: Ledger, top: int = 5) -> dict[str, Any]:
     return {"counts": ledger.counts(), "stages": by_stage, "slowest": slowest,
             "errors": errors, "runs": runs[0], "config_hash": ledger.meta("config_hash"),
             "fetched": fetched, "failures": ledger.failure_kinds(),
-            "infra_retries": {"attempts": infra_retries[0], "assets": infra_retries[1]}}
+            "infra_retries": {"attempts": infra_retries[0], "assets": infra_retries[1]},
+            "structure": structure_counts(ledger)}
+
+
+#: part-count bins of ``meshprep status`` (PartCrafter trains on 1 to 16 parts)
+PART_BINS = ((1, 1), (2, 4), (5, 8), (9, 16), (17, None))
+
+
+def structure_counts(ledger: Ledger) -> dict[str, Any]:
+    """Finished assets with stored parts (``parts.npz``) and rigs (``rig.npz``): how many, the
+    parts per asset by bin, and the joints of the rigs (from the metrics the write step
+    records: ``parts_stored``, ``rig_joints_stored``)."""
+    parts, joints = [], []
+    for (text,) in ledger.db.execute("SELECT metrics FROM assets WHERE status = 'ok' AND "
+                                     "metrics IS NOT NULL"):
+        metrics = json.loads(text)
+        if metrics.get("parts_stored") is not None:
+            parts.append(int(metrics["parts_stored"]))
+        if metrics.get("rig_joints_stored") is not None:
+            joints.append(int(metrics["rig_joints_stored"]))
+    bins = {(f"{lo}" if lo == hi else f"{lo}-{hi}" if hi else f">{lo - 1}"):
+            sum(lo <= n and (hi is None or n <= hi) for n in parts) for lo, hi in PART_BINS}
+    return {"parts_assets": len(parts), "parts_total": int(sum(parts)), "parts_bins": bins,
+            "rig_assets": len(joints), "rig_joints_median": float(np.median(joints))
+            if joints else 0.0}
+
+
+def structure_line(structure: dict[str, Any]) -> str:
+    """``meshprep status``'s line of parts and rigs ("" when the run stored neither)."""
+    if not structure["parts_assets"] and not structure["rig_assets"]:
+        return ""
+    bins = ", ".join(f"{n} with {b}" for b, n in structure["parts_bins"].items() if n)
+    return (f"parts: {structure['parts_assets']} assets, {structure['parts_total']} parts"
+            f"{f' ({bins})' if bins else ''}; rigs: {structure['rig_assets']} skinned assets, "
+            f"median {structure['rig_joints_median']:.0f} joints")
 
 
 def infrastructure_line(summary: dict[str, Any]) -> str:
@@ -154,6 +190,8 @@ def format_summary(summary: dict[str, Any]) -> str:
              f"config {summary['config_hash']}, {summary['runs']} run(s)"]
     if counts["failed"] or summary["infra_retries"]["attempts"]:
         lines.append(infrastructure_line(summary))
+    if summary.get("structure") and structure_line(summary["structure"]):
+        lines.append(structure_line(summary["structure"]))
     if summary.get("fetched"):
         lines.append("fetched: " + ", ".join(f"{n} {s}" for s, n in
                                              sorted(summary["fetched"].items())))

@@ -375,8 +375,10 @@ def _write_structure(ctx: AssetContext) -> None:
         return
     if ctx.parts is not None:
         save_parts(ctx.staging / PARTS_FILE, mesh.vertices, mesh.faces, ctx.parts)
+        ctx.metrics["parts_stored"] = int((ctx.parts.face_counts() > 0).sum())
     if ctx.rig is not None:
         save_rig(ctx.staging / RIG_FILE, mesh.vertices, mesh.faces, ctx.rig)
+        ctx.metrics["rig_joints_stored"] = len(ctx.rig.names)
 
 
 def _write_paint(ctx: AssetContext) -> None:
