@@ -1,0 +1,303 @@
+"""``puppeteer``: Puppeteer's mesh (``.obj``) and rig (``.txt``, RigNet's format) per asset and
+the dataset ``.npz`` its skeleton loader opens.
+
+Matched against Seed3D/Puppeteer:
+
+- ``skeleton/data_utils/read_rig_mesh_from_glb.py`` (``get_joint_dict``, ``record_info``,
+  ``record_obj``): Blender's rest pose (``bone.head_local``, ``mesh.data.vertices[i].co``),
+  Blender axes (Z up), no normalization. ``meshes/<name>.obj``: ``v`` per vertex, ``vn`` the
+  vertex normals, ``f a//a b//b c//c`` (1-based). ``rigs/<name>.txt``: ``joints <name> x y z``
+  (``%.8f``) in depth-first pre-order from the root of the armature's first bone, ``root
+  <name>``, ``skin <vertex> <bone> <weight> ...`` for every vertex (``%.4f``; nothing after the
+  index for a vertex without weights), ``hier <parent> <child>`` in the same order; names with
+  every run of non-word characters replaced by ``_``.
+- ``skeleton/data_utils/save_npz.py`` (``read_obj_file``, ``read_rig_file``,
+  ``process_single_file``, ``process_files``): per item a dict of ``vertices`` (centred on the
+  box, scaled so the largest coordinate is 0.5) with ``normals`` (unit), ``faces``, ``joints``
+  (the same transform), ``bones`` ``[parent, child]``, ``root_index``, ``uuid`` (the name up to
+  its first dot), ``pc_w_norm`` (8192 surface points and normals, float16, centred and scaled
+  so the largest coordinate is 0.9995), ``joint_names`` and the sparse skin
+  (``scipy.sparse.coo_matrix`` data, rows, columns, shape); all of them in
+  ``np.savez_compressed(file, data_list, allow_pickle=True)``: keys ``arr_0`` (an object array
+  of the dicts) and ``allow_pickle`` (the keyword becomes an array).
+- ``skeleton/utils/skeleton_data_loader.py`` (``SkeletonData.load``, ``__getitem__``): opens
+  that ``.npz`` (``args.dataset_path``) and reads ``joints``, ``vertices``, ``pc_w_norm``,
+  ``bones``, ``faces``, ``uuid``, ``root_index``.
+- ``skinning/utils/save_h5.py`` (``process_sample``) reads the skin as
+  ``skinning_weights_row`` / ``_col`` (and ``read_npz.py`` too) where ``save_npz.py`` writes
+  ``_rows`` / ``_cols``: each item holds both spellings.
+
+What differs: ``pc_w_norm`` samples the bind-pose mesh itself (area-weighted, face normals,
+seeded by the asset id), not ``export_to_watertight``'s marching-cubes remesh of ``mesh2sdf``
+(not a meshprep dependency); the vertices are the store's canonical mesh back in the bind
+pose (the cube's scale; ``process_single_file`` rescales anyway); the skinning stage's
+``.h5`` (``save_h5.py``: graph distances, topology edges) is left to Puppeteer's own script,
+which reads the dataset ``.npz`` written here; assets with several skeleton roots are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from meshprep.errors import MeshprepError
+
+from ._rig_frames import BindRig, read_store_rig
+from .layouts import Key, Layout, item_splits, plain_id, register, write_text
+
+NAME = "puppeteer"
+LOADER = "Seed3D/Puppeteer:skeleton/utils/skeleton_data_loader.py"
+MESHES, RIGS, ITEMS = "meshes", "rigs", "items"
+#: the dataset files (``args.dataset_path``): every item, and the first ``VAL_ITEMS``
+DATASETS = {"train": "meshprep_train.npz", "test": "meshprep_test.npz"}
+#: ``process_mesh_to_pc``'s sample count and ``normalize_to_unit_cube``'s scale factors
+PC_POINTS, PC_SCALE, MESH_SCALE = 8192, 0.9995, 0.5
+
+
+def txt_names(names: list[str]) -> list[str]:
+    """``replace_special_characters`` (``re.sub(r'\\W+', '_', name)``), kept unique with
+    ``_1``, ``_2`` ... (the loader maps names to joints)."""
+    out: list[str] = []
+    for name in names:
+        base = re.sub(r"\W+", "_", name) or "_"
+        unique, n = base, 0
+        while unique in out:
+            n += 1
+            unique = f"{base}_{n}"
+        out.append(unique)
+    return out
+
+
+def obj_text(vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray) -> str:
+    """``record_obj``'s lines: ``v`` and ``vn`` at full precision, ``f a//a b//b c//c``."""
+    lines = [f"v {x!r} {y!r} {z!r}" for x, y, z in vertices.tolist()] + [""]
+    lines += [f"vn {x!r} {y!r} {z!r}" for x, y, z in normals.tolist()] + [""]
+    lines += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in (faces + 1).tolist()]
+    return "\n".join(lines) + "\n"
+
+
+def rig_text(bind: BindRig, names: list[str]) -> str:
+    """``record_info``'s lines: joints, root, one skin line per vertex, hier."""
+    lines = [f"joints {n} {x:.8f} {y:.8f} {z:.8f}"
+             for n, (x, y, z) in zip(names, bind.joints.tolist(), strict=True)]
+    lines.append(f"root {names[0]}")
+    weights = bind.weights
+    for v in range(len(weights)):
+        columns = np.flatnonzero(weights[v])
+        lines.append(f"skin {v} " + " ".join(f"{names[j]} {weights[v, j]:.4f}" for j in columns))
+    lines += [f"hier {names[p]} {names[j]}" for j, p in enumerate(bind.parents.tolist()) if p >= 0]
+    return "\n".join(lines) + "\n"
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit area-weighted vertex normals (Blender's ``vertex.normal``; +Z where undefined)."""
+    corners = vertices[faces]
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    out = np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(out, faces[:, k], cross)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return np.where(norms > 0, out / np.where(norms > 0, norms, 1), [0.0, 0.0, 1.0])
+
+
+def read_obj(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``read_obj_file``: ``v``, ``vn`` and ``f`` (the index before ``//``, made 0-based)."""
+    vertices, normals, faces = [], [], []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.split()[1:]
+        if line.startswith("v "):
+            vertices.append([float(p) for p in parts[:3]])
+        elif line.startswith("vn "):
+            normals.append([float(p) for p in parts[:3]])
+        elif line.startswith("f "):
+            faces.append([int(p.split("//")[0]) - 1 for p in parts])
+    return np.array(vertices), np.array(faces), np.array(normals)
+
+
+def read_rig_txt(path: Path) -> dict[str, Any]:
+    """``read_rig_file``: joints, bones ``[parent, child]``, root index, names and per vertex
+    its ``(joint, weight)`` pairs."""
+    joints, bones, names, skin = [], [], [], {}
+    index: dict[str, int] = {}
+    root = -1
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if line.startswith("joints"):
+            index[parts[1]] = len(joints)
+            joints.append([float(p) for p in parts[2:5]])
+            names.append(parts[1])
+        elif line.startswith("hier"):
+            bones.append([index[parts[1]], index[parts[2]]])
+        elif line.startswith("root"):
+            root = index[parts[1]]
+        elif line.startswith("skin"):
+            pairs = skin.setdefault(int(parts[1]), [])
+            pairs += [(index[parts[i]], float(parts[i + 1]))
+                      for i in range(2, len(parts) - 1, 2) if parts[i] in index]
+    return {"joints": np.array(joints), "bones": np.array(bones), "root": root,
+            "names": names, "skin": skin}
+
+
+def unit_cube(points: np.ndarray, scale_factor: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``normalize_to_unit_cube``: centre on the box, the largest coordinate ``scale_factor``."""
+    center = (points.min(axis=0) + points.max(axis=0)) / 2.0
+    moved = points - center
+    scale = 1.0 / np.abs(moved).max() * scale_factor
+    return moved * scale, center, scale
+
+
+def dataset_item(obj: Path, txt: Path, pc_w_norm: np.ndarray) -> dict[str, Any]:
+    """``process_single_file`` of the written files (``pc_w_norm`` given)."""
+    vertices, faces, normals = read_obj(obj)
+    rig = read_rig_txt(txt)
+    vertices, center, scale = unit_cube(vertices, MESH_SCALE)
+    normals = normals / (np.linalg.norm(normals, axis=1, keepdims=True) + 1e-8)
+    rows, cols, data = [], [], []
+    for v, pairs in rig["skin"].items():
+        for j, w in pairs:
+            rows.append(v)
+            cols.append(j)
+            data.append(w)
+    skin = sp.coo_matrix((data, (rows, cols)), shape=(len(vertices), len(rig["joints"])))
+    return {"vertices": vertices, "faces": faces, "normals": normals,
+            "joints": (rig["joints"] - center) * scale, "bones": rig["bones"],
+            "root_index": rig["root"], "uuid": obj.name.split(".")[0], "pc_w_norm": pc_w_norm,
+            "joint_names": rig["names"], "skinning_weights_value": skin.data,
+            "skinning_weights_rows": skin.row, "skinning_weights_cols": skin.col,
+            "skinning_weights_row": skin.row, "skinning_weights_col": skin.col,
+            "skinning_weights_shape": skin.shape}
+
+
+def surface_points(vertices: np.ndarray, faces: np.ndarray, asset_id: str) -> np.ndarray:
+    """``(8192, 6)`` float16 points and face normals on the mesh, normalized as
+    ``process_mesh_to_pc`` does (largest coordinate 0.9995)."""
+    from meshprep.render.cameras import asset_seed
+    from meshprep.sample import sample_surface
+
+    points, normals = sample_surface((vertices, faces), PC_POINTS, seed=asset_seed(asset_id))
+    points, _, _ = unit_cube(points.astype(np.float64), PC_SCALE)
+    return np.concatenate([points, normals], axis=-1, dtype=np.float16)
+
+
+def export_puppeteer_asset(store_folder: Path, out: Path, asset_id: str) -> list[Path]:
+    """``meshes/<id>.obj``, ``rigs/<id>.txt`` and ``items/<id>.npy`` (the dataset entry,
+    gathered into the dataset files by :func:`write_lists`) from the asset's ``rig.npz``.
+
+    Raises
+    ------
+    LayoutSkip
+        No ``rig.npz`` (no skin), several skeleton roots, or a singular bind matrix.
+    """
+    uid, out = plain_id(asset_id), Path(out)
+    bind = read_store_rig(store_folder)
+    normals = vertex_normals(bind.vertices, bind.faces)
+    obj = write_text(out / MESHES / f"{uid}.obj", obj_text(bind.vertices, normals, bind.faces))
+    txt = write_text(out / RIGS / f"{uid}.txt", rig_text(bind, txt_names(bind.names)))
+    entry = dataset_item(obj, txt, surface_points(bind.vertices, bind.faces, uid))
+    return [obj, txt, _save_entry(out / ITEMS / f"{uid}.npy", entry)]
+
+
+def _save_entry(path: Path, entry: dict[str, Any]) -> Path:
+    """One dataset entry as ``np.save`` of the dict (a pickled 0-d object array)."""
+    from meshprep.io import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp, open(tmp, "wb") as stream:
+        np.save(stream, entry, allow_pickle=True)
+    return path
+
+
+def _entries(folder: Path, ids: list[str]) -> np.ndarray:
+    out = np.empty(len(ids), dtype=object)
+    for k, uid in enumerate(ids):
+        out[k] = np.load(Path(folder) / ITEMS / f"{uid}.npy", allow_pickle=True)[()]
+    return out
+
+
+def write_lists(folder: Path, asset_ids: list[str]) -> list[Path]:
+    """``meshprep_train.npz`` (every item) and ``meshprep_test.npz`` (the first
+    ``VAL_ITEMS``): ``arr_0`` the entries, ``allow_pickle`` True, as ``process_files``."""
+    splits = item_splits(asset_ids, tuple(DATASETS))
+    return [_savez_compressed(Path(folder) / DATASETS[split],
+                              {"arr_0": _entries(folder, ids), "allow_pickle": np.array(True)})
+            for split, ids in splits.items()]
+
+
+def _savez_compressed(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """``np.savez_compressed`` under numpy 1.26 (Puppeteer's pin), where ``allow_pickle`` is
+    a key like any other (numpy 2 takes it as a parameter): one ``<key>.npy`` per array in a
+    deflated zip, atomically."""
+    import zipfile
+
+    from meshprep.io import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, array in arrays.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as stream:
+                np.lib.format.write_array(stream, np.asanyarray(array), allow_pickle=True)
+    return path
+
+
+def read(folder: Path, asset_id: str) -> dict[str, np.ndarray]:
+    """One item as ``process_single_file`` reads its ``.obj`` and ``.txt`` (``pc_w_norm`` from
+    the item's entry), with the dense skin as ``read_npz.py`` rebuilds it (``skin``)."""
+    uid = plain_id(asset_id)
+    pc = np.load(Path(folder) / ITEMS / f"{uid}.npy", allow_pickle=True)[()]["pc_w_norm"]
+    entry = dataset_item(Path(folder) / MESHES / f"{uid}.obj",
+                         Path(folder) / RIGS / f"{uid}.txt", pc)
+    skin = sp.coo_matrix((entry["skinning_weights_value"], (entry["skinning_weights_row"],
+                                                            entry["skinning_weights_col"])),
+                         shape=entry["skinning_weights_shape"]).toarray()
+    return {**entry, "skin": skin}
+
+
+def _write_unused(samples, watertight, folder: Path, asset_id: str) -> list[Path]:
+    raise MeshprepError(f"layout {NAME!r} is written from the asset's rig.npz "
+                        "(export_puppeteer_asset), not from the samples")
+
+
+_ITEM = "arr_0[i]"
+register(Layout(
+    name=NAME,
+    trainer="Puppeteer (SkeletonData; skinning save_h5.py)",
+    loader=LOADER,
+    keys=(
+        Key(f"{MESHES}/<id>.obj", "v, vn, f", "(V, 3), (V, 3), (F, 3)", "text",
+            "bind-pose vertices (Blender axes, Z up), unit vertex normals, triangles a//a"),
+        Key(f"{RIGS}/<id>.txt", "joints, root, skin, hier", "J, 1, V, J - 1 lines", "text",
+            "RigNet format: joint heads %.8f (depth-first), root, per-vertex weights %.4f, "
+            "parent-child pairs"),
+        Key(f"{DATASETS['train']}", "arr_0", "(items,)", "object",
+            "one dict per item (below); also allow_pickle = True as process_files saves it"),
+        Key(_ITEM, "vertices, normals", "(V, 3)", "float64",
+            "centred on the box, largest coordinate 0.5; unit normals"),
+        Key(_ITEM, "faces", "(F, 3)", "int64", "0-based"),
+        Key(_ITEM, "joints", "(J, 3)", "float64", "the vertices' transform"),
+        Key(_ITEM, "bones", "(J - 1, 2)", "int64", "[parent, child] joint indices"),
+        Key(_ITEM, "root_index, uuid, joint_names", "", "int, str, list",
+            "root joint (0), the id up to its first dot, sanitized names"),
+        Key(_ITEM, "pc_w_norm", "(8192, 6)", "float16",
+            "surface points (largest coordinate 0.9995) and face normals"),
+        Key(_ITEM, "skinning_weights_value, _rows/_row, _cols/_col, _shape", "(nnz,), (V, J)",
+            "float64, int32", "coo_matrix of the %.4f weights (both key spellings)"),
+    ),
+    sign="no labels (skeleton and skin weights)",
+    coords="Blender axes (Z up): glTF (x, y, z) -> (x, -z, y), bind pose; the dataset entries "
+           "centred, largest vertex coordinate 0.5",
+    write=_write_unused,
+    read=read,
+    notes="pc_w_norm samples the bind-pose mesh itself, not save_npz.py's mesh2sdf "
+          "marching-cubes remesh (mesh2sdf is not a meshprep dependency); the skinning stage's "
+          ".h5 is left to Puppeteer's save_h5.py run on the dataset npz; bind pose recovered "
+          "from the store's frame-0 mesh; assets without a skin or with several skeleton roots "
+          "are skipped",
+    lists=f"{DATASETS['train']}: every exported item (args.dataset_path); "
+          f"{DATASETS['test']}: the first items",
+    write_lists=write_lists,
+    from_asset=export_puppeteer_asset,
+))

@@ -1,0 +1,137 @@
+"""The ``puppeteer`` layout, read back as Puppeteer's scripts read it.
+
+The asset is the two-bone chain of ``tests/io/test_rig.py`` (see ``test_layout_unirig.py``).
+``_read_obj`` and ``_read_rig`` transcribe ``read_obj_file`` and ``read_rig_file`` of
+Seed3D/Puppeteer ``skeleton/data_utils/save_npz.py``; the dataset file is opened as
+``SkeletonData.load`` (``skeleton/utils/skeleton_data_loader.py``) opens it and its skin
+rebuilt as ``skeleton/data_utils/read_npz.py`` and ``skinning/utils/save_h5.py`` rebuild it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from meshprep.export.layouts import LayoutSkip, get_layout
+from tests.io.test_rig import STRIP, STRIP_WEIGHTS, TRIANGLE
+
+from .test_layout_unirig import BIND_JOINTS, blender, rig_store
+
+LAYOUT = "puppeteer"
+
+
+def _read_obj(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    vertices, faces, normals = [], [], []
+    for line in path.read_text().splitlines():
+        if line.startswith("v "):
+            vertices.append([float(p) for p in line.split()[1:4]])
+        elif line.startswith("vn "):
+            normals.append([float(p) for p in line.split()[1:4]])
+        elif line.startswith("f "):
+            faces.append([int(p.split("//")[0]) - 1 for p in line.split()[1:]])
+    return np.array(vertices), np.array(faces), np.array(normals)
+
+
+def _read_rig(path: Path) -> tuple[np.ndarray, np.ndarray, int, list[str], dict]:
+    joints, bones, names, mapping, skin, root = [], [], [], {}, {}, None
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if line.startswith("joints"):
+            mapping[parts[1]] = len(joints)
+            joints.append([float(p) for p in parts[2:5]])
+            names.append(parts[1])
+        elif line.startswith("hier"):
+            bones.append([mapping[parts[1]], mapping[parts[2]]])
+        elif line.startswith("root"):
+            root = mapping[parts[1]]
+        elif line.startswith("skin"):
+            pairs = skin.setdefault(int(parts[1]), [])
+            for i in range(2, len(parts), 2):
+                if i + 1 < len(parts) and parts[i] in mapping:
+                    pairs.append((mapping[parts[i]], float(parts[i + 1])))
+    return np.array(joints), np.array(bones), root, names, skin
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[Path, np.ndarray]:
+    tmp = tmp_path_factory.mktemp("puppeteer")
+    store, transform = rig_store(tmp)
+    out = tmp / "out"
+    paths = get_layout(LAYOUT).from_asset(store, out, "chain")
+    assert [p.relative_to(out).as_posix() for p in paths] == [
+        "meshes/chain.obj", "rigs/chain.txt", "items/chain.npy"]
+    return out, transform
+
+
+def test_obj_and_rig_txt(exported) -> None:
+    out, transform = exported
+    vertices, faces, normals = _read_obj(out / "meshes" / "chain.obj")
+    # the store's vertex order (strip, then triangle), back in the bind pose, Blender axes
+    np.testing.assert_allclose(vertices, blender(np.r_[STRIP, TRIANGLE], transform), atol=1e-5)
+    assert faces.dtype == np.int64 and faces.shape == (5, 3)
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(np.abs(normals[:6]), [[0, 1, 0]] * 6, atol=1e-6)  # the strip
+    joints, bones, root, names, skin = _read_rig(out / "rigs" / "chain.txt")
+    np.testing.assert_allclose(joints, blender(BIND_JOINTS, transform), atol=1e-7)
+    assert names == ["hip", "knee", "toe"] and root == 0
+    assert bones.tolist() == [[0, 1], [1, 2]]
+    assert sorted(skin) == list(range(9)) and skin[6] == skin[7] == skin[8] == []
+    assert skin[0] == [(0, 1.0)] and skin[2] == [(0, 0.25), (1, 0.75)] and skin[5] == [(1, 1.0)]
+    lines = (out / "rigs" / "chain.txt").read_text().splitlines()
+    assert lines[:4] == [f"joints {n} " + " ".join(f"{c:.8f}" for c in p) for n, p in zip(
+        names, blender(BIND_JOINTS, transform), strict=True)] + ["root hip"]
+    assert lines[-2:] == ["hier hip knee", "hier knee toe"] and lines[10] == "skin 6 "
+
+
+def test_dataset_npz_as_the_loaders_open_it(exported) -> None:
+    out, transform = exported
+    paths = get_layout(LAYOUT).write_lists(out, ["chain"])
+    assert [p.name for p in paths] == ["meshprep_train.npz", "meshprep_test.npz"]
+    loaded = np.load(paths[0], allow_pickle=True)
+    assert sorted(loaded.files) == ["allow_pickle", "arr_0"]  # as process_files saves
+    data = [item for item in loaded["arr_0"]]
+    assert len(data) == 1
+    item = data[0]
+    # normalize_to_unit_cube(vertices, normals, scale_factor=0.5) and the joints with it
+    bind = blender(np.r_[STRIP, TRIANGLE], transform)
+    center = (bind.min(axis=0) + bind.max(axis=0)) / 2
+    scale = 0.5 / np.abs(bind - center).max()
+    np.testing.assert_allclose(item["vertices"], (bind - center) * scale, atol=1e-5)
+    assert np.abs(item["vertices"]).max() == pytest.approx(0.5)
+    np.testing.assert_allclose(item["joints"], (blender(BIND_JOINTS, transform) - center)
+                               * scale, atol=1e-5)
+    assert item["bones"].astype(np.int64).tolist() == [[0, 1], [1, 2]]
+    assert item["faces"].dtype == np.int64 and item["root_index"] == 0
+    assert item["uuid"] == "chain" and item["joint_names"] == ["hip", "knee", "toe"]
+    pc = item["pc_w_norm"]
+    assert pc.shape == (8192, 6) and pc.dtype == np.float16
+    assert np.abs(pc[:, :3]).max() == pytest.approx(0.9995, abs=1e-3)
+    assert np.linalg.norm(pc[:, 3:].astype(np.float32), axis=1).min() >= 0.99  # no reroll
+    for row, col in (("row", "col"), ("rows", "cols")):
+        skin = sp.coo_matrix((item["skinning_weights_value"],
+                              (item[f"skinning_weights_{row}"], item[f"skinning_weights_{col}"])),
+                             shape=item["skinning_weights_shape"]).toarray()
+        np.testing.assert_allclose(skin, np.r_[STRIP_WEIGHTS[:, :3], np.zeros((3, 3))],
+                                   atol=1e-6)
+
+
+def test_reader_matches_the_files(exported) -> None:
+    out, _ = exported
+    read = get_layout(LAYOUT).read(out, "chain")
+    assert read["skin"].shape == (9, 3)
+    np.testing.assert_allclose(read["skin"].sum(axis=1), [1] * 6 + [0] * 3, atol=1e-6)
+
+
+def test_assets_without_a_rig_are_skipped(tmp_path: Path) -> None:
+    with pytest.raises(LayoutSkip, match="no rig.npz"):
+        get_layout(LAYOUT).from_asset(tmp_path, tmp_path / "out", "none")
+
+
+def test_names_are_sanitized_as_the_blender_script_does() -> None:
+    from meshprep.export.layout_puppeteer import txt_names
+
+    assert txt_names(["mixamorig:Hips", "a b.001", "a-b.001"]) == [
+        "mixamorig_Hips", "a_b_001", "a_b_001_1"]
