@@ -7,15 +7,22 @@
     OUT/report/data/index.js     one row per asset, columnar (loaded by a script tag: file://
                                  pages may not fetch())
     OUT/report/failed/<id>.html  one page per failed asset: stage, error, source
-    OUT/report/assets/<id>.html  one page per asset whose store folder holds material passes:
-                                 one view's passes side by side, named (issue 29)
+    OUT/report/assets/<id>.html  one page per asset whose store folder holds material passes,
+                                 parts or a rig: one view's passes side by side, named (issue
+                                 29); the parts in colours with their legend, the skeleton over
+                                 the mesh (issue 30)
+    OUT/report/structure/        those parts and skeleton views, ``<id>_parts.png`` and
+                                 ``<id>_skeleton.png`` (rendered when missing or older than the
+                                 store's ``parts.npz`` / ``rig.npz``)
     OUT/report/report.js, .css   shipped with meshprep
 
 Thumbnails are the run's own renders (``renders/input`` and ``renders/watertight``, view 000);
 an asset without them shows a placeholder (``--render-missing`` renders the watertight view).
 An asset's passes (:func:`pass_images`: the ``hunyuan3d-paint`` layout's ``render_tex`` or a
 ``renders/`` folder with ``NNN_albedo.png``, ``NNN_mr.png``...) are shown on its own page, which
-its gallery card links to.
+its gallery card links to. So are its parts (``parts.npz``: the mesh with each part in a colour
+of :data:`meshprep.render.overlays.PART_PALETTE`, and a legend) and its skeleton (``rig.npz``:
+bones and joints drawn over the grey mesh), seen by the thumbnails' first camera.
 """
 
 from __future__ import annotations
@@ -44,6 +51,14 @@ SORTABLE = ("seconds", "input_faces", "input_vertices", "watertight_faces",
 #: the words each curation rule's reason starts with
 RULE_LABELS = ("plane-dominated", "flat", "ground tile", "multi-object", "floaters",
                "broken animation", "duplicate")
+#: the camera set whose first view the report renders (thumbnails, parts, skeleton)
+THUMBNAIL_CAMERAS = "scoring4"
+#: the report's own renders of an asset's structure (``report/structure/<id>_<kind>.png``)
+STRUCTURE = "structure"
+#: their width and height in pixels
+STRUCTURE_SIZE = 256
+#: legend entries listed on an asset page at most
+LEGEND_MAX = 200
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -53,7 +68,8 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _rows(ledger: Ledger, root: Path, render_missing: bool):
-    """Index rows (dicts) for every asset, thumbnails checked on disk."""
+    """Index rows (dicts) for every asset, thumbnails checked on disk (the structure views
+    rendered into ``root/report/structure`` when missing)."""
     query = ("SELECT asset_id, source, status, stage, error_class, error_message, seconds, "
              "metrics FROM assets ORDER BY rowid")
     for asset_id, source, status, stage, error_class, message, seconds, metrics in \
@@ -74,7 +90,67 @@ def _rows(ledger: Ledger, root: Path, render_missing: bool):
         row["thumb_salient"] = (folder / "renders" / "salient.png").exists()
         row["thumb_ovoxel"] = (folder / "renders" / "ovoxel.png").exists()
         row["thumb_trellis_voxels"] = (folder / "renders" / "trellis_voxels.png").exists()
+        if row["status"] != "failed":
+            structure = structure_images(folder, root / "report", asset_id)
+            row["structure_parts"] = structure.get("parts")
+            row["structure_skeleton"] = structure.get("skeleton")
+        row["asset_page"] = bool(row["passes_page"] or row.get("structure_parts")
+                                 or row.get("structure_skeleton"))
         yield row
+
+
+def structure_images(folder: Path, report: Path, asset_id: str) -> dict[str, str]:
+    """The asset's parts and skeleton views, rendered into ``report/structure/`` when missing
+    or older than their store file.
+
+    Parameters
+    ----------
+    folder : Path
+        The asset's store folder (``OUT/objects/<id[:2]>/<id>``).
+    report : Path
+        The report folder (``OUT/report``).
+    asset_id : str
+
+    Returns
+    -------
+    dict
+        ``"parts"`` (from ``parts.npz``) and ``"skeleton"`` (from ``rig.npz``): each image's
+        path relative to ``report``, for those the asset has and that rendered.
+    """
+    from meshprep.io.parts import PARTS_FILE
+    from meshprep.io.rig import RIG_FILE
+
+    images = {}
+    for kind, name, render in (("parts", PARTS_FILE, _render_parts),
+                               ("skeleton", RIG_FILE, _render_skeleton)):
+        data, image = folder / name, report / STRUCTURE / f"{asset_id}_{kind}.png"
+        if not data.is_file():
+            continue
+        if not image.is_file() or image.stat().st_mtime < data.stat().st_mtime:
+            try:
+                render(data, image)
+            except Exception:  # a store file that no longer reads: the page shows no picture
+                continue
+        images[kind] = f"{STRUCTURE}/{image.name}"
+    return images
+
+
+def _render_parts(data: Path, image: Path) -> None:
+    from meshprep.io.parts import read_parts_file
+    from meshprep.render.overlays import render_parts_view
+
+    mesh = read_parts_file(data)
+    render_parts_view(mesh, mesh.metadata["meshprep_parts"].face_part, image,
+                      THUMBNAIL_CAMERAS, size=STRUCTURE_SIZE)
+
+
+def _render_skeleton(data: Path, image: Path) -> None:
+    from meshprep.io.rig import read_rig_file
+    from meshprep.render.overlays import render_skeleton_view
+
+    mesh, rig = read_rig_file(data)
+    render_skeleton_view(mesh, rig.joints, rig.parents, image, THUMBNAIL_CAMERAS,
+                         size=STRUCTURE_SIZE)
 
 
 #: the passes an asset page shows, in order: file suffix (``NNN<suffix>.png``) and name
@@ -102,21 +178,80 @@ def pass_images(folder: Path, view: str = "000") -> list[tuple[str, Path]]:
 
 
 def _asset_page(row: dict, root: Path) -> str:
-    """An asset's page: view 000's passes in a row, each with its name under it."""
+    """An asset's page: view 000's passes in a row, each with its name under it; its parts in
+    colours with their legend; its skeleton over the mesh."""
     folder = root / "objects" / row["asset_id"][:2] / row["asset_id"]
+    fields = "".join(f"<tr><th>{k}</th><td>{html.escape(str(row.get(k)))}</td></tr>"
+                     for k in ("asset_id", "source", "status", "seconds"))
+    return _page(f"asset: {row['asset_id'][:16]}",
+                 f"<table>{fields}</table>{_passes_section(row, folder)}"
+                 f"{_parts_section(row, folder)}{_skeleton_section(row, folder)}"
+                 '<p><a href="../index.html">back to the report</a></p>', prefix="../")
+
+
+def _passes_section(row: dict, folder: Path) -> str:
     images = pass_images(folder)
-    source = images[0][1].parent.relative_to(folder).as_posix() if images else ""
+    if not images:
+        return ""
+    source = images[0][1].parent.relative_to(folder).as_posix()
     figures = "".join(
         f'<figure class="pass" data-pass="{html.escape(name)}"><img src="../'
         f'{html.escape(row["folder"])}/{html.escape(path.relative_to(folder).as_posix())}" '
         f'width="256" height="256" alt="{html.escape(name)}" loading="lazy">'
         f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, path in images)
-    fields = "".join(f"<tr><th>{k}</th><td>{html.escape(str(row.get(k)))}</td></tr>"
-                     for k in ("asset_id", "source", "status", "seconds"))
-    return _page(f"asset: {row['asset_id'][:16]}",
-                 f"<table>{fields}</table><h2>Passes (view 000, {html.escape(source)})</h2>"
-                 f'<div class="passes">{figures}</div>'
-                 '<p><a href="../index.html">back to the report</a></p>', prefix="../")
+    return (f"<h2>Passes (view 000, {html.escape(source)})</h2>"
+            f'<div class="passes">{figures}</div>')
+
+
+def _structure_figure(image: str, name: str) -> str:
+    return (f'<figure class="structure-view"><img src="../{html.escape(image)}" '
+            f'width="{STRUCTURE_SIZE}" height="{STRUCTURE_SIZE}" alt="{name}" loading="lazy">'
+            f"<figcaption>{name}</figcaption></figure>")
+
+
+def _swatch(color) -> str:
+    return '<span class="swatch" style="background:#{:02x}{:02x}{:02x}"></span>'.format(*color)
+
+
+def _parts_section(row: dict, folder: Path) -> str:
+    """The parts view and its legend: each part's colour, name and face count."""
+    from meshprep.io.parts import PARTS_FILE
+    from meshprep.render.overlays import part_colors
+
+    if not row.get("structure_parts"):
+        return ""
+    with np.load(folder / PARTS_FILE, allow_pickle=False) as data:
+        names = [str(n) for n in data["names"]]
+        counts = np.bincount(data["face_part"], minlength=len(names))
+    shown = [i for i in range(len(names)) if counts[i] > 0]
+    colors = part_colors(len(names))
+    items = "".join(
+        f'<li data-part="{i}">{_swatch(colors[i])}{html.escape(names[i])} '
+        f"<small>{counts[i]} faces</small></li>" for i in shown[:LEGEND_MAX])
+    more = len(shown) - LEGEND_MAX
+    note = f"<p>and {more} more parts</p>" if more > 0 else ""
+    empty = len(names) - len(shown)
+    note += f"<p>{empty} parts without faces (not shown)</p>" if empty else ""
+    return (f"<h2>Parts ({len(shown)})</h2><div class=\"structure\">"
+            f"{_structure_figure(row['structure_parts'], 'parts')}"
+            f'<div><ul class="legend" id="parts-legend">{items}</ul>{note}</div></div>')
+
+
+def _skeleton_section(row: dict, folder: Path) -> str:
+    """The skeleton view, with the joint and root counts and the colours' meaning."""
+    from meshprep.io.rig import RIG_FILE
+    from meshprep.render.overlays import BONE_COLOR, JOINT_COLOR
+
+    if not row.get("structure_skeleton"):
+        return ""
+    with np.load(folder / RIG_FILE, allow_pickle=False) as data:
+        parents = data["parents"]
+    items = (f"<li>{_swatch(BONE_COLOR)}bone (joint to parent)</li>"
+             f"<li>{_swatch(JOINT_COLOR)}joint</li>")
+    roots = int((parents < 0).sum())
+    return (f"<h2>Skeleton ({len(parents)} joints, {roots} root{'s' * (roots != 1)})</h2>"
+            f'<div class="structure">{_structure_figure(row["structure_skeleton"], "skeleton")}'
+            f'<ul class="legend" id="skeleton-legend">{items}</ul></div>')
 
 
 def _first_view(source: Path, folder: Path) -> None:
@@ -124,7 +259,7 @@ def _first_view(source: Path, folder: Path) -> None:
     from meshprep.io import load
     from meshprep.render import parse_cameras, render_views
 
-    render_views(load(source), folder, parse_cameras("scoring4").first(), size=128,
+    render_views(load(source), folder, parse_cameras(THUMBNAIL_CAMERAS).first(), size=128,
                  passes=("normal",))
 
 
@@ -328,7 +463,7 @@ def build_report(output: str | os.PathLike[str], *, ledger_path=None, page_size:
     for row in rows:
         if row["status"] == "failed":
             _write_text(report / "failed" / f"{row['asset_id']}.html", _failure_page(row))
-        elif row.get("passes_page"):
+        elif row.get("asset_page"):
             _write_text(report / "assets" / f"{row['asset_id']}.html", _asset_page(row, root))
     body = _overview(summary, rows, wall) + _curation_card(rows, report) + _GALLERY
     built = time.strftime("%Y-%m-%d %H:%M")

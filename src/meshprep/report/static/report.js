@@ -62,8 +62,16 @@
     if (value(row, "thumb_salient")) thumbs.append(thumb(row, "salient"));
     if (value(row, "thumb_ovoxel")) thumbs.append(thumb(row, "ovoxel"));
     if (value(row, "thumb_trellis_voxels")) thumbs.append(thumb(row, "trellis_voxels"));
+    for (const kind of ["parts", "skeleton"]) {
+      const src = value(row, "structure_" + kind);  // the report's own render, report-relative
+      if (!src) continue;
+      const img = document.createElement("img");
+      img.loading = "lazy"; img.alt = kind; img.title = kind; img.src = src;
+      thumbs.append(img);
+    }
     div.appendChild(thumbs);
-    const failed = value(row, "status") === "failed", passes = value(row, "passes_page");
+    const failed = value(row, "status") === "failed";
+    const passes = value(row, "asset_page") || value(row, "passes_page");
     const id = document.createElement(failed || passes ? "a" : "div");
     id.className = "id"; id.textContent = value(row, "asset_id").slice(0, 16);
     if (failed) id.href = "failed/" + value(row, "asset_id") + ".html";
