@@ -1,4 +1,4 @@
-"""Blender side of bench_rigs.py: import each glTF, go to its first frame, save its rig.
+"""Blender side of bench_rigs.py: import each glTF or FBX, go to its first frame, save its rig.
 
 Run by Blender's Python (``python _rigs_blender.py OUT FILE...``), never imported by meshprep.
 Per file, ``OUT/<stem>.npz`` holds Blender's own reading in glTF's Y-up axes (x, z, -y):
@@ -65,7 +65,10 @@ def skinned_meshes(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def main(out: Path, files: list[str]) -> None:
     for file in files:
         bpy.ops.wm.read_factory_settings(use_empty=True)
-        bpy.ops.import_scene.gltf(filepath=file)
+        if file.lower().endswith(".fbx"):
+            bpy.ops.wm.fbx_import(filepath=file)  # the importer meshprep's Blender backend uses
+        else:
+            bpy.ops.import_scene.gltf(filepath=file)
         first_frame()
         names, heads = bones()
         vertices, weights = skinned_meshes(names)

@@ -4,7 +4,9 @@ Usage (from the repository root)::
 
     python benchmarks/bench_rigs.py [CORPUS] [--out DIR]
 
-The files: every glTF of CORPUS (default ``../shared/corpus``) that declares a skin, the Khronos
+The files: every glTF of CORPUS (default ``../shared/corpus``) that declares a skin, its FBX files
+(through the Blender backend: Blender exports them as skinned GLB; a file without a skinned
+mesh gets a row of NaN), the Khronos
 ``SimpleSkin.gltf`` of tests/data and the two-bone file of tests/io/test_rig.py (plain and
 Draco-compressed). Blender's
 Python (``MESHPREP_BLENDER_PYTHON``) imports each with its glTF importer and goes to the first
@@ -56,6 +58,7 @@ def inputs(corpus: Path, out: Path) -> list[Path]:
     """The rigged files compared."""
     found = sorted(p for p in corpus.glob("*.gl*") if p.suffix.lower() in (".glb", ".gltf")
                    and declares_skin(p))
+    found += sorted(p for p in corpus.glob("*") if p.suffix.lower() == ".fbx")
     return found + [ROOT / "tests/data/gltf_conformance/SimpleSkin.gltf",
                     _two_bones(out / "two_bones.glb"),
                     _two_bones(out / "two_bones_draco.glb", "draco")]
@@ -77,6 +80,10 @@ def compare(path: Path, expected: dict) -> dict:
     start = time.perf_counter()
     mesh = mp.load(path, rig=True)
     seconds = time.perf_counter() - start
+    if mesh.metadata["meshprep_rig"] is None:  # an FBX without a skinned mesh
+        return {"file": path.name, "joints": 0, "vertices": len(mesh.vertices),
+                "joint_error": float("nan"), "weight_error": float("nan"),
+                "match": float("nan"), "seconds": seconds}
     normalized, transform = mp.normalize(mesh)
     rig = mesh.metadata["meshprep_rig"].transformed(transform)
     move = lambda p: p @ transform[:3, :3].T + transform[:3, 3]  # noqa: E731

@@ -227,3 +227,27 @@ def test_weights_follow_the_vertices_the_loader_drops(tmp_path: Path,
     assert len(mesh.vertices) == len(rig.weights) == 9
     np.testing.assert_allclose(rig.dense()[:6], STRIP_WEIGHTS[:, :3], atol=1e-6)
     assert rig.skinned.tolist() == [True] * 6 + [False] * 3
+
+
+def test_fbx_rig_through_blender(corpus_dir: Path) -> None:
+    """An animated, skinned FBX (the corpus's ``anim_skeleton_fbx``) through the Blender
+    backend: Blender exports it skinned, joints posed at its first frame; skinning that file
+    must give the surface Blender itself poses (the rig=False route applies the armature in
+    Blender), and every skinned vertex's weights sum to 1."""
+    from meshprep.blender import blender_python
+
+    if blender_python() is None:
+        pytest.skip("no Python with bpy (MESHPREP_BLENDER_PYTHON)")
+    path = corpus_dir / "anim_skeleton_fbx.fbx"
+    skinned = mp.load(path, rig=True)
+    posed_by_blender = mp.load(path)
+    rig = _rig(skinned)
+    assert len(rig.names) == 16 and rig.skinned.all()
+    assert list(rig.parents[:3]) == [-1, 0, 1] and (rig.parents < np.arange(16)).all()
+    extent = float(np.ptp(posed_by_blender.vertices, axis=0).max())
+    gap = cKDTree(posed_by_blender.vertices).query(skinned.vertices)[0].max()
+    assert gap < 1e-6 * extent
+    np.testing.assert_allclose(rig.weights.sum(axis=1), 1.0, atol=1e-5)
+    # the joints lie along the skinned surface (a chain through the mesh's box)
+    lo, hi = skinned.vertices.min(axis=0), skinned.vertices.max(axis=0)
+    assert ((rig.joints >= lo - 0.05 * extent) & (rig.joints <= hi + 0.05 * extent)).all()

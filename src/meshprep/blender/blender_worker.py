@@ -91,15 +91,22 @@ def pose_at_first_frame(scene: bpy.types.Scene) -> None:
     scene.frame_set(int(frame), subframe=float(frame - int(frame)))
 
 
-def export_glb(output: str) -> dict:
-    """Everything in the scene as one GLB (modifiers and the first-frame pose applied)."""
+def export_glb(output: str, skins: bool = False) -> dict:
+    """Everything in the scene as one GLB (modifiers and the first-frame pose applied).
+
+    ``skins=True`` keeps the armatures: skinned meshes in their bind pose with their joints and
+    weights, the joints posed at the current (first) frame (``export_rest_position_armature``
+    off), so skinning the file gives the same frame-0 surface as applying the armature."""
     meshes = [o for o in bpy.context.scene.objects if o.type == "MESH"]
     if not meshes:
         raise ValueError("no mesh objects in the file")
+    # every influence of a vertex (the exporter keeps 4 by default and renormalizes them)
+    options = {"export_rest_position_armature": False, "export_all_influences": True} \
+        if skins else {}
     bpy.ops.export_scene.gltf(filepath=output, export_format="GLB", export_apply=True,
-                              export_animations=False, export_skins=False,
+                              export_animations=False, export_skins=skins,
                               export_morph=False, export_yup=True, export_cameras=False,
-                              export_lights=False)
+                              export_lights=False, **options)
     return {"objects": len(meshes)}
 
 
@@ -525,7 +532,7 @@ def main(job_path: str) -> int:
             reset_scene()
             import_file(job["input"])
             pose_at_first_frame(bpy.context.scene)
-            result.update(export_glb(job["output"]))
+            result.update(export_glb(job["output"], skins=bool(job.get("skins"))))
         elif job["action"] == "render":
             result.update(render_job(job))
         else:

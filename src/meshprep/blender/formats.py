@@ -19,10 +19,11 @@ _Y_UP_IMPORTS = {".glb", ".gltf", ".obj", *BLENDER_FORMATS}
 
 
 def export_glb(path: str | os.PathLike[str], output: str | os.PathLike[str],
-               timeout: float = DEFAULT_TIMEOUT) -> dict:
-    """Import ``path`` in Blender (first frame of its animation) and export it as GLB."""
+               timeout: float = DEFAULT_TIMEOUT, skins: bool = False) -> dict:
+    """Import ``path`` in Blender (first frame of its animation) and export it as GLB;
+    ``skins=True`` keeps skins (bind-pose meshes, joints posed at the first frame)."""
     return run_job({"action": "export", "input": str(Path(path).resolve()),
-                    "output": str(Path(output).resolve())}, timeout)
+                    "output": str(Path(output).resolve()), "skins": skins}, timeout)
 
 
 def import_axes(path: str | os.PathLike[str]) -> np.ndarray:

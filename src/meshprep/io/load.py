@@ -220,7 +220,7 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
         from meshprep.blender import BlenderError, BlenderUnavailable
 
         try:
-            return _load_through_blender(path, max_bytes, appearance, parts)
+            return _load_through_blender(path, max_bytes, appearance, parts, rig)
         except (BlenderError, BlenderUnavailable) as exc:
             if ext != ".fbx":
                 raise
@@ -278,16 +278,17 @@ def _load_model(path: Path, jail: Path, max_bytes: int, appearance: bool = False
 
 
 def _load_through_blender(path: Path, max_bytes: int, appearance: bool,
-                          parts: bool = False) -> trimesh.Trimesh:
-    """FBX / BLEND / ABC / USD: Blender (in a worker process) exports a GLB, loaded as usual."""
+                          parts: bool = False, rig: bool = False) -> trimesh.Trimesh:
+    """FBX / BLEND / ABC / USD: Blender (in a worker process) exports a GLB, loaded as usual;
+    with ``rig`` the GLB keeps the skins (posed at frame 0 by the glTF poser)."""
     from meshprep.blender import export_glb
 
     with tempfile.TemporaryDirectory(prefix="meshprep_blender_") as folder:
         glb = Path(folder) / "model.glb"
-        export_glb(path, glb)
+        export_glb(path, glb, skins=rig)
         try:
             mesh = _load_model(glb, jail=Path(folder), max_bytes=max_bytes,
-                               appearance=appearance, parts=parts)
+                               appearance=appearance, rig=rig, parts=parts)
         except LoadError as exc:
             raise type(exc)(f"{path.name} (exported by Blender): {exc}") from exc
     mesh.metadata["meshprep_format"] = path.suffix.lower()[1:]
