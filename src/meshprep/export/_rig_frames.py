@@ -159,9 +159,17 @@ def blender_names(names: list[str]) -> list[str]:
 
 def bone_tails(heads: np.ndarray, y_axes: np.ndarray, parents: np.ndarray,
                vertices: np.ndarray) -> np.ndarray:
-    """Tails as Blender's glTF importer places them (its default ``BLENDER`` bone heuristic):
-    along the joint's bind-pose local +Y, as long as the nearest child head is far (a leaf
-    takes its parent's length; a lone root 5% of the vertices' box diagonal).
+    """Tails near where Blender's glTF importer places them (its default ``BLENDER`` bone
+    heuristic: along the joint's bind-pose local +Y, as long as the shortest child offset; a
+    leaf takes its parent's length), here in world distances; a lone root takes 5% of the
+    vertices' box diagonal.
+
+    The importer (``io_scene_gltf2`` ``blender/imp/vnode.py`` ``pick_bone_length``,
+    ``node.py``) measures the child offset in the parent's bind frame without its scale and
+    divides the bone's length by the armature object's scale (the skeleton's non-joint
+    ancestors); a lone root takes its own offset or 1. Those agree with world distances where
+    the skeleton and its ancestors carry no scale; the store's canonical rig no longer knows the
+    source's scale, so scaled skeletons get world-length tails here.
 
     Parameters
     ----------

@@ -30,9 +30,14 @@ Matched against Seed3D/Puppeteer:
 What differs: ``pc_w_norm`` samples the bind-pose mesh itself (area-weighted, face normals,
 seeded by the asset id), not ``export_to_watertight``'s marching-cubes remesh of ``mesh2sdf``
 (not a meshprep dependency); the vertices are the store's canonical mesh back in the bind
-pose (the cube's scale; ``process_single_file`` rescales anyway); the skinning stage's
+pose (the cube's scale; ``process_single_file`` rescales anyway), joints and vertices both in
+world axes (the script writes armature-space heads and object-space vertices: the same where
+the armature and mesh objects carry no transform); the skinning stage's
 ``.h5`` (``save_h5.py``: graph distances, topology edges) is left to Puppeteer's own script,
 which reads the dataset ``.npz`` written here; assets with several skeleton roots are skipped.
+
+``benchmarks/bench_rig_layouts.py`` runs ``read_rig_mesh_from_glb.py`` under Blender and reads
+both outputs with ``save_npz.py``.
 """
 
 from __future__ import annotations
@@ -293,7 +298,8 @@ register(Layout(
     read=read,
     notes="pc_w_norm samples the bind-pose mesh itself, not save_npz.py's mesh2sdf "
           "marching-cubes remesh (mesh2sdf is not a meshprep dependency); the skinning stage's "
-          ".h5 is left to Puppeteer's save_h5.py run on the dataset npz; bind pose recovered "
+          ".h5 is left to Puppeteer's save_h5.py run on the dataset npz; joints and vertices "
+          "in world axes (the script's are armature- and object-local); bind pose recovered "
           "from the store's frame-0 mesh; assets without a skin or with several skeleton roots "
           "are skipped",
     lists=f"{DATASETS['train']}: every exported item (args.dataset_path); "

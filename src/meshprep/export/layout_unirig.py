@@ -26,8 +26,15 @@ What differs: the vertices are the store's canonical mesh taken back to the bind
 cube's scale, not the source's; the loader normalizes anyway), not decimated to the script's
 50k faces (``fast_simplification``); tails follow Blender's importer heuristic
 (:func:`~meshprep.export._rig_frames.bone_tails`), which the training transform replaces by
-the only child's head wherever a bone has one child (``connect_tail_to_unique_son``); assets
-with several skeleton roots are skipped (the script keeps only the first bone's tree).
+the only child's head wherever a bone has one child (``connect_tail_to_unique_son``);
+``matrix_local``'s rotation is the world one (``process_armature`` leaves the armature object's
+rotation out of it and divides it by the object's scale: the same where the skeleton's non-joint
+ancestors carry no rotation or scale); the bone-shape icosphere Blender's importer adds, which
+``process_mesh`` takes as one more mesh, is not written; assets with several skeleton roots are
+skipped (the script keeps only the first bone's tree).
+
+``benchmarks/bench_rig_layouts.py`` runs ``extract.py`` under Blender and both files through
+``RawData.load``.
 """
 
 from __future__ import annotations
@@ -178,9 +185,11 @@ register(Layout(
     read=read,
     notes="bind pose recovered from the store's frame-0 mesh by inverting each vertex's "
           "blended skinning matrix; not decimated to the extract script's 50k faces; tails by "
-          "Blender's importer heuristic (the transform's connect_tail_to_unique_son replaces "
-          "those with one child); assets without a skin or with several skeleton roots are "
-          "skipped",
+          "Blender's importer heuristic in world lengths (the transform's "
+          "connect_tail_to_unique_son replaces those with one child); matrix_local's rotation "
+          "in world axes (extract.py's is armature-local, divided by the armature's scale); "
+          "no bone-shape icosphere (Blender's importer adds one that process_mesh takes as "
+          "geometry); assets without a skin or with several skeleton roots are skipped",
     lists=f"{LISTS['train']}: every exported id; {LISTS['test']}: the first ids "
           "(data_path lists; input_dataset_dir = this folder)",
     write_lists=write_lists,
