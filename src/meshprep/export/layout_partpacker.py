@@ -815,4 +815,5 @@ register(Layout(
     read=read,
     notes=NOTES,
     from_asset=export_asset,
+    store_needs=("parts",),
 ))

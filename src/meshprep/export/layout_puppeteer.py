@@ -306,4 +306,5 @@ register(Layout(
           f"{DATASETS['test']}: the first items",
     write_lists=write_lists,
     from_asset=export_puppeteer_asset,
+    store_needs=("rig",),
 ))

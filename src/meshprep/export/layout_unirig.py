@@ -194,4 +194,5 @@ register(Layout(
           "(data_path lists; input_dataset_dir = this folder)",
     write_lists=write_lists,
     from_asset=export_unirig_asset,
+    store_needs=("rig",),
 ))

@@ -274,13 +274,13 @@ def curation_params(config: dict) -> dict:
             "max_parts": config["parts"]["max"]}
 
 
-def stores_parts(config: dict) -> bool:
-    """Whether the run loads and stores parts: ``[parts] store``, or a ``[write]`` layout that
-    reads them."""
+def stores(config: dict, what: str) -> bool:
+    """Whether the run loads and stores ``what`` (``"parts"``, ``"rig"``): its section's
+    ``store``, or a ``[write]`` layout that reads it."""
     from meshprep.export.layouts import get_layout
 
-    return config["parts"]["store"] or any(
-        "parts" in get_layout(n).store_needs for n in sample_layouts(config))
+    return config[what]["store"] or any(
+        what in get_layout(n).store_needs for n in sample_layouts(config))
 
 
 def sample_layouts(config: dict) -> list[str]:

@@ -106,10 +106,10 @@ def step_load(ctx: AssetContext) -> None:
     colour = "render" in ctx.config["run"]["steps"] and "input" in render["targets"] and \
         bool({"color", "albedo"} & set(render["passes"]))
     colour = colour or _needs_materials(ctx.config)
-    from .config import stores_parts
+    from .config import stores
 
-    ctx.mesh = load(ctx.path, appearance=colour, parts=stores_parts(ctx.config),
-                    rig=ctx.config["rig"]["store"])
+    ctx.mesh = load(ctx.path, appearance=colour, parts=stores(ctx.config, "parts"),
+                    rig=stores(ctx.config, "rig"))
     ctx.metrics.update(input_vertices=len(ctx.mesh.vertices), input_faces=len(ctx.mesh.faces))
 
 
