@@ -11,13 +11,15 @@ only) are stand-ins that raise if called. Per file ``OUT/<stem>/``:
   ``skin``, ``joints``, ``tails``, ``parents`` with -1 for None, ``names``, ``matrix_local``);
 - ``meshes/<stem>.obj``, ``rigs/<stem>.txt``: Puppeteer
   ``skeleton/data_utils/read_rig_mesh_from_glb.py``'s ``process_glb``;
-- ``errors.json``: what failed.
+- ``errors.json``: what failed; ``seconds.json``: each script's seconds on the file (in this
+  one Blender process: the start of Blender is not counted).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 import types
 from pathlib import Path
@@ -85,16 +87,21 @@ def main() -> None:
         folder = out / path.stem
         (folder / "meshes").mkdir(parents=True, exist_ok=True)
         (folder / "rigs").mkdir(parents=True, exist_ok=True)
-        errors = {}
+        errors, seconds = {}, {}
+        start = time.perf_counter()
         try:
             unirig(extract, path, folder)
         except Exception:  # noqa: BLE001  (recorded, the bench reports it)
             errors["unirig"] = traceback.format_exc(limit=3)
+        seconds["unirig"] = time.perf_counter() - start
+        start = time.perf_counter()
         try:
             puppeteer.process_glb(str(path), str(folder / "rigs"), str(folder / "meshes"))
         except Exception:  # noqa: BLE001
             errors["puppeteer"] = traceback.format_exc(limit=3)
+        seconds["puppeteer"] = time.perf_counter() - start
         (folder / "errors.json").write_text(json.dumps(errors, indent=1))
+        (folder / "seconds.json").write_text(json.dumps(seconds))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from pathlib import Path
 
@@ -175,8 +176,19 @@ def compare_unirig(mods, ours_path: Path, blender: Path, transform: np.ndarray,
         "rot": _max(rotation - ours.matrix_local[:, :3, :3]),
         "verts matched": f"{int(matched.sum())}/{len(matched)} (ours {ours.N})",
         "skin": _max(up.skin[matched] - ours.skin[match[matched]]),
+        "skin (extraction)": _extraction_skin_gap(b, ours, transform),
     })
     return row
+
+
+def _extraction_skin_gap(b, ours, transform: np.ndarray) -> float:
+    """Largest skin difference against the extraction's own weights (``process_mesh``, before
+    ``save_raw_data``): save_raw_data builds its KD-tree on the merged vertices and indexes the
+    unmerged skin with it, so its rows drift wherever trimesh merges vertices (a glTF's UV or
+    normal seams); ours takes each merged vertex's row from its nearest unmerged vertex."""
+    distance, match = cKDTree(ours.vertices).query(to_ours(b["vertices"], transform))
+    matched = distance < MATCH
+    return _max(b["skin"][matched] - ours.skin[match[matched]])
 
 
 def compare_puppeteer(mods, ours: Path, blender: Path, stem: str) -> dict:
@@ -221,8 +233,23 @@ def default_files(out: Path) -> list[Path]:
     corpus = ROOT.parent / "shared" / "corpus"
     found = sorted(p for p in corpus.glob("*.gl*") if p.suffix.lower() in (".glb", ".gltf")
                    and declares_skin(p)) if corpus.is_dir() else []
-    return found + [ROOT / "tests/data/gltf_conformance/SimpleSkin.gltf",
-                    _two_bones(out / "two_bones.glb")]
+    extra = []
+    fbx = corpus / "anim_skeleton_fbx.fbx"
+    if fbx.is_file() and os.environ.get("MESHPREP_BLENDER_PYTHON"):
+        # a real rig (16 bones, 2439 vertices) as a skinned GLB both sides read: the corpus's
+        # FBX through meshprep's Blender export (the upstream scripts' old FBX importer fails
+        # on its light under Blender 5)
+        from meshprep.blender import export_glb
+
+        extra.append(out / "anim_skeleton.glb")
+        export_glb(fbx, extra[-1], skins=True)
+    if os.environ.get("MESHPREP_BLENDER_PYTHON"):  # a 20-bone chain skinning a 10k-vertex tube
+        extra.append(out / "chain.glb")
+        subprocess.run([os.environ["MESHPREP_BLENDER_PYTHON"],
+                        str(Path(__file__).with_name("_make_rigged_blender.py")),
+                        str(extra[-1])], check=True, capture_output=True)
+    return found + extra + [ROOT / "tests/data/gltf_conformance/SimpleSkin.gltf",
+                            _two_bones(out / "two_bones.glb")]
 
 
 def table(rows: list[dict], title: str) -> str:
@@ -245,9 +272,12 @@ def main() -> None:
     mods = upstream_modules(trees)
     ran = run_blender(files, trees, out)
     unirig, puppeteer = [], []
+    cost = []
     for path in files:
         try:
+            start = time.perf_counter()
             _, transform = our_export(path, out)
+            ours = time.perf_counter() - start
         except LayoutSkip as exc:
             unirig.append({"file": path.name, "load+check": f"skipped: {exc}"})
             puppeteer.append({"file": path.name, "names": f"skipped: {exc}"})
@@ -260,10 +290,20 @@ def main() -> None:
                else {})})
         puppeteer.append({"file": path.name, **compare_puppeteer(
             mods, out / "puppeteer", blender, path.stem)})
+        if ran:
+            theirs = json.loads((blender / "seconds.json").read_text())
+            cost.append({"file": path.name, "UniRig extract s": theirs["unirig"],
+                         "Puppeteer process_glb s": theirs["puppeteer"],
+                         "meshprep s (load, normalize, rig.npz, both layouts)": ours,
+                         "ratio": (theirs["unirig"] + theirs["puppeteer"]) / max(ours, 1e-9)})
     print(f"Blender extraction: {'ran' if ran else 'not run (set MESHPREP_BLENDER_PYTHON)'}")
     print(table(unirig, "unirig: ours vs UniRig extract.py + save_raw_data, via RawData.load"))
     print()
     print(table(puppeteer, "puppeteer: ours vs read_rig_mesh_from_glb.py, via save_npz.py"))
+    if cost:
+        print()
+        print(table(cost, "cost per asset (the upstream scripts inside one Blender process, "
+                          "Blender's start not counted)"))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ The files: every glTF of CORPUS (default ``../shared/corpus``) that declares a s
 (through the Blender backend: Blender exports them as skinned GLB; a file without a skinned
 mesh gets a row of NaN), the Khronos
 ``SimpleSkin.gltf`` of tests/data and the two-bone file of tests/io/test_rig.py (plain and
-Draco-compressed). Blender's
+Draco-compressed) and a 20-bone chain skinning a 10k-vertex tube made in Blender
+(``_make_rigged_blender.py``). Blender's
 Python (``MESHPREP_BLENDER_PYTHON``) imports each with its glTF importer and goes to the first
 keyframe (``_rigs_blender.py``). Both readings are put in meshprep's normalized frame (the
 transform :func:`meshprep.normalize` gives our mesh); the table shows per file the largest joint
@@ -59,6 +60,11 @@ def inputs(corpus: Path, out: Path) -> list[Path]:
     found = sorted(p for p in corpus.glob("*.gl*") if p.suffix.lower() in (".glb", ".gltf")
                    and declares_skin(p))
     found += sorted(p for p in corpus.glob("*") if p.suffix.lower() == ".fbx")
+    chain = out / "chain.glb"  # a 20-bone chain skinning a 10k-vertex tube, made in Blender
+    subprocess.run([os.environ["MESHPREP_BLENDER_PYTHON"],
+                    str(Path(__file__).with_name("_make_rigged_blender.py")), str(chain)],
+                   check=True, capture_output=True)
+    found.append(chain)
     return found + [ROOT / "tests/data/gltf_conformance/SimpleSkin.gltf",
                     _two_bones(out / "two_bones.glb"),
                     _two_bones(out / "two_bones_draco.glb", "draco")]
@@ -106,6 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_rigs_"))
     out.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("MESHPREP_BLENDER_PYTHON"):
+        sys.exit("set MESHPREP_BLENDER_PYTHON to Blender's Python (with bpy)")
     files = inputs(args.corpus, out)
     seconds = blender(files, out)
     print(f"Blender's importer: {seconds:.1f} s for {len(files)} files (one process)")

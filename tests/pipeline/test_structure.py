@@ -63,6 +63,8 @@ def test_parts_are_stored_with_their_metrics(tmp_path: Path) -> None:
     metrics = json.loads((folder / "meta.json").read_text())["metrics"]
     assert metrics["part_count"] == 3 and metrics["parts_stored"] == 3
     assert 0.25 < metrics["part_iou_max"] < 0.45  # a and b overlap by half
+    stored_iou = mesh.metadata["meshprep_part_iou"]  # kept for the part layouts
+    assert len(stored_iou) == 3 and max(stored_iou) == pytest.approx(metrics["part_iou_max"])
     # no rig in this file: no rig.npz (the [rig] store default is on)
     assert not (folder / "rig.npz").exists()
     with Ledger(out / "ledger.sqlite") as ledger:
@@ -76,6 +78,7 @@ def test_extract_keeps_the_part_ids_of_the_kept_faces(tmp_path: Path) -> None:
     out = _run(tmp_path, files, parts={"store": True},
                steps=["load", "normalize", "extract", "write"])
     mesh = read_parts_file(_asset_folder(out) / "parts.npz")
+    assert mesh.metadata["meshprep_part_iou"] is None  # no curate step: nothing measured
     parts = mesh.metadata["meshprep_parts"]
     counts = dict(zip(parts.names, parts.face_counts(), strict=True))
     # the main object is a and b (they touch); c stands apart and the speck floats: removed

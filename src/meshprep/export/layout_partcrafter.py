@@ -196,11 +196,15 @@ def export_partcrafter_asset(store_folder: Path, out: Path, asset_id: str) -> li
     if 1 < len(present) <= MAX_SAMPLED_PARTS:
         data["parts"] = [surface_dict(vertices, faces[parts.face_part == p], seed + 1 + i)
                          for i, p in enumerate(present)]
-    metrics = part_metrics(trimesh.Trimesh(vertices, faces, process=False), parts)
+    ious = mesh.metadata.get("meshprep_part_iou")  # measured by the run's curate step
+    if ious is None:
+        ious = part_metrics(trimesh.Trimesh(vertices, faces, process=False), parts).iou_list
+    ious = [float(v) for v in ious]
     paths = [_save_npy_dict(item / POINTS, data),
              _write_json(item / NUM_PARTS, {"num_parts": int(len(present))}),
-             _write_json(item / IOU, {"iou_mean": metrics.iou_mean, "iou_max": metrics.iou_max,
-                                      "iou_list": [float(v) for v in metrics.iou_list]}),
+             _write_json(item / IOU, {"iou_mean": float(np.mean(ious)) if ious else 0.0,
+                                      "iou_max": float(np.max(ious)) if ious else 0.0,
+                                      "iou_list": ious}),
              _write_parts_glb(item / MESH, vertices, faces, parts, present)]
     link_file(image, item / IMAGE)
     return [*paths, item / IMAGE]

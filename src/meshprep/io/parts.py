@@ -252,11 +252,13 @@ PARTS_FILE = "parts.npz"
 
 
 def save_parts(path: str | os.PathLike[str], vertices: np.ndarray, faces: np.ndarray,
-               parts: Parts) -> Path:
+               parts: Parts, iou_list: Sequence[float] | None = None) -> Path:
     """The mesh with its parts as a compressed ``.npz``, atomically.
 
     Keys: ``vertices`` float32 ``(N, 3)``, ``faces`` int32 ``(M, 3)``, ``face_part`` int32
-    ``(M,)``, ``names`` and ``geometry`` unicode ``(P,)`` (:func:`read_parts_file` reads it).
+    ``(M,)``, ``names`` and ``geometry`` unicode ``(P,)`` (:func:`read_parts_file` reads it);
+    ``iou_list`` float64 when given: the parts' pairwise voxel IoU the curate step measured
+    (:func:`meshprep.curate.part_metrics.part_metrics`), so layouts need not measure it again.
 
     Parameters
     ----------
@@ -281,6 +283,8 @@ def save_parts(path: str | os.PathLike[str], vertices: np.ndarray, faces: np.nda
               "face_part": np.asarray(parts.face_part, np.int32),
               "names": np.asarray(parts.names, dtype=str).reshape(-1),
               "geometry": np.asarray(parts.geometry or [""] * len(parts), dtype=str).reshape(-1)}
+    if iou_list is not None:
+        arrays["iou_list"] = np.asarray(iou_list, np.float64).reshape(-1)
     with atomic_write(path) as tmp, open(tmp, "wb") as stream:
         np.savez_compressed(stream, **arrays)
     return path
@@ -296,7 +300,8 @@ def read_parts_file(path: str | os.PathLike[str]) -> trimesh.Trimesh:
     Returns
     -------
     trimesh.Trimesh
-        Vertices and faces as stored (``process=False``).
+        Vertices and faces as stored (``process=False``); ``metadata["meshprep_part_iou"]``
+        holds the stored ``iou_list`` (None when the file has none).
     """
     with np.load(path, allow_pickle=False) as data:
         mesh = trimesh.Trimesh(data["vertices"].astype(np.float64), data["faces"].astype(np.int64),
@@ -305,4 +310,5 @@ def read_parts_file(path: str | os.PathLike[str]) -> trimesh.Trimesh:
         mesh.metadata["meshprep_parts"] = Parts(
             data["face_part"].astype(np.int32), [str(n) for n in data["names"]],
             geometry if any(geometry) else [])
+        mesh.metadata["meshprep_part_iou"] = data["iou_list"] if "iou_list" in data else None
     return mesh

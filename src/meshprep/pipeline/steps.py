@@ -77,6 +77,7 @@ class AssetContext:
     canonical: Any = None
     transform: np.ndarray | None = None
     parts: Any = None
+    part_iou: list | None = None
     rig: Any = None
     watertight: Any = None
     watertight_result: Any = None
@@ -178,6 +179,7 @@ def _structure_metrics(ctx: AssetContext) -> dict:
         from meshprep.curate.part_metrics import part_metrics
 
         found = part_metrics(ctx.canonical, ctx.parts)
+        ctx.part_iou = found.iou_list  # stored in parts.npz (the part layouts reuse it)
         out.update(part_count=found.count, part_geometry_count=found.geometry_count,
                    part_iou_mean=found.iou_mean, part_iou_max=found.iou_max,
                    part_box_iou_max=found.box_iou_max,
@@ -208,7 +210,7 @@ def step_extract(ctx: AssetContext) -> None:
         ctx.canonical, again = normalize(kept, bound=ctx.config["normalize"]["bound"])
         ctx.transform = again @ ctx.transform
         if ctx.parts is not None:
-            ctx.parts = ctx.parts.subset(result.face_keep)
+            ctx.parts, ctx.part_iou = ctx.parts.subset(result.face_keep), None
         if ctx.rig is not None:  # the kept mesh is welded: its vertices are not the rig's
             ctx.rig = None
             ctx.metrics["rig_dropped"] = "the extract step welded and cut the skinned mesh"
@@ -374,7 +376,8 @@ def _write_structure(ctx: AssetContext) -> None:
     if mesh is None:
         return
     if ctx.parts is not None:
-        save_parts(ctx.staging / PARTS_FILE, mesh.vertices, mesh.faces, ctx.parts)
+        save_parts(ctx.staging / PARTS_FILE, mesh.vertices, mesh.faces, ctx.parts,
+                   iou_list=ctx.part_iou)
         ctx.metrics["parts_stored"] = int((ctx.parts.face_counts() > 0).sum())
     if ctx.rig is not None:
         save_rig(ctx.staging / RIG_FILE, mesh.vertices, mesh.faces, ctx.rig)
