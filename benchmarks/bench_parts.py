@@ -21,7 +21,9 @@ Usage (from the repository root)::
    ways over 20 000 points of each, in the [-1, 1] frame, parts paired by least gap, next to
    the same figure between two of the upstream's own samplings of that part: "within sampling"
    means the ratio is near 1); ``iou_mean`` / ``iou_max`` against ``calculate_iou.py``'s and
-   the largest difference of the sorted pair lists; and the seconds per asset (median).
+   the largest difference of the sorted pair lists; and the seconds per asset (median);
+5. Runs PartCrafter's own ``ObjaversePartDataset`` / ``BatchedObjaversePartDataset`` (its
+   ``src/datasets/objaverse_part.py``, unchanged) on our export (``_partcrafter_loader_venv.py``).
 
 Issue 30's targets: same part count and per-part surfaces, IoU statistics within 1e-3, cost
 >= 10x cheaper per asset.
@@ -182,6 +184,22 @@ def compare(stem: str, upstream_out: Path, item: str) -> dict:
             "iou_max_diff": abs(our_iou["iou_max"] - their_iou["iou_max"])}
 
 
+def upstream_loader(python: Path, upstream: Path, export: Path, work: Path) -> str:
+    """PartCrafter's ``ObjaversePartDataset`` and ``BatchedObjaversePartDataset`` on our export
+    (``_partcrafter_loader_venv.py``); one line saying what they yielded."""
+    report = work / "upstream_loader.json"
+    subprocess.run([str(python), str(Path(__file__).with_name("_partcrafter_loader_venv.py")),
+                    str(upstream), str(export / "object_part_configs.json"), str(report)],
+                   check=True, capture_output=True)
+    data = json.loads(report.read_text())
+    shapes = sorted({f"images {i['images'][0]} {i['images'][1]}, part_surfaces "
+                     f"{i['part_surfaces'][0]} {i['part_surfaces'][1]}" for i in data["items"]})
+    return (f"PartCrafter's ObjaversePartDataset on our export: {data['length']} items kept by "
+            f"its filters (num_parts 1-16, iou_mean and iou_max <= 0.5), {len(data['items'])} "
+            f"read, {len(data['errors'])} errors; batched collate: {len(data['batches'])} "
+            f"batches {data['batches'][:1]}; e.g. {shapes[:2]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", nargs="?", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -219,6 +237,7 @@ def main() -> None:
     print(f"median seconds per asset: upstream {theirs:.2f} (mesh_to_point + calculate_iou), "
           f"meshprep {ours:.2f} (load + curate + parts.npz + condition render + export); "
           f"median ratio {np.median(ratios):.1f}x (min {min(ratios):.1f}x)")
+    print(upstream_loader(python, upstream, work / "meshprep" / "partcrafter", work))
     worst = max(max(r["iou_mean_diff"], r["iou_max_diff"]) for r in rows)
     print(f"largest iou_mean / iou_max difference {worst:.1e}; largest surface gap ratio "
           f"{max(r['gap_ratio'] for r in rows):.2f}")

@@ -135,3 +135,20 @@ def test_names_are_sanitized_as_the_blender_script_does() -> None:
 
     assert txt_names(["mixamorig:Hips", "a b.001", "a-b.001"]) == [
         "mixamorig_Hips", "a_b_001", "a_b_001_1"]
+
+
+def test_the_entry_is_what_the_written_files_parse_to(exported) -> None:
+    """The export builds its dataset entry from the arrays it writes, with the same formatted
+    numbers; parsing the written files (process_single_file's way) must give the same."""
+    from meshprep.export.layout_puppeteer import ITEMS, item_from_files
+
+    out, _ = exported
+    entry = np.load(out / ITEMS / "chain.npy", allow_pickle=True)[()]
+    parsed = item_from_files(out / "meshes" / "chain.obj", out / "rigs" / "chain.txt",
+                             entry["pc_w_norm"])
+    assert sorted(entry) == sorted(parsed)
+    for key, value in parsed.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(entry[key], value, err_msg=key)
+        else:
+            assert entry[key] == value, key

@@ -85,17 +85,27 @@ def obj_text(vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray) -> st
     return "\n".join(lines) + "\n"
 
 
-def rig_text(bind: BindRig, names: list[str]) -> str:
-    """``record_info``'s lines: joints, root, one skin line per vertex, hier."""
+def rig_text(bind: BindRig, names: list[str], entries: tuple | None = None) -> str:
+    """``record_info``'s lines: joints, root, one skin line per vertex, hier (``entries``:
+    :func:`skin_entries` of the weights, computed when not given)."""
     lines = [f"joints {n} {x:.8f} {y:.8f} {z:.8f}"
              for n, (x, y, z) in zip(names, bind.joints.tolist(), strict=True)]
     lines.append(f"root {names[0]}")
-    weights = bind.weights
-    for v in range(len(weights)):
-        columns = np.flatnonzero(weights[v])
-        lines.append(f"skin {v} " + " ".join(f"{names[j]} {weights[v, j]:.4f}" for j in columns))
+    rows, cols, text = entries if entries is not None else skin_entries(bind.weights)
+    pairs = np.char.add(np.char.add(np.asarray(names, dtype=str)[cols], " "), text)
+    starts = np.searchsorted(rows, np.arange(len(bind.weights) + 1))
+    # record_info writes "skin <v> " then the pairs: a vertex without weights keeps the space
+    lines += [f"skin {v} " + " ".join(pairs[starts[v]:starts[v + 1]].tolist())
+              for v in range(len(bind.weights))]
     lines += [f"hier {names[p]} {names[j]}" for j, p in enumerate(bind.parents.tolist()) if p >= 0]
     return "\n".join(lines) + "\n"
+
+
+def skin_entries(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero weights in row order: rows, columns and each weight as ``%.4f`` text (what
+    ``record_info`` writes and ``read_rig_file`` parses back)."""
+    rows, cols = np.nonzero(weights)
+    return rows, cols, np.char.mod("%.4f", weights[rows, cols].astype(np.float64))
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -155,23 +165,44 @@ def unit_cube(points: np.ndarray, scale_factor: float) -> tuple[np.ndarray, np.n
     return moved * scale, center, scale
 
 
-def dataset_item(obj: Path, txt: Path, pc_w_norm: np.ndarray) -> dict[str, Any]:
-    """``process_single_file`` of the written files (``pc_w_norm`` given)."""
+def item_from_files(obj: Path, txt: Path, pc_w_norm: np.ndarray) -> dict[str, Any]:
+    """``process_single_file`` of written files (``pc_w_norm`` given): the reader's side."""
     vertices, faces, normals = read_obj(obj)
     rig = read_rig_txt(txt)
     vertices, center, scale = unit_cube(vertices, MESH_SCALE)
     normals = normals / (np.linalg.norm(normals, axis=1, keepdims=True) + 1e-8)
-    rows, cols, data = [], [], []
-    for v, pairs in rig["skin"].items():
-        for j, w in pairs:
-            rows.append(v)
-            cols.append(j)
-            data.append(w)
+    entries = [(v, j, w) for v, pairs in rig["skin"].items() for j, w in pairs]
+    rows, cols, data = (np.array(c) for c in zip(*entries, strict=True)) if entries else \
+        (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     skin = sp.coo_matrix((data, (rows, cols)), shape=(len(vertices), len(rig["joints"])))
     return {"vertices": vertices, "faces": faces, "normals": normals,
             "joints": (rig["joints"] - center) * scale, "bones": rig["bones"],
             "root_index": rig["root"], "uuid": obj.name.split(".")[0], "pc_w_norm": pc_w_norm,
             "joint_names": rig["names"], "skinning_weights_value": skin.data,
+            "skinning_weights_rows": skin.row, "skinning_weights_cols": skin.col,
+            "skinning_weights_row": skin.row, "skinning_weights_col": skin.col,
+            "skinning_weights_shape": skin.shape}
+
+
+def dataset_item(uid: str, vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray,
+                 bind: BindRig, names: list[str], pc_w_norm: np.ndarray,
+                 entries: tuple | None = None) -> dict[str, Any]:
+    """``process_single_file``'s entry, as it reads the files :func:`obj_text` and
+    :func:`rig_text` write, made from the same arrays and the same formatted numbers (``v`` /
+    ``vn`` at full precision parse back exactly; joints ``%.8f`` and weights ``%.4f`` are parsed
+    from their text): :func:`read_obj` and :func:`read_rig_txt` read the files themselves."""
+    vertices, center, scale = unit_cube(np.asarray(vertices, np.float64), MESH_SCALE)
+    normals = np.asarray(normals, np.float64)
+    normals = normals / (np.linalg.norm(normals, axis=1, keepdims=True) + 1e-8)
+    joints = np.char.mod("%.8f", np.asarray(bind.joints, np.float64)).astype(np.float64)
+    bones = np.array([[p, j] for j, p in enumerate(bind.parents.tolist()) if p >= 0])
+    rows, cols, text = entries if entries is not None else skin_entries(bind.weights)
+    skin = sp.coo_matrix((text.astype(np.float64), (rows, cols)),
+                         shape=(len(vertices), len(names)))
+    return {"vertices": vertices, "faces": np.asarray(faces, np.int64), "normals": normals,
+            "joints": (joints - center) * scale, "bones": bones, "root_index": 0, "uuid": uid,
+            "pc_w_norm": pc_w_norm, "joint_names": list(names),
+            "skinning_weights_value": skin.data,
             "skinning_weights_rows": skin.row, "skinning_weights_cols": skin.col,
             "skinning_weights_row": skin.row, "skinning_weights_col": skin.col,
             "skinning_weights_shape": skin.shape}
@@ -200,9 +231,12 @@ def export_puppeteer_asset(store_folder: Path, out: Path, asset_id: str) -> list
     uid, out = plain_id(asset_id), Path(out)
     bind = read_store_rig(store_folder)
     normals = vertex_normals(bind.vertices, bind.faces)
+    names = txt_names(bind.names)
     obj = write_text(out / MESHES / f"{uid}.obj", obj_text(bind.vertices, normals, bind.faces))
-    txt = write_text(out / RIGS / f"{uid}.txt", rig_text(bind, txt_names(bind.names)))
-    entry = dataset_item(obj, txt, surface_points(bind.vertices, bind.faces, uid))
+    entries = skin_entries(bind.weights)
+    txt = write_text(out / RIGS / f"{uid}.txt", rig_text(bind, names, entries))
+    entry = dataset_item(uid.split(".")[0], bind.vertices, normals, bind.faces, bind, names,
+                         surface_points(bind.vertices, bind.faces, uid), entries)
     return [obj, txt, _save_entry(out / ITEMS / f"{uid}.npy", entry)]
 
 
@@ -253,8 +287,8 @@ def read(folder: Path, asset_id: str) -> dict[str, np.ndarray]:
     the item's entry), with the dense skin as ``read_npz.py`` rebuilds it (``skin``)."""
     uid = plain_id(asset_id)
     pc = np.load(Path(folder) / ITEMS / f"{uid}.npy", allow_pickle=True)[()]["pc_w_norm"]
-    entry = dataset_item(Path(folder) / MESHES / f"{uid}.obj",
-                         Path(folder) / RIGS / f"{uid}.txt", pc)
+    entry = item_from_files(Path(folder) / MESHES / f"{uid}.obj",
+                            Path(folder) / RIGS / f"{uid}.txt", pc)
     skin = sp.coo_matrix((entry["skinning_weights_value"], (entry["skinning_weights_row"],
                                                             entry["skinning_weights_col"])),
                          shape=entry["skinning_weights_shape"]).toarray()
