@@ -479,10 +479,16 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
                                    "lists where its loader opens them and its own records in "
                                    "OUTPUT/.meshprep-export/ (export.parquet). A store with "
                                    "fewer samples than the layout needs is refused, naming the "
-                                   "smallest [sample] config that fits.")
+                                   "smallest [sample] config that fits. With --shards N: "
+                                   "WebDataset tar shards of N assets each in "
+                                   "OUTPUT/shards/ (a folder or fsspec URL), with "
+                                   "OUTPUT/shards/index.json.")
     p.add_argument("dataset", type=Path, help="a `meshprep run` output folder")
     p.add_argument("--layout", required=True)
-    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("-o", "--output", required=True,
+                   help="output folder (with --shards also an fsspec URL: s3://bucket/x)")
+    p.add_argument("--shards", type=int, default=None, metavar="N",
+                   help="pack the layout's files into tar shards of N assets each")
     p.add_argument("--ids", type=Path, default=None, help="file with one asset id per line")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--include-flagged", action="store_true",
@@ -493,10 +499,15 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 def _run_export(args: argparse.Namespace) -> int:
     from .export.run import export_dataset
+    from .pipeline.sources import is_uri
 
     ids = None
     if args.ids is not None:
         ids = [line.strip() for line in args.ids.read_text().splitlines() if line.strip()]
+    if args.shards is not None:
+        return _run_export_shards(args, ids)
+    if is_uri(args.output):
+        raise MeshprepError(f"{args.output}: a URL output needs --shards N")
     summary = export_dataset(args.dataset, args.layout, args.output, ids=ids,
                              workers=args.workers, progress=not args.no_progress,
                              include_flagged=args.include_flagged)
@@ -506,6 +517,25 @@ def _run_export(args: argparse.Namespace) -> int:
           f"manifest {summary.manifest}")
     if summary.lists:
         print("item lists: " + ", ".join(summary.lists))
+    for line in summary.errors[:5]:
+        print(f"  failed {line}", file=sys.stderr)
+    return 0 if summary.failed == 0 else 1
+
+
+def _run_export_shards(args: argparse.Namespace, ids: list[str] | None) -> int:
+    from .export.shards import export_shards
+
+    shards = export_shards(args.dataset, args.layout, args.output, shards=args.shards, ids=ids,
+                           workers=args.workers, progress=not args.no_progress,
+                           include_flagged=args.include_flagged)
+    summary = shards.export
+    flagged = f", {summary.flagged} flagged by the run's sign check" if summary.flagged else ""
+    print(f"{args.output}: {summary.exported} exported, {summary.skipped} already done, "
+          f"{summary.failed} failed{flagged} of {summary.listed}; {shards.assets} assets in "
+          f"{shards.shards} shards ({shards.written} written, {shards.kept} kept, "
+          f"{shards.bytes_written / 1e6:.1f} MB) in {shards.seconds:.1f} s; index {shards.index}")
+    if shards.lists:
+        print("item lists: " + ", ".join(shards.lists))
     for line in summary.errors[:5]:
         print(f"  failed {line}", file=sys.stderr)
     return 0 if summary.failed == 0 else 1
