@@ -16,7 +16,6 @@ from meshprep.export.layouts import get_layout
 from meshprep.export.run import MARKERS, RECORDS, export_dataset
 from meshprep.pipeline import resolve_config, run_dataset
 from meshprep.pipeline.config import ConfigError
-from meshprep.sample import farthest_point_sampling
 from meshprep.sample.layouts import read_meshprep, write_meshprep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,8 +51,14 @@ def test_store_keeps_the_fps_order(dataset: Path) -> None:
     store = read_meshprep(next(dataset.glob("objects/*/*")))
     assert store.surface_fps.shape == (500,) and store.salient_fps.shape == (500,)
     assert len(set(store.surface_fps.tolist())) == 500
-    # the stored prefix is what farthest point sampling gives (same seed)
-    assert np.array_equal(store.surface_fps, farthest_point_sampling(store.surface_points, 500))
+    # the stored prefix is a farthest-point order of the stored points: each next point is the
+    # farthest from those before it (up to the compact store's quantization, 2.3e-5), which
+    # the encoding keeps while it reorders rows (the order is remapped with them)
+    points = store.surface_points.astype(np.float64)
+    nearest = np.linalg.norm(points - points[store.surface_fps[0]], axis=1)
+    for index in store.surface_fps[1:]:
+        assert nearest[index] >= nearest.max() - 1e-4
+        nearest = np.minimum(nearest, np.linalg.norm(points - points[index], axis=1))
 
 
 def test_dora_slices_the_stored_order(dataset: Path, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from meshprep.pipeline import (
     resolve_config,
     run_dataset,
 )
+from meshprep.sample.layouts import read_meshprep
 
 from .conftest import REPO, TROUBLE, fast_config, write_models
 
@@ -61,7 +62,7 @@ def test_every_failure_is_recorded_and_the_run_goes_on(tmp_path):
             .to_pylist()}
     folder = Path(rows["ok1"]["path"])
     assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "renders", "sdf.npz",
-                                                        "surface.npz", "watertight.ply"]
+                                                        "surface.npz", "watertight.drc"]
     for target in ("input", "watertight"):  # the default render step: 4 normal views of each
         views = sorted(p.name for p in (folder / "renders" / target).iterdir())
         assert views == [f"{i:03d}_normal.png" for i in range(4)] + ["transforms.json"]
@@ -72,8 +73,7 @@ def test_every_failure_is_recorded_and_the_run_goes_on(tmp_path):
     assert rows["ok1"]["watertight_genus"] == 0 and rows["ok1"]["input_faces"] == 80
     assert rows["ok1"]["load_status"] == "ok" and rows["broken"]["load_status"] == "failed"
     assert rows["broken"]["normalize_status"] is None
-    with np.load(folder / "sdf.npz") as sdf:
-        assert sdf["volume_points"].shape == (1000, 3)
+    assert read_meshprep(folder).sdf.volume_points.shape == (1000, 3)  # the compact store
 
     # a rerun does nothing, and says so
     again = run_dataset(tmp_path / "in", out, config, executor=LocalExecutor(1),

@@ -1,4 +1,4 @@
-"""``meshprep run`` with the sparse SDF layout: a file per asset beside its watertight.ply."""
+"""``meshprep run`` with the sparse SDF layout: a file per asset beside its watertight mesh."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import trimesh
 
+from meshprep.io.load import read_draco
 from meshprep.pipeline import resolve_config, run_dataset
 from meshprep.voxel import read_sparse_sdf
 
@@ -31,8 +31,8 @@ def test_sparse_sdf_layout(tmp_path: Path) -> None:
         assert len(sdf.sparse_index) == row["sdf_64_nodes"] > 0
         assert sdf.sparse_index.dtype == np.uint16 and sdf.sparse_sdf.dtype == np.float16
         assert np.abs(sdf.sparse_sdf.astype(np.float32)).max() <= 1
-        # the nodes are those of the watertight.ply's grid: some lie inside it
-        watertight = trimesh.load(folder / "watertight.ply", process=False)
+        # the nodes are those of the stored watertight mesh's grid: some lie inside it
+        watertight = read_draco(folder / "watertight.drc")
         points = sdf.sparse_index[:200] / 63 * 2 - 1
         inside = watertight.contains(points)
         assert np.array_equal(inside, sdf.sparse_sdf[:200] < 0)

@@ -92,9 +92,8 @@ def stored_assets(dataset: str | os.PathLike[str], ids: Iterable[str] | None = N
 
 def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict:
     """Write one asset in ``layout_name`` (in a worker); never raises, returns its record."""
-    import trimesh
 
-    from meshprep.sample.layouts import read_meshprep
+    from meshprep.sample.layouts import read_meshprep, stored_watertight
 
     layout = get_layout(layout_name)
     started = time.perf_counter()
@@ -102,9 +101,9 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
         return _export_rendered(layout, asset_id, folder, out, started)
     try:
         samples = read_meshprep(folder)
-        watertight_path = Path(folder) / "watertight.ply"
-        watertight = trimesh.load(watertight_path, process=False) if \
-            layout.uses_watertight and watertight_path.is_file() else None
+        watertight_path = stored_watertight(folder)  # watertight.drc (compact) or .ply
+        watertight = _read_watertight(watertight_path) if \
+            layout.uses_watertight and watertight_path is not None else None
         paths = layout.write(samples, watertight, Path(out), asset_id)
         checks = _check_written(layout, samples, Path(out), asset_id, paths)
         if layout.store_files is not None:  # e.g. the run's renders of the textured source
@@ -120,6 +119,17 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
         return {"asset_id": asset_id, "status": "failed", "files": [],
                 "seconds": time.perf_counter() - started,
                 "error": f"{type(exc).__name__}: {message}"}
+
+
+def _read_watertight(path: Path):
+    """The stored watertight mesh (vertices and faces as stored, nothing merged)."""
+    import trimesh
+
+    from meshprep.io.load import read_draco
+
+    if path.suffix == ".drc":
+        return read_draco(path)
+    return trimesh.load(path, process=False)
 
 
 def _export_rendered(layout, asset_id: str, folder: str, out: str, started: float) -> dict:

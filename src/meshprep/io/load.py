@@ -51,6 +51,7 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".off",
     ".dae",
     ".3mf",
+    ".drc",
     ".zip",
 )
 
@@ -92,7 +93,8 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
     Parameters
     ----------
     path : str or os.PathLike
-        A ``.glb .gltf .obj .ply .stl .off .dae .3mf`` file or a ``.zip`` archive holding one.
+        A ``.glb .gltf .obj .ply .stl .off .dae .3mf .drc`` file or a ``.zip`` archive holding
+        one.
     max_archive_bytes : int
         Largest total uncompressed size a zip archive (or a 3MF container) may expand to.
     appearance : bool
@@ -384,6 +386,8 @@ def _parse_with(path: Path, ext: str, jail: Path, options: dict[str, Any],
                                   process=False, **options)
     if ext == ".3mf":
         return threemf.read_3mf(path)  # production extension (p:path) included
+    if ext == ".drc":
+        return trimesh.Scene(read_draco(path))
     # a text file that is not UTF-8: re-encoded here, as trimesh needs charset_normalizer for it
     recoded = text.as_utf8(path, ext)
     with io.BytesIO(recoded) if recoded is not None else open(path, "rb") as f:
@@ -393,6 +397,26 @@ def _parse_with(path: Path, ext: str, jail: Path, options: dict[str, Any],
         read_mtl_maps(scene, resolver)  # normal and emission maps trimesh does not read
     # skinned meshes and instances with broken material bindings, which trimesh drops
     return collada.completed(path, scene) if ext == ".dae" else scene
+
+
+def read_draco(path: Path) -> trimesh.Trimesh:
+    """A Draco ``.drc`` file's triangle mesh (points without faces are refused).
+
+    Raises
+    ------
+    CorruptFileError
+        When Draco cannot decode it, or it holds no triangles.
+    """
+    import DracoPy
+
+    try:
+        decoded = DracoPy.decode(path.read_bytes())
+    except Exception as exc:  # DracoPy raises its own types for broken data
+        raise CorruptFileError(f"{path.name}: not a Draco mesh ({exc})") from exc
+    faces = np.asarray(getattr(decoded, "faces", np.zeros((0, 3))), np.int64).reshape(-1, 3)
+    if not len(faces):
+        raise CorruptFileError(f"{path.name}: a Draco point cloud, not a mesh")
+    return trimesh.Trimesh(np.asarray(decoded.points, np.float64), faces, process=False)
 
 
 def _flatten(scene: trimesh.Scene, file_name: str, appearance: bool = False

@@ -105,8 +105,8 @@ def write_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike[str], *, binary: b
         The mesh; only vertices and faces are written for ``.ply``.
     path : str or os.PathLike
         Output path: ``.ply`` (binary little-endian, float32 vertices, int32 indices, written by
-        meshprep), ``.stl`` or any other extension trimesh can export (``.obj``, ``.glb``,
-        ``.off`` ...).
+        meshprep), ``.drc`` (Draco: :func:`encode_draco`, the compact store's meshes), ``.stl``
+        or any other extension trimesh can export (``.obj``, ``.glb``, ``.off`` ...).
     binary : bool
         Binary encoding for ``.ply`` and ``.stl``; False writes ASCII. Ignored by other formats.
 
@@ -128,11 +128,40 @@ def write_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike[str], *, binary: b
         if ext == ".ply" and binary:
             with open(tmp, "wb") as stream:
                 write_ply_binary(stream, vertices, faces)
+        elif ext == ".drc":
+            with open(tmp, "wb") as stream:
+                stream.write(encode_draco(vertices, faces))
         else:
             data = _export_with_trimesh(mesh, ext, binary)
             with open(tmp, "wb") as stream:
                 stream.write(data)
     return target
+
+
+#: Draco's position quantization of the store's meshes: 16 bits over the mesh's box (error at
+#: most the box's longest side / 2^17: under 2^-15 of the canonical cube's half-width)
+DRACO_POSITION_BITS = 16
+DRACO_COMPRESSION_LEVEL = 7
+
+
+def encode_draco(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """A Draco mesh (DracoPy: positions quantized to :data:`DRACO_POSITION_BITS` over the box,
+    edgebreaker connectivity; Draco may reorder vertices and faces, never changes a triangle).
+
+    Parameters
+    ----------
+    vertices : (N, 3) array
+    faces : (M, 3) integer array
+
+    Returns
+    -------
+    bytes
+    """
+    import DracoPy
+
+    return DracoPy.encode(np.asarray(vertices, np.float32), np.asarray(faces, np.uint32),
+                          quantization_bits=DRACO_POSITION_BITS,
+                          compression_level=DRACO_COMPRESSION_LEVEL)
 
 
 def _checked_mesh(mesh: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:

@@ -67,6 +67,9 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     salient_from = "original"    # or "watertight"
     layout = "meshprep"          # or "hunyuan3d"
     float16 = false
+    compact = true               # the store's compact encoding (meshprep.io.compact: 16-bit
+                                 # positions, octahedral normals, float16 distances, zstd;
+                                 # watertight.drc); false: float32 (float16) npz, watertight.ply
     fps = 0                      # store the first N farthest-point samples' order (raised to
                                  # what the [write] layouts need: dora 32768)
 
@@ -120,6 +123,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "salient_from": "original",
         "layout": "meshprep",
         "float16": False,
+        "compact": True,
         "fps": 0,
     },
     "voxel": {"resolutions": [256, 512, 1024], "pbr": True, "cond_views": 16,

@@ -336,12 +336,16 @@ def step_write(ctx: AssetContext) -> None:
     """Write the watertight mesh and the samples into the staging folder."""
     from meshprep.io import write_mesh
     from meshprep.sample import write_layout
+    from meshprep.sample.layouts import WATERTIGHT_FILES, write_compact
 
     layout = ctx.config["sample"]["layout"]
+    compact = ctx.config["sample"]["compact"] and layout == "meshprep"
     if ctx.watertight is not None and layout == "meshprep":
-        write_mesh(ctx.watertight, ctx.staging / "watertight.ply")
+        write_mesh(ctx.watertight, ctx.staging / WATERTIGHT_FILES[0 if compact else 1])
     _write_structure(ctx)
-    if ctx.samples is not None:
+    if ctx.samples is not None and compact:
+        write_compact(ctx.samples, ctx.staging)
+    elif ctx.samples is not None:
         dtype = np.float16 if ctx.config["sample"]["float16"] else np.float32
         write_layout(layout, ctx.samples, ctx.staging, watertight=ctx.watertight,
                      asset_id=ctx.task.asset_id, dtype=dtype)
@@ -575,6 +579,7 @@ def _write_meta(ctx: AssetContext, outcome: AssetOutcome, config_digest: str) ->
     meta = {
         "id": ctx.task.asset_id, "source": ctx.task.source, "uid": ctx.task.uid,
         "sha256": ctx.task.sha256, "config_hash": config_digest, "meshprep": __version__,
+        "store": _store_encoding(ctx.config),
         "transform": None if ctx.transform is None else np.asarray(ctx.transform).tolist(),
         "transform_maps": "source coordinates -> canonical cube (invert it to map back)",
         "stages": [{"name": n, "status": s, "seconds": round(t, 4)}
@@ -585,6 +590,17 @@ def _write_meta(ctx: AssetContext, outcome: AssetOutcome, config_digest: str) ->
     }
     with open(ctx.staging / META, "w", encoding="utf-8") as stream:
         json.dump(meta, stream, indent=1)
+
+
+def _store_encoding(config: dict) -> str:
+    """How the asset's samples and watertight mesh are stored (meta.json's ``store``)."""
+    from meshprep.sample.layouts import COMPACT_ENCODING
+
+    sample = config["sample"]
+    if sample["layout"] != "meshprep":
+        return sample["layout"]
+    return COMPACT_ENCODING if sample["compact"] else \
+        ("float16" if sample["float16"] else "float32")
 
 
 def _one_line(exc: BaseException) -> str:

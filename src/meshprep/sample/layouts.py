@@ -38,10 +38,11 @@ from .step import TrainingSamples
 _FLOATS = (np.float32, np.float16)
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """``np.savez`` (uncompressed: float noise does not compress) into place, atomically."""
+def _save_npz(path: Path, arrays: dict[str, np.ndarray], compressed: bool = False) -> Path:
+    """``np.savez`` (uncompressed: float noise does not compress; ``compressed``: zlib, for
+    the compact encoding's byte planes) into place, atomically."""
     with atomic_write(path) as tmp, open(tmp, "wb") as stream:
-        np.savez(stream, **arrays)
+        (np.savez_compressed if compressed else np.savez)(stream, **arrays)
     return path
 
 
@@ -105,13 +106,150 @@ def write_meshprep(
     return (_save_npz(folder / "surface.npz", surface), _save_npz(folder / "sdf.npz", volumetric))
 
 
+#: the ``encoding`` key of the compact store's files (:func:`write_compact`)
+COMPACT_ENCODING = "meshprep-compact-1"
+#: the watertight mesh's file in an asset's store folder: Draco in the compact store, PLY before
+WATERTIGHT_FILES = ("watertight.drc", "watertight.ply")
+
+
+def stored_watertight(folder: str | os.PathLike[str]) -> Path | None:
+    """The asset's watertight mesh file (``watertight.drc`` or ``watertight.ply``), or None."""
+    for name in WATERTIGHT_FILES:
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return None
+
+
+def write_compact(samples: TrainingSamples, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write ``surface.npz`` and ``sdf.npz`` in the compact encoding (the run's store).
+
+    Every point set is stored with :mod:`meshprep.io.compact` (16-bit positions as sorted Morton
+    deltas, octahedral normals, sign-safe float16 distances; byte planes; Zstandard), so a read
+    gives its rows in the encoding's read order (:func:`meshprep.io.compact.read_rows`), not the
+    sampler's: rows stay paired (point, normal, distance), each near group stays apart, and the
+    farthest-point orders are remapped to the read order. :func:`read_meshprep` reads both this
+    and the float32 files of :func:`write_meshprep`.
+
+    Parameters
+    ----------
+    samples : TrainingSamples
+    folder : path-like
+
+    Returns
+    -------
+    (Path, Path)
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    surface: dict[str, np.ndarray] = {"encoding": np.array(COMPACT_ENCODING)}
+    for name in ("surface", "salient"):
+        rows = _put_set(surface, name, getattr(samples, f"{name}_points"),
+                        normals=getattr(samples, f"{name}_normals"))
+        order = getattr(samples, f"{name}_fps")
+        if order is not None:
+            surface[f"{name}_fps_index"] = _inverse(rows)[np.asarray(order)].astype(np.int32)
+    sdf = samples.sdf
+    volumetric: dict[str, np.ndarray] = {"encoding": np.array(COMPACT_ENCODING),
+                                         "near_salient_count": np.int64(sdf.salient_count)}
+    _put_set(volumetric, "volume", sdf.volume_points, distances=sdf.volume_sdf)
+    _put_set(volumetric, "near_uniform", sdf.surface_near_points,
+             distances=sdf.surface_near_sdf)
+    _put_set(volumetric, "near_salient", sdf.salient_near_points,
+             distances=sdf.salient_near_sdf)
+    if sdf.truncation is not None:
+        volumetric["truncation"] = np.float64(sdf.truncation)
+    return (_save_npz(folder / "surface.npz", surface), _save_npz(folder / "sdf.npz", volumetric))
+
+
+def _put_set(arrays: dict, name: str, points: np.ndarray, *, normals: np.ndarray | None = None,
+             distances: np.ndarray | None = None) -> np.ndarray:
+    """One point set (and its paired normals or distances) into ``arrays``; the input rows in
+    read order."""
+    from meshprep.io.compact import (
+        CompactRangeError,
+        byte_planes,
+        encode_distances,
+        encode_normals,
+        encode_points,
+        read_rows,
+        squeeze,
+    )
+
+    try:
+        packed, sort = encode_points(points)
+        arrays[f"{name}_points_q"] = squeeze(packed)
+    except CompactRangeError:  # a point beyond the range: this set's positions as float32
+        sort = np.arange(len(points))
+        arrays[f"{name}_points_f32"] = np.asarray(points, np.float32)
+    arrays[f"{name}_count"] = np.int64(len(sort))
+    if normals is not None:
+        codes = encode_normals(np.asarray(normals)[sort])
+        arrays[f"{name}_normals_oct"] = squeeze(byte_planes(codes))
+    if distances is not None:
+        half = encode_distances(np.asarray(distances)[sort])
+        arrays[f"{name}_sdf_f16"] = squeeze(byte_planes(half))
+    return read_rows(sort) if f"{name}_points_q" in arrays else sort
+
+
+def _get_set(arrays, name: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """A set of :func:`_put_set` in read order: points, normals or None, distances or None."""
+    from meshprep.io.compact import decode_normals, decode_points, from_byte_planes, unsqueeze
+
+    count = int(arrays[f"{name}_count"])
+    if f"{name}_points_f32" in arrays:  # stored as they were (read_rows: the identity)
+        points, order = arrays[f"{name}_points_f32"], np.arange(count)
+    else:
+        points, order = decode_points(unsqueeze(arrays[f"{name}_points_q"], 8 * count), count)
+    normals = distances = None
+    if f"{name}_normals_oct" in arrays:
+        planes = unsqueeze(arrays[f"{name}_normals_oct"], 4 * count)
+        codes = from_byte_planes(planes, np.uint16, 2 * count)
+        normals = decode_normals(codes.reshape(count, 2), order)
+    if f"{name}_sdf_f16" in arrays:
+        half = from_byte_planes(unsqueeze(arrays[f"{name}_sdf_f16"], 2 * count), np.float16,
+                                count)
+        distances = half[order].astype(np.float32)
+    return points, normals, distances
+
+
+def _inverse(rows: np.ndarray) -> np.ndarray:
+    out = np.empty_like(rows)
+    out[rows] = np.arange(len(rows))
+    return out
+
+
+def _read_compact(surface, sdf) -> TrainingSamples:
+    """The samples of :func:`write_compact`'s two opened files."""
+    uniform, _, uniform_sdf = _get_set(sdf, "near_uniform")
+    salient_near, _, salient_sdf = _get_set(sdf, "near_salient")
+    volume, _, volume_sdf = _get_set(sdf, "volume")
+    loaded = SDFSamples(volume_points=volume, volume_sdf=volume_sdf,
+                        near_points=np.concatenate([uniform, salient_near]),
+                        near_sdf=np.concatenate([uniform_sdf, salient_sdf]),
+                        salient_count=int(sdf["near_salient_count"]),
+                        truncation=float(sdf["truncation"]) if "truncation" in sdf else None)
+    surface_points, surface_normals, _ = _get_set(surface, "surface")
+    salient_points, salient_normals, _ = _get_set(surface, "salient")
+    return TrainingSamples(
+        surface_points=surface_points, surface_normals=surface_normals,
+        salient_points=salient_points, salient_normals=salient_normals, sdf=loaded,
+        salient_stats=SalientStats(0, 0, 0, 0, False),
+        surface_fps=surface["surface_fps_index"] if "surface_fps_index" in surface else None,
+        salient_fps=surface["salient_fps_index"] if "salient_fps_index" in surface else None)
+
+
 def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
-    """Read ``surface.npz`` and ``sdf.npz`` written by :func:`write_meshprep` (as float32).
+    """Read ``surface.npz`` and ``sdf.npz`` written by :func:`write_meshprep` (as float32) or
+    by :func:`write_compact` (the run's store; its ``encoding`` key says so).
 
     ``salient_stats`` and ``stats`` are not stored; they come back empty.
     """
     folder = Path(folder)
     with np.load(folder / "surface.npz") as surface, np.load(folder / "sdf.npz") as sdf:
+        if "encoding" in surface.files:
+            if str(surface["encoding"]) != COMPACT_ENCODING:
+                raise ValueError(f"{folder}: unknown sample encoding {surface['encoding']}")
+            return _read_compact(surface, sdf)
         loaded = SDFSamples(
             volume_points=sdf["volume_points"].astype(np.float32),
             volume_sdf=sdf["volume_sdf"].astype(np.float32),
