@@ -192,6 +192,9 @@ def _add_status(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ledger", type=Path, default=None)
     p.add_argument("--export", action="store_true", help="write OUTPUT/manifest.parquet again")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--disk", action="store_true",
+                   help="also measure the bytes per asset and per file kind (one pass over "
+                        "OUTPUT/objects; under \"disk\" with --json)")
     p.set_defaults(run=_run_status)
 
 
@@ -256,6 +259,7 @@ def _existing_ledger(output, ledger: Path | None) -> Path:
 
 def _run_status(args: argparse.Namespace) -> int:
     from .pipeline import Ledger, OutputStore, format_summary, summarize
+    from .pipeline.disk import format_disk, measure_disk
     from .pipeline.run import write_manifest
 
     store = OutputStore(args.output)
@@ -263,9 +267,13 @@ def _run_status(args: argparse.Namespace) -> int:
         summary = summarize(ledger)
         if args.export:
             summary["manifest"] = write_manifest(ledger, store)
+    if args.disk:
+        summary["disk"] = measure_disk(store)
     print(json.dumps(summary) if args.json else format_summary(summary))
     if args.export and not args.json:
         print(f"manifest: {summary['manifest']}")
+    if args.disk and not args.json:
+        print(format_disk(summary["disk"]))
     return 0
 
 

@@ -3,7 +3,9 @@
 ::
 
     OUT/report/index.html        overview (counts, stages, throughput, histograms, failures
-                                 ranked) and the gallery (filter, sort, pages)
+                                 ranked), curation, disk (bytes per file kind, measured once
+                                 at report time: :mod:`meshprep.pipeline.disk`) and the
+                                 gallery (filter, sort, pages)
     OUT/report/data/index.js     one row per asset, columnar (loaded by a script tag: file://
                                  pages may not fetch())
     OUT/report/failed/<id>.html  one page per failed asset: stage, error, source
@@ -39,6 +41,14 @@ from pathlib import Path
 import numpy as np
 
 from meshprep.io import atomic_write
+from meshprep.pipeline.disk import (
+    UNITS_NOTE,
+    dataset_note,
+    disk_rows,
+    human_bytes,
+    measure_disk,
+    total_line,
+)
 from meshprep.pipeline.ledger import STATUSES, Ledger
 from meshprep.pipeline.manifest import infrastructure_line, summarize
 
@@ -402,6 +412,27 @@ def _curation_card(rows: list[dict], report: Path) -> str:
             f"<th>flagged</th><th>dropped</th><th>examples</th></tr>{body}</table></section>")
 
 
+def _disk_card(disk: dict) -> str:
+    """Bytes per file kind of the finished assets and the dataset-level entries (issue 31)."""
+    cell = "<td>{}</td>".format
+    kinds = "".join(
+        f"<tr><td>{html.escape(kind)}</td>{cell(assets)}{cell(human_bytes(median))}"
+        f"{cell(human_bytes(mean))}{cell(human_bytes(total))}</tr>"
+        for kind, assets, median, mean, total in disk_rows(disk))
+    dataset = "".join(
+        f"<tr><td>{html.escape(row['name'])}</td>{cell(row['files'])}"
+        f"{cell(human_bytes(row['bytes']) + html.escape(dataset_note(row)))}</tr>"
+        for row in disk["dataset"])
+    unfinished = (f"; {disk['unfinished']} unfinished folder(s) without meta.json left out"
+                  if disk["unfinished"] else "")
+    return (f'<section id="disk"><h2>Disk</h2><p>{disk["assets"]} finished assets (folders '
+            f"with meta.json){unfinished}; {UNITS_NOTE}</p><table id=\"disk-kinds\"><tr>"
+            "<th>kind</th><th>assets</th><th>median per asset</th><th>mean per asset</th>"
+            f"<th>total</th></tr>{kinds}</table><h3>Dataset level</h3>"
+            '<table id="disk-dataset"><tr><th>entry</th><th>files</th><th>bytes</th></tr>'
+            f"{dataset}</table><p>{html.escape(total_line(disk))}</p></section>")
+
+
 def _example_tags(examples: list[tuple[dict, str]]) -> str:
     return "".join(
         f'<img src="{html.escape(image)}" width="64" height="64" loading="lazy" '
@@ -465,7 +496,8 @@ def build_report(output: str | os.PathLike[str], *, ledger_path=None, page_size:
             _write_text(report / "failed" / f"{row['asset_id']}.html", _failure_page(row))
         elif row.get("asset_page"):
             _write_text(report / "assets" / f"{row['asset_id']}.html", _asset_page(row, root))
-    body = _overview(summary, rows, wall) + _curation_card(rows, report) + _GALLERY
+    body = (_overview(summary, rows, wall) + _curation_card(rows, report)
+            + _disk_card(measure_disk(root)) + _GALLERY)
     built = time.strftime("%Y-%m-%d %H:%M")
     _write_text(report / "index.html",
                 _page(f"meshprep report: {root.name} ({built})", body,
