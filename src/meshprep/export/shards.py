@@ -164,7 +164,7 @@ class _Target:
     """The output root: a local folder or an fsspec URL; files are published atomically."""
 
     def __init__(self, out: str | os.PathLike[str]):
-        from meshprep.pipeline.sources import is_uri
+        from meshprep.io._paths import is_uri
 
         self.root = os.fspath(out)
         self.remote = is_uri(self.root)

@@ -234,3 +234,9 @@ def _spellings(key: str) -> list[str]:
     """
     decoded = urllib.parse.unquote(key)
     return [key] if decoded == key else [key, decoded]
+
+
+def is_uri(source: str) -> bool:
+    """True for ``scheme://...`` sources and outputs (read through fsspec), False for local
+    paths."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", str(source)) is not None

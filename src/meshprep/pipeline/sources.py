@@ -17,11 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from meshprep.errors import MeshprepError
+from meshprep.io._paths import is_uri
 
 #: extensions a run picks up in a folder: every model format meshprep reads or recognises
 #: (FBX / BLEND are picked up so that they are recorded as needing the Blender backend)
 MODEL_EXTENSIONS = frozenset({
-    ".glb", ".gltf", ".obj", ".ply", ".stl", ".off", ".dae", ".3mf", ".zip",
+    ".glb", ".gltf", ".obj", ".ply", ".stl", ".off", ".dae", ".3mf", ".drc", ".zip",
     ".fbx", ".blend", ".usd", ".usdz", ".abc", ".3ds", ".x3d", ".vrml", ".wrl",
 })
 
@@ -69,11 +70,6 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         while chunk := stream.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def is_uri(source: str) -> bool:
-    """True for ``scheme://...`` sources (read through fsspec), False for local paths."""
-    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source) is not None
 
 
 def iter_folder(folder: Path) -> Iterator[Path]:

@@ -51,6 +51,7 @@ from meshprep.pipeline.disk import (
 )
 from meshprep.pipeline.ledger import STATUSES, Ledger
 from meshprep.pipeline.manifest import infrastructure_line, summarize
+from meshprep.sample.layouts import stored_watertight
 
 CARD_COLUMNS = ("status", "stage", "error_class", "curation", "curation_reason", "format",
                 "seconds", "input_faces",
@@ -93,7 +94,7 @@ def _rows(ledger: Ledger, root: Path, render_missing: bool):
         for target in ("input", "watertight"):
             thumb = folder / "renders" / target / "000_normal.png"
             if not thumb.exists() and render_missing and target == "watertight" \
-                    and (folder / "watertight.ply").exists():
+                    and stored_watertight(folder) is not None:
                 _render_thumbnail(folder)
             row[f"thumb_{target}"] = thumb.exists()
         row["passes_page"] = bool(pass_images(folder))
@@ -274,7 +275,7 @@ def _first_view(source: Path, folder: Path) -> None:
 
 
 def _render_thumbnail(folder: Path) -> None:
-    _first_view(folder / "watertight.ply", folder / "renders" / "watertight")
+    _first_view(stored_watertight(folder), folder / "renders" / "watertight")
 
 
 def _histogram_svg(title: str, values: list[float], log: bool = False, bins: int = 20) -> str:
