@@ -1,11 +1,12 @@
 """Vecset trainers' sample files: one canonical store, thin writers registered by name.
 
-The store is what ``meshprep run`` writes per asset (``surface.npz``, ``sdf.npz``: float32,
-coordinates in the canonical cube [-1, 1], signed distances negative inside; and
-``watertight.ply``). Each layout is a :class:`Layout`: a writer from the store, a reader written
-from the trainer's own loader (for tests and for ``meshprep export``'s checks), and its
-conventions declared as data, so ``meshprep layouts`` and the README's table come from the same
-declaration. A layout that needs more samples than the store holds raises
+The store is what ``meshprep run`` writes per asset (``surface.npz``, ``sdf.npz``: compact
+(:mod:`meshprep.io.compact`) or float32 in older stores, read by ``read_meshprep``; coordinates
+in the canonical cube [-1, 1], signed distances negative inside; and ``watertight.drc``, or
+``watertight.ply`` in older stores). Each layout is a :class:`Layout`: a writer from the store, a
+reader written from the trainer's own loader (for tests and for ``meshprep export``'s checks),
+and its conventions declared as data, so ``meshprep layouts`` and the README's table come from
+the same declaration. A layout that needs more samples than the store holds raises
 :class:`NotEnoughSamplesError` naming the config key to raise (never pads or repeats points).
 
 Writers are registered with :func:`register` by the modules ``export/layout_*.py``. A layout
@@ -74,7 +75,7 @@ class Layout:
     notes : str
         Where the loader and the released preprocessing disagree, and what we follow.
     uses_watertight : bool
-        The writer needs the watertight mesh (``watertight.ply`` is read only then).
+        The writer needs the watertight mesh (``watertight.drc`` / ``.ply`` is read only then).
     fps : int
         Points the writer farthest-point samples from the surface and salient samples; a run
         writing this layout stores that many in FPS order (``sample.fps``), so the export only
