@@ -70,6 +70,8 @@ class FirstView:
         int32 ``(size, size)``: the face seen at each pixel, -1 for the background.
     shaded : numpy.ndarray
         uint8 ``(size, size, 4)``: grey Lambert shading from the camera, alpha = coverage.
+    depth : numpy.ndarray
+        float32 ``(size, size)``: the surface's depth along the camera axis (inf: background).
     """
 
     normalization: np.ndarray
@@ -78,6 +80,7 @@ class FirstView:
     orthographic: bool
     face_id: np.ndarray
     shaded: np.ndarray
+    depth: np.ndarray
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel coordinates of points given in the mesh's coordinates.
@@ -142,7 +145,8 @@ def first_view(mesh: trimesh.Trimesh, cameras: str | CameraSet = "scoring4", *,
               np.zeros((0, size, size), np.uint8), np.zeros((1, size, size, 4), np.uint8)]
     shade_views(face_id, bary, depth, vertices, faces, unit_normals, vertex_normals, False,
                 eyes, forwards, ortho, 1.0, *images, np.zeros((0, size, size, 3), np.float32))
-    return FirstView(normalization, w2c[0], intr[0], bool(ortho[0]), face_id[0], images[3][0])
+    return FirstView(normalization, w2c[0], intr[0], bool(ortho[0]), face_id[0], images[3][0],
+                     depth[0])
 
 
 def _light(view: FirstView) -> np.ndarray:

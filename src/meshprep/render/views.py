@@ -369,38 +369,16 @@ def render_points_overlay(mesh: trimesh.Trimesh, points: np.ndarray, path: str |
 
     ``points`` are in the mesh's coordinates; at most ``max_points`` (evenly strided) are drawn.
     """
-    cams = parse_cameras(cameras, seed) if isinstance(cameras, str) else cameras
-    first = cams.first()
-    loaded = np.asarray(mesh.vertices, dtype=np.float64)
-    normalization = world_transform(loaded, first.bound, y_up, first.fit)
-    vertices = loaded @ normalization[:3, :3].T + normalization[:3, 3]
-    faces = np.ascontiguousarray(mesh.faces, dtype=np.int64)
-    w2c, intr, ortho, eyes, forwards = _camera_arrays(first, size)
-    depth = np.full((1, size, size), np.inf, np.float32)
-    face_id = np.full((1, size, size), -1, np.int32)
-    bary = np.zeros((1, size, size, 2), np.float32)
-    rasterize(vertices, faces, w2c, intr, ortho, size, size, depth, face_id, bary)
-    unit_normals, vertex_normals = _normals(vertices, faces)
-    images = [np.zeros((1, size, size, 4), np.uint8), np.zeros((1, size, size), np.uint16),
-              np.zeros((1, size, size), np.uint8), np.zeros((1, size, size, 4), np.uint8)]
-    shade_views(face_id, bary, depth, vertices, faces, unit_normals, vertex_normals, False,
-                eyes, forwards, ortho, 1.0, *images, np.zeros((0, size, size, 3), np.float32))
-    image = images[3][0]
+    from .overlays import first_view
+
+    view = first_view(mesh, cameras, size=size, y_up=y_up, seed=seed)
+    image = view.shaded.copy()
     stride = max(1, len(points) // max_points)
-    world = np.asarray(points[::stride], np.float64) @ normalization[:3, :3].T \
-        + normalization[:3, 3]
-    camera = world @ w2c[0, :3, :3].T + w2c[0, :3, 3]
-    z = camera[:, 2]
-    fx, fy, cx, cy = intr[0]
-    if ortho[0]:
-        u, v = fx * camera[:, 0] + cx, fy * camera[:, 1] + cy
-    else:
-        safe = np.where(z > 1e-6, z, 1.0)
-        u, v = fx * camera[:, 0] / safe + cx, fy * camera[:, 1] / safe + cy
-    col, row = np.floor(u).astype(np.int64), np.floor(v).astype(np.int64)
+    uv, z = view.project(np.asarray(points[::stride], np.float64))
+    col, row = np.floor(uv[:, 0]).astype(np.int64), np.floor(uv[:, 1]).astype(np.int64)
     inside = (z > 1e-6) & (col >= 0) & (col < size) & (row >= 0) & (row < size)
     col, row, z = col[inside], row[inside], z[inside]
-    visible = z <= depth[0, row, col] * 1.01 + 2e-3
+    visible = z <= view.depth[row, col] * 1.01 + 2e-3
     image[row[visible], col[visible]] = (220, 30, 30, 255)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
