@@ -39,33 +39,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import venv
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_upstream_loaders import ensure_venv  # noqa: E402
+
 REQUIREMENTS = ["torch==2.13.0", "accelerate", "omegaconf", "trimesh",
                 "scikit-learn", "scipy", "numpy", "pillow"]
 DEFAULT_MIRROR = ROOT.parent / ".mirror" / "wgsxm+PartCrafter" / "repo"
 SCENE_FORMATS = {".glb", ".gltf"}
 COMPARE_POINTS = 20_000
-
-
-def ensure_venv(folder: Path) -> Path:
-    """The environment's Python, made and filled with :data:`REQUIREMENTS` once."""
-    python = folder / "bin" / "python"
-    record = folder / "meshprep-requirements.txt"
-    wanted = "\n".join(REQUIREMENTS) + "\n"
-    if python.exists() and record.is_file() and record.read_text() == wanted:
-        return python
-    if not python.exists():
-        venv.EnvBuilder(with_pip=True).create(folder)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    *REQUIREMENTS], check=True)
-    record.write_text(wanted)
-    return python
 
 
 def extract(mirror: Path, target: Path) -> Path:
@@ -210,7 +198,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="meshprep-bench-parts-"))
-    python = ensure_venv(args.venv)
+    python = ensure_venv(args.venv, REQUIREMENTS)
     upstream = extract(args.mirror, work / "PartCrafter")
     files = inputs(args.corpus, upstream, work / "in")
     record = work / "upstream_seconds.json"  # a rerun on the same --work reuses the upstream

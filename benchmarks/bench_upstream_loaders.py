@@ -81,18 +81,18 @@ STEP1X_REFERENCE = ["0000", "0001", "0002", "0003", "0004"]
 # 1. the separate environment
 
 
-def ensure_venv(folder: Path) -> Path:
-    """The environment's Python, made and filled with :data:`REQUIREMENTS` unless ``folder``
+def ensure_venv(folder: Path, requirements: tuple[str, ...] | list[str] = REQUIREMENTS) -> Path:
+    """The environment's Python, made and filled with ``requirements`` unless ``folder``
     already holds them (its ``meshprep-requirements.txt`` records what was installed)."""
     python = folder / "bin" / "python"
     record = folder / "meshprep-requirements.txt"
-    wanted = "\n".join(REQUIREMENTS) + "\n"
+    wanted = "\n".join(requirements) + "\n"
     if python.exists() and record.is_file() and record.read_text() == wanted:
         return python
     if not python.exists():
         venv.EnvBuilder(with_pip=True).create(folder)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    *REQUIREMENTS], check=True)
+                    *requirements], check=True)
     record.write_text(wanted)
     return python
 
