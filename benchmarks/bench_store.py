@@ -1,0 +1,201 @@
+"""The compact store against the float32 store: bytes per asset, fidelity, read speed.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_store.py [CORPUS] [--work DIR] [--workers 2] [--limit N]
+
+1. ``meshprep run`` over CORPUS (default ``../shared/corpus``) at the default settings with
+   ``[sample] compact = false``: the float32 store as it was before issue 31 (``surface.npz``,
+   ``sdf.npz``, ``watertight.ply``, renders, meta.json).
+2. Per asset, the same samples and mesh written as the compact store does it
+   (``write_compact``, ``watertight.drc``: the encoders are deterministic, so this is what a
+   compact run writes) into a copy of the asset folder; bytes per asset of both folders.
+3. Fidelity of the round trip against the float32 arrays (rows matched through the encoding's
+   read order): largest position error, signed-distance errors near the surface (|d| < 0.01,
+   absolute) and elsewhere (relative), sign changes, largest normal angle, and the Draco mesh's
+   largest vertex distance to the PLY's vertices.
+4. Read speed of a stored asset (``read_meshprep`` + the watertight mesh), median of 5 warm
+   reads, and one cold read of each (the page cache dropped first; needs root, else "n/a").
+
+Issue 31's targets: <= 7 MB median per asset; positions within 2^-15; distances within 1e-5
+near, 1e-3 relative elsewhere, signs unchanged; normals within 0.1 degrees; reads no slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from meshprep.io.compact import read_rows  # noqa: E402
+from meshprep.sample.layouts import read_meshprep, write_compact  # noqa: E402
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def compact_copy(folder: Path, target: Path) -> Path:
+    """The asset folder as the compact store writes it."""
+    import trimesh
+
+    from meshprep.io import write_mesh
+
+    shutil.copytree(folder, target, ignore=shutil.ignore_patterns(
+        "surface.npz", "sdf.npz", "watertight.ply"))
+    write_compact(read_meshprep(folder), target)
+    if (folder / "watertight.ply").is_file():
+        write_mesh(trimesh.load(folder / "watertight.ply", process=False),
+                   target / "watertight.drc")
+    return target
+
+
+def _encoded_rows(points: np.ndarray) -> np.ndarray:
+    """The input rows a compact read returns, in order (the encoder's sort + read order)."""
+    from meshprep.io.compact import encode_points
+
+    return read_rows(encode_points(points)[1])
+
+
+def fidelity(plain: Path, compact: Path) -> dict:
+    """Largest errors of the compact round trip against the float32 arrays."""
+    a, b = read_meshprep(plain), read_meshprep(compact)
+    out = {"position": 0.0, "near_abs": 0.0, "far_rel": 0.0, "sign_changes": 0, "normal_deg": 0.0}
+    pairs = [(a.surface_points, b.surface_points, a.surface_normals, b.surface_normals, None,
+              None), (a.salient_points, b.salient_points, a.salient_normals, b.salient_normals,
+                      None, None)]
+    sdf_a, sdf_b = a.sdf, b.sdf
+    pairs += [(sdf_a.volume_points, sdf_b.volume_points, None, None, sdf_a.volume_sdf,
+               sdf_b.volume_sdf),
+              (sdf_a.surface_near_points, sdf_b.surface_near_points, None, None,
+               sdf_a.surface_near_sdf, sdf_b.surface_near_sdf),
+              (sdf_a.salient_near_points, sdf_b.salient_near_points, None, None,
+               sdf_a.salient_near_sdf, sdf_b.salient_near_sdf)]
+    for points, got_points, normals, got_normals, values, got_values in pairs:
+        if not len(points):
+            continue
+        rows = _encoded_rows(points)
+        out["position"] = max(out["position"], float(np.abs(got_points - points[rows]).max()))
+        if normals is not None:
+            cosine = np.clip((got_normals * normals[rows]).sum(axis=1), -1, 1)
+            out["normal_deg"] = max(out["normal_deg"], float(np.degrees(np.arccos(cosine)).max()))
+        if values is not None:
+            source, got = values[rows], got_values
+            near = np.abs(source) < 0.01
+            out["sign_changes"] += int(((got < 0) != (source < 0)).sum() +
+                                       ((got == 0) != (source == 0)).sum())
+            if near.any():
+                out["near_abs"] = max(out["near_abs"], float(np.abs(got - source)[near].max()))
+            if (~near).any():
+                rel = np.abs(got - source)[~near] / np.abs(source[~near])
+                out["far_rel"] = max(out["far_rel"], float(rel.max()))
+    return out
+
+
+def mesh_error(plain: Path, compact: Path) -> float:
+    """Largest distance from a Draco vertex to the PLY's nearest vertex."""
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    from meshprep.io.load import read_draco
+
+    if not (plain / "watertight.ply").is_file():
+        return float("nan")
+    ply = trimesh.load(plain / "watertight.ply", process=False)
+    drc = read_draco(compact / "watertight.drc")
+    assert len(drc.faces) == len(ply.faces)
+    return float(cKDTree(ply.vertices).query(drc.vertices)[0].max())
+
+
+def read_asset(folder: Path) -> float:
+    """Seconds to read an asset's samples and watertight mesh."""
+    import trimesh
+
+    from meshprep.io.load import read_draco
+
+    start = time.perf_counter()
+    read_meshprep(folder)
+    if (folder / "watertight.drc").is_file():
+        read_draco(folder / "watertight.drc")
+    elif (folder / "watertight.ply").is_file():
+        trimesh.load(folder / "watertight.ply", process=False)
+    return time.perf_counter() - start
+
+
+def drop_caches() -> bool:
+    """Drop the page cache (root only); whether it was dropped."""
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as stream:
+            stream.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", nargs="?", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="meshprep-bench-store-"))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "plain.toml").write_text("[sample]\ncompact = false\n")
+    if not (work / "plain" / "manifest.parquet").is_file():
+        cli = Path(sys.executable).with_name("meshprep")  # the venv's console script
+        subprocess.run([str(cli), "run", str(args.corpus), "-o", str(work / "plain"),
+                        "--config", str(work / "plain.toml"), "-j", str(args.workers), "-q"],
+                       check=False)
+    rows = []
+    if not list((work / "plain" / "objects").glob("*/*/meta.json")):
+        sys.exit(f"no finished asset in {work / 'plain'}")
+    for meta in sorted((work / "plain" / "objects").glob("*/*/meta.json")):
+        plain = meta.parent
+        if not (plain / "sdf.npz").is_file():
+            continue
+        compact = work / "compact" / plain.name
+        if not compact.is_dir():
+            compact_copy(plain, compact)
+        warm = {k: float(np.median([read_asset(f) for _ in range(5)]))
+                for k, f in (("plain", plain), ("compact", compact))}
+        cold = {}
+        for key, folder in (("plain", plain), ("compact", compact)):
+            cold[key] = read_asset(folder) if drop_caches() else float("nan")
+        rows.append({"asset": plain.name[:10], "plain": folder_bytes(plain),
+                     "compact": folder_bytes(compact), **fidelity(plain, compact),
+                     "mesh": mesh_error(plain, compact), "warm": warm, "cold": cold})
+    print(f"{len(rows)} assets; work folder {work}; MB = 10^6 bytes")
+    print("| asset | float32 MB | compact MB | position | near abs | far rel | signs | "
+          "normal deg | mesh | warm read s (float32 / compact) | cold read s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    for r in rows:
+        print(f"| {r['asset']} | {r['plain'] / 1e6:.1f} | {r['compact'] / 1e6:.2f} | "
+              f"{r['position']:.1e} | {r['near_abs']:.1e} | {r['far_rel']:.1e} | "
+              f"{r['sign_changes']} | {r['normal_deg']:.3f} | {r['mesh']:.1e} | "
+              f"{r['warm']['plain']:.3f} / {r['warm']['compact']:.3f} | "
+              f"{r['cold']['plain']:.3f} / {r['cold']['compact']:.3f} |")
+    median = lambda key: float(np.median([r[key] for r in rows])) / 1e6  # noqa: E731
+    print(f"median bytes per asset: float32 {median('plain'):.1f} MB, compact "
+          f"{median('compact'):.2f} MB ({median('plain') / median('compact'):.1f}x smaller)")
+    for kind in ("warm", "cold"):
+        plain = np.median([r[kind]["plain"] for r in rows])
+        compact = np.median([r[kind]["compact"] for r in rows])
+        print(f"median {kind} read: float32 {plain:.3f} s, compact {compact:.3f} s")
+    worst = {k: max(r[k] for r in rows) for k in ("position", "near_abs", "far_rel",
+                                                  "normal_deg", "sign_changes")}
+    print(f"worst: {worst}")
+
+
+if __name__ == "__main__":
+    main()
