@@ -92,20 +92,20 @@ def rig_text(bind: BindRig, names: list[str], entries: tuple | None = None) -> s
              for n, (x, y, z) in zip(names, bind.joints.tolist(), strict=True)]
     lines.append(f"root {names[0]}")
     rows, cols, text = entries if entries is not None else skin_entries(bind.weights)
-    pairs = np.char.add(np.char.add(np.asarray(names, dtype=str)[cols], " "), text)
+    pairs = [f"{names[c]} {t}" for c, t in zip(cols.tolist(), text, strict=True)]
     starts = np.searchsorted(rows, np.arange(len(bind.weights) + 1))
     # record_info writes "skin <v> " then the pairs: a vertex without weights keeps the space
-    lines += [f"skin {v} " + " ".join(pairs[starts[v]:starts[v + 1]].tolist())
+    lines += [f"skin {v} " + " ".join(pairs[starts[v]:starts[v + 1]])
               for v in range(len(bind.weights))]
     lines += [f"hier {names[p]} {names[j]}" for j, p in enumerate(bind.parents.tolist()) if p >= 0]
     return "\n".join(lines) + "\n"
 
 
-def skin_entries(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def skin_entries(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The non-zero weights in row order: rows, columns and each weight as ``%.4f`` text (what
     ``record_info`` writes and ``read_rig_file`` parses back)."""
     rows, cols = np.nonzero(weights)
-    return rows, cols, np.char.mod("%.4f", weights[rows, cols].astype(np.float64))
+    return rows, cols, [f"{w:.4f}" for w in weights[rows, cols].astype(np.float64).tolist()]
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -197,7 +197,7 @@ def dataset_item(uid: str, vertices: np.ndarray, normals: np.ndarray, faces: np.
     joints = np.char.mod("%.8f", np.asarray(bind.joints, np.float64)).astype(np.float64)
     bones = np.array([[p, j] for j, p in enumerate(bind.parents.tolist()) if p >= 0])
     rows, cols, text = entries if entries is not None else skin_entries(bind.weights)
-    skin = sp.coo_matrix((text.astype(np.float64), (rows, cols)),
+    skin = sp.coo_matrix((np.array([float(t) for t in text], np.float64), (rows, cols)),
                          shape=(len(vertices), len(names)))
     return {"vertices": vertices, "faces": np.asarray(faces, np.int64), "normals": normals,
             "joints": (joints - center) * scale, "bones": bones, "root_index": 0, "uuid": uid,
