@@ -161,9 +161,30 @@ def test_other_formats_unsupported(tmp_path: Path, name: str) -> None:
 
 
 def test_supported_extensions_listed() -> None:
-    assert {".glb", ".gltf", ".obj", ".ply", ".stl", ".off", ".dae", ".3mf", ".zip"} == set(
-        SUPPORTED_EXTENSIONS
-    )
+    assert {".glb", ".gltf", ".obj", ".ply", ".stl", ".off", ".dae", ".3mf", ".drc",
+            ".zip"} == set(SUPPORTED_EXTENSIONS)
+
+
+def test_draco_files_load_and_refuse_clearly(tmp_path: Path) -> None:
+    """A Draco ``.drc`` (the compact store's watertight mesh): its triangles within the 16-bit
+    quantization of its box; a point cloud and broken bytes are refused in one line."""
+    import DracoPy
+    import trimesh
+
+    from meshprep.io import write_mesh
+
+    box = trimesh.creation.box(extents=(2.0, 1.0, 0.5))
+    mesh = load(write_mesh(box, tmp_path / "box.drc"))
+    assert len(mesh.faces) == 12 and len(mesh.vertices) == 8
+    assert np.abs(np.sort(mesh.vertices, axis=0) - np.sort(box.vertices, axis=0)).max() \
+        <= 2.0 / 2 ** 16
+    (tmp_path / "points.drc").write_bytes(DracoPy.encode(box.vertices.astype(np.float32)))
+    for name, error in (("points.drc", "point cloud"), ("broken.drc", "not a Draco mesh")):
+        if name == "broken.drc":
+            (tmp_path / name).write_bytes(b"DRACO" + bytes(40))
+        with pytest.raises(CorruptFileError, match=error) as info:
+            load(tmp_path / name)
+        assert_one_line(info.value)
 
 
 # ---------------------------------------------------------------- corrupt bytes
