@@ -145,16 +145,9 @@ def _reindexed_parents(parents: np.ndarray, order: list[int]) -> np.ndarray:
 def blender_names(names: list[str]) -> list[str]:
     """Bone names as Blender makes them unique in an armature: a repeat gets the first free
     ``.001``, ``.002`` ... suffix."""
-    used: set[str] = set()
-    out = []
-    for name in names:
-        unique, n = name, 0
-        while unique in used:
-            n += 1
-            unique = f"{name}.{n:03d}"
-        used.add(unique)
-        out.append(unique)
-    return out
+    from meshprep.io.parts import unique_names
+
+    return unique_names(names, digits=3)
 
 
 def bone_tails(heads: np.ndarray, y_axes: np.ndarray, parents: np.ndarray,

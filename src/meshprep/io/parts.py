@@ -137,13 +137,15 @@ def read_parts(scene: trimesh.Scene | None, pose: Pose | None, tree: dict[str, A
                  [source for _, _, source in named])
 
 
-def unique_names(names: Iterable[str]) -> list[str]:
+def unique_names(names: Iterable[str], digits: int = 0) -> list[str]:
     """Names with repeats numbered: ``a, a, b`` gives ``a, a.1, b``.
 
     Parameters
     ----------
     names : iterable of str
         Part names in order.
+    digits : int
+        Zero-padded width of the number (3: ``a.001``, as Blender numbers repeated names).
 
     Returns
     -------
@@ -156,7 +158,7 @@ def unique_names(names: Iterable[str]) -> list[str]:
         candidate, n = name, 0
         while candidate in seen:
             n += 1
-            candidate = f"{name}.{n}"
+            candidate = f"{name}.{n:0{digits}d}"
         seen.add(candidate)
         out.append(candidate)
     return out
