@@ -1,6 +1,6 @@
 """Material passes against Blender (issue 29): meshprep's rasterizer vs Blender Cycles' overrides.
 
-    MESHPREP_BLENDER_PYTHON=/tmp/bpyvenv/bin/python python benchmarks/bench_passes.py
+    MESHPREP_BLENDER_PYTHON=/path/to/bpy-venv/bin/python python benchmarks/bench_passes.py
         [--assets duck_glb,milk_truck] [--size 512] [--cost-assets duck_glb,cube_mr]
         [--corpus ../shared/corpus]
 
