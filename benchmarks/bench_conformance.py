@@ -23,7 +23,7 @@ corners (both over the expected box diagonal), flipped triangles (a matched tria
 the other way), and the status ``ok`` / ``SILENT-MISMATCH`` / ``refused``.
 
 Run: ``.venv/bin/python benchmarks/bench_conformance.py [--out DIR] [--skip-npm]``
-(Blender's Python from ``MESHPREP_BLENDER_PYTHON`` or /tmp/bpyvenv/bin/python, the npm tools
+(Blender's Python from ``MESHPREP_BLENDER_PYTHON``, the npm tools
 from ``--npm`` (default /tmp/npmtools)).
 """
 
@@ -176,7 +176,9 @@ def blender_cases(out: Path) -> list[Case]:
     """Run the Blender script (once per output folder) and read its manifest."""
     manifest = out / "manifest_blender.json"
     if not manifest.exists():
-        python = os.environ.get("MESHPREP_BLENDER_PYTHON", "/tmp/bpyvenv/bin/python")
+        python = os.environ.get("MESHPREP_BLENDER_PYTHON")
+        if not python:
+            raise SystemExit("set MESHPREP_BLENDER_PYTHON to Blender's Python (with bpy)")
         script = HERE / "_conformance_blender.py"
         done = subprocess.run([python, str(script), str(out)], capture_output=True, text=True,
                               timeout=1200)
