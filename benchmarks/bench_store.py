@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from meshprep.io.compact import read_rows  # noqa: E402
+from meshprep.sample.compact import read_rows  # noqa: E402
 from meshprep.sample.layouts import read_meshprep, write_compact  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def compact_copy(folder: Path, target: Path) -> Path:
 
 def _encoded_rows(points: np.ndarray) -> np.ndarray:
     """The input rows a compact read returns, in order (the encoder's sort + read order)."""
-    from meshprep.io.compact import encode_points
+    from meshprep.sample.compact import encode_points
 
     return read_rows(encode_points(points)[1])
 

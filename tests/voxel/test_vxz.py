@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from meshprep.errors import CorruptFileError, MeshprepError
+from meshprep.geometry.morton import MAX_BITS, morton_decode, morton_encode
 from meshprep.voxel import _svo, vxz
-from meshprep.voxel.morton import MAX_BITS, morton_decode, morton_encode
 from meshprep.voxel.vxz import VxzError, read_vxz, read_vxz_info, write_vxz
 
 HEADER_KEYS = [

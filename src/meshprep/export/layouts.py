@@ -1,7 +1,7 @@
 """Vecset trainers' sample files: one canonical store, thin writers registered by name.
 
 The store is what ``meshprep run`` writes per asset (``surface.npz``, ``sdf.npz``: compact
-(:mod:`meshprep.io.compact`) or float32 in older stores, read by ``read_meshprep``; coordinates
+(:mod:`meshprep.sample.compact`) or float32 in older stores, read by ``read_meshprep``; coordinates
 in the canonical cube [-1, 1], signed distances negative inside; and ``watertight.drc``, or
 ``watertight.ply`` in older stores). Each layout is a :class:`Layout`: a writer from the store, a
 reader written from the trainer's own loader (for tests and for ``meshprep export``'s checks),

@@ -67,7 +67,7 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     salient_from = "original"    # or "watertight"
     layout = "meshprep"          # or "hunyuan3d"
     float16 = false
-    compact = true               # the store's compact encoding (meshprep.io.compact: 16-bit
+    compact = true               # the store's compact encoding (meshprep.sample.compact: 16-bit
                                  # positions, octahedral normals, float16 distances, zstd;
                                  # watertight.drc); false: float32 (float16) npz, watertight.ply
     fps = 0                      # store the first N farthest-point samples' order (raised to

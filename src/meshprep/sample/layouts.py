@@ -123,9 +123,9 @@ def stored_watertight(folder: str | os.PathLike[str]) -> Path | None:
 def write_compact(samples: TrainingSamples, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write ``surface.npz`` and ``sdf.npz`` in the compact encoding (the run's store).
 
-    Every point set is stored with :mod:`meshprep.io.compact` (16-bit positions as sorted Morton
+    Every point set is stored with :mod:`meshprep.sample.compact` (16-bit positions as sorted Morton
     deltas, octahedral normals, sign-safe float16 distances; byte planes; Zstandard), so a read
-    gives its rows in the encoding's read order (:func:`meshprep.io.compact.read_rows`), not the
+    gives its rows in the encoding's read order (:func:`meshprep.sample.compact.read_rows`), not the
     sampler's: rows stay paired (point, normal, distance), each near group stays apart, and the
     farthest-point orders are remapped to the read order. :func:`read_meshprep` reads both this
     and the float32 files of :func:`write_meshprep`.
@@ -165,7 +165,7 @@ def _put_set(arrays: dict, name: str, points: np.ndarray, *, normals: np.ndarray
              distances: np.ndarray | None = None) -> np.ndarray:
     """One point set (and its paired normals or distances) into ``arrays``; the input rows in
     read order."""
-    from meshprep.io.compact import (
+    from meshprep.sample.compact import (
         CompactRangeError,
         byte_planes,
         encode_distances,
@@ -193,7 +193,7 @@ def _put_set(arrays: dict, name: str, points: np.ndarray, *, normals: np.ndarray
 
 def _get_set(arrays, name: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """A set of :func:`_put_set` in read order: points, normals or None, distances or None."""
-    from meshprep.io.compact import decode_normals, decode_points, from_byte_planes, unsqueeze
+    from meshprep.sample.compact import decode_normals, decode_points, from_byte_planes, unsqueeze
 
     count = int(arrays[f"{name}_count"])
     if f"{name}_points_f32" in arrays:  # stored as they were (read_rows: the identity)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from meshprep.voxel.morton import _spread
+from meshprep.geometry.morton import _spread
 
 # svo_decode status codes
 OK = 0

@@ -4,7 +4,7 @@ Matches ``o_voxel.io.read_vxz`` / ``write_vxz`` / ``read_vxz_info`` of microsoft
 (``o-voxel/o_voxel/io/vxz.py``, snapshot 5565d24, 2026-01-10): for the same input a file written
 here has the same bytes as one written by o_voxel, and each reads the other's files. The octree
 and filter kernels are in :mod:`meshprep.voxel._svo`, the Morton codes in
-:mod:`meshprep.voxel.morton`.
+:mod:`meshprep.geometry.morton`.
 
 Layout
 ------
@@ -51,9 +51,9 @@ from typing import Any, BinaryIO, Literal
 import numpy as np
 
 from meshprep.errors import CorruptFileError
+from meshprep.geometry.morton import _decode as _morton_decode_kernel
+from meshprep.geometry.morton import _encode as _morton_encode_kernel
 from meshprep.voxel import _svo
-from meshprep.voxel.morton import _decode as _morton_decode_kernel
-from meshprep.voxel.morton import _encode as _morton_encode_kernel
 
 __all__ = [
     "DEFAULT_COMPRESSION_LEVEL",

@@ -7,8 +7,9 @@ noise); this module stores them at a fidelity chosen for training data:
 * **positions**: 16-bit fixed point over ``[-POSITION_RANGE, POSITION_RANGE]`` per axis (the
   canonical cube with the near samples' margin): error at most ``POSITION_RANGE / 65535``
   (2.3e-5, under 2^-15 of the cube's half-width). The three 16-bit coordinates are interleaved
-  into one 48-bit Morton code, the codes sorted and stored as byte-planed deltas, which zlib then
-  compresses: points near a surface differ from their predecessor by a few low bits.
+  into one 48-bit Morton code (:mod:`meshprep.geometry.morton`), the codes sorted and stored
+  as byte-planed deltas: points near a surface differ from their predecessor by a few low
+  bits, which Zstandard then compresses.
 * **row order**: sorting forgets the sampling order, which matters (trainers and layouts take a
   prefix of i.i.d. rows as a random subset). Rows are read back in the order
   ``sorted[shuffle(n)]``, a fixed permutation drawn from the row count alone
@@ -31,6 +32,7 @@ import functools
 import numpy as np
 
 from meshprep._jit import njit
+from meshprep.geometry.morton import _compact, morton_encode
 
 #: positions are stored over [-POSITION_RANGE, POSITION_RANGE] on every axis: the canonical
 #: cube, the volume samples' margin (1.05) and near samples' offsets (up to 0.25 around the
@@ -65,52 +67,6 @@ def dequantize_positions(codes: np.ndarray) -> np.ndarray:
     """``(N, 3)`` float32 positions of :func:`quantize_positions`'s grid codes."""
     step = 2.0 * POSITION_RANGE / _LEVELS
     return (np.asarray(codes, np.float64) * step - POSITION_RANGE).astype(np.float32)
-
-
-@njit(cache=True)
-def _spread(value):
-    """The 16 bits of ``value`` spread to every third bit of a 48-bit word."""
-    x = value & 0xFFFF
-    x = (x | (x << 16)) & 0x0000FF0000FF
-    x = (x | (x << 8)) & 0x00F00F00F00F
-    x = (x | (x << 4)) & 0x0C30C30C30C3
-    x = (x | (x << 2)) & 0x249249249249
-    return x
-
-
-@njit(cache=True)
-def _compact(x):
-    """Inverse of :func:`_spread`."""
-    x = x & 0x249249249249
-    x = (x | (x >> 2)) & 0x0C30C30C30C3
-    x = (x | (x >> 4)) & 0x00F00F00F00F
-    x = (x | (x >> 8)) & 0x0000FF0000FF
-    x = (x | (x >> 16)) & 0xFFFF
-    return x
-
-
-@njit(cache=True)
-def morton_encode(codes):
-    """``(N,)`` uint64 Morton codes of ``(N, 3)`` uint16 grid codes (x in the lowest bit)."""
-    out = np.empty(codes.shape[0], np.uint64)
-    for i in range(codes.shape[0]):
-        x = np.uint64(codes[i, 0])
-        y = np.uint64(codes[i, 1])
-        z = np.uint64(codes[i, 2])
-        out[i] = _spread(x) | (_spread(y) << np.uint64(1)) | (_spread(z) << np.uint64(2))
-    return out
-
-
-@njit(cache=True)
-def morton_decode(morton):
-    """``(N, 3)`` uint16 grid codes of ``(N,)`` uint64 Morton codes."""
-    out = np.empty((morton.shape[0], 3), np.uint16)
-    for i in range(morton.shape[0]):
-        m = morton[i]
-        out[i, 0] = _compact(m)
-        out[i, 1] = _compact(m >> np.uint64(1))
-        out[i, 2] = _compact(m >> np.uint64(2))
-    return out
 
 
 @functools.lru_cache(maxsize=16)
@@ -161,10 +117,9 @@ def encode_points(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sort : (N,) int64 array
         ``points[sort]`` are the rows in stored (sorted) order: paired arrays are stored so.
     """
-    morton = morton_encode(quantize_positions(points))
+    morton = morton_encode(quantize_positions(points))  # int64 below 2^48
     sort = np.argsort(morton, kind="stable")
-    ordered = morton[sort]
-    deltas = np.diff(ordered, prepend=np.uint64(0))
+    deltas = np.diff(morton[sort], prepend=np.int64(0))
     return byte_planes(deltas), sort
 
 
@@ -177,8 +132,8 @@ def decode_points(packed: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarra
     order : (N,) int64
         ``stored[order]`` is the read order: apply it to the paired arrays in stored order.
     """
-    deltas = from_byte_planes(packed, np.uint64, count)
-    morton = np.cumsum(deltas, dtype=np.uint64)
+    deltas = from_byte_planes(packed, np.int64, count)
+    morton = np.cumsum(deltas, dtype=np.int64)
     order = read_order(count)
     step = 2.0 * POSITION_RANGE / _LEVELS
     return _positions(morton, order, step, POSITION_RANGE), order
@@ -189,10 +144,10 @@ def _positions(morton, order, step, offset):
     """float32 ``(N, 3)`` positions of ``morton[order]`` (decode and dequantize in one pass)."""
     out = np.empty((order.shape[0], 3), np.float32)
     for i in range(order.shape[0]):
-        m = morton[order[i]]
-        out[i, 0] = _compact(m) * step - offset
-        out[i, 1] = _compact(m >> np.uint64(1)) * step - offset
-        out[i, 2] = _compact(m >> np.uint64(2)) * step - offset
+        m = morton[order[i]]  # geometry.morton's layout: x in bit 3b + 2, y 3b + 1, z 3b
+        out[i, 0] = _compact(m >> 2) * step - offset
+        out[i, 1] = _compact(m >> 1) * step - offset
+        out[i, 2] = _compact(m) * step - offset
     return out
 
 

@@ -1,6 +1,6 @@
 """The compact store's encodings (issue 31): each array kind round-trips at its stated fidelity,
 extremes and empty arrays included; the samples' files round-trip with rows paired; an old
-float32 store is still read."""
+float32 store is still read. (The Morton codes are tested with tests/voxel/test_vxz.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meshprep.io.compact import (
+from meshprep.sample.compact import (
     POSITION_RANGE,
     CompactRangeError,
     byte_planes,
@@ -19,8 +19,6 @@ from meshprep.io.compact import (
     encode_normals,
     encode_points,
     from_byte_planes,
-    morton_decode,
-    morton_encode,
     quantize_positions,
     read_order,
     read_rows,
@@ -74,15 +72,6 @@ def test_out_of_range_and_non_finite_positions_are_refused() -> None:
         quantize_positions(np.array([[0.0, 0.0, POSITION_RANGE * 1.01]]))
     with pytest.raises(CompactRangeError):
         quantize_positions(np.array([[np.nan, 0.0, 0.0]]))
-
-
-def test_morton_codes_invert() -> None:
-    rng = np.random.default_rng(2)
-    codes = rng.integers(0, 65536, (1000, 3)).astype(np.uint16)
-    codes[0], codes[1] = 0, 65535
-    assert np.array_equal(morton_decode(morton_encode(codes)), codes)
-    assert morton_encode(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], np.uint16)).tolist() == \
-        [1, 2, 4]
 
 
 def test_normals_within_a_tenth_of_a_degree() -> None:
