@@ -271,10 +271,37 @@ def table(rows: list[dict], title: str) -> str:
     return "\n".join(lines)
 
 
+#: what ``_puppeteer_loader_venv.py`` imports (Puppeteer's loader and save_npz.py's imports)
+LOADER_REQUIREMENTS = ["torch==2.13.0", "numpy", "scipy", "trimesh", "scikit-image"]
+
+
+def puppeteer_loader(trees: dict[str, Path], out: Path, ids: list[str], venv: Path) -> str:
+    """Puppeteer's ``SkeletonData`` on our dataset npz, in a separate environment; one line."""
+    from benchmarks.bench_upstream_loaders import ensure_venv
+
+    get_layout("puppeteer").write_lists(out / "puppeteer", ids)
+    python = ensure_venv(venv, LOADER_REQUIREMENTS)
+    report = out / "puppeteer_loader.json"
+    subprocess.run([str(python), str(Path(__file__).with_name("_puppeteer_loader_venv.py")),
+                    str(trees["puppeteer"]), str(out / "puppeteer" / "meshprep_train.npz"),
+                    str(report)], check=True, capture_output=True)
+    data = json.loads(report.read_text())
+    keys = ("joints", "bones", "pc_normal")
+    shapes = sorted({", ".join(f"{k} {item[k][0]}" for k in keys if isinstance(item.get(k), list))
+                     for item in data["items"]})
+    return (f"Puppeteer's SkeletonData on our meshprep_train.npz: {data['length']} items, "
+            f"{len(data['items'])} read, {len(data['errors'])} errors; e.g. {shapes[:2]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--loaders", action="store_true",
+                        help="also run Puppeteer's SkeletonData on the export (a separate venv "
+                             "with torch CPU, made once under --venv)")
+    parser.add_argument("--venv", type=Path,
+                        default=Path(tempfile.gettempdir()) / "meshprep-rig-loaders-venv")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="meshprep-rig-layouts-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -316,6 +343,10 @@ def main() -> None:
     print(table(unirig, "unirig: ours vs UniRig extract.py + save_raw_data, via RawData.load"))
     print()
     print(table(puppeteer, "puppeteer: ours vs read_rig_mesh_from_glb.py, via save_npz.py"))
+    exported = [p.stem for p in files if (out / "puppeteer" / "items" / f"{p.stem}.npy").is_file()]
+    if args.loaders and exported:
+        print()
+        print(puppeteer_loader(trees, out, exported, args.venv))
     if cost:
         print()
         print(table(cost, "cost per asset: the upstream scripts in one Blender process; one "
