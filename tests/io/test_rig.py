@@ -9,6 +9,7 @@ the second bone (``knee``) a quarter about z. Every expected number is worked ou
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -251,3 +252,31 @@ def test_fbx_rig_through_blender(corpus_dir: Path) -> None:
     # the joints lie along the skinned surface (a chain through the mesh's box)
     lo, hi = skinned.vertices.min(axis=0), skinned.vertices.max(axis=0)
     assert ((rig.joints >= lo - 0.05 * extent) & (rig.joints <= hi + 0.05 * extent)).all()
+
+
+def test_blender_weights_replace_the_exported_ones(tmp_path: Path) -> None:
+    """``with_blender_weights``: each matched vertex takes Blender's vertex-group weights (an
+    influence of 5e-5, which Blender's glTF exporter drops, included), normalized, with the raw
+    sum in ``totals``; a vertex without a match keeps the exported weights; bones the rig
+    does not know are ignored."""
+    from meshprep.io.rig import with_blender_weights
+
+    vertices = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]])
+    exported = Rig(["a", "b"], np.array([-1, 0]), np.zeros((2, 3)),
+                   np.repeat(np.eye(4)[None], 2, axis=0), np.repeat(np.eye(4)[None], 2, axis=0),
+                   np.arange(2), np.array([[0], [1], [1]], np.int32),
+                   np.ones((3, 1), np.float32), np.ones(3, bool), np.ones(3, np.float32))
+    np.savez(tmp_path / "w.npz", positions=vertices[:2] + 1e-9,
+             weights=np.array([[0.6, 0.4 - 5e-5, 5e-5, 0.0], [0.0, 0.9, 0.0, 0.0]], np.float32),
+             bones=np.array(["a", "b", "c", "unknown"]))
+    exported = replace(exported, names=["a", "b", "c"],
+                       parents=np.array([-1, 0, 1]), joints=np.zeros((3, 3)),
+                       world=np.repeat(np.eye(4)[None], 3, axis=0),
+                       inverse_bind=np.repeat(np.eye(4)[None], 3, axis=0), nodes=np.arange(3))
+    rig = with_blender_weights(exported, vertices + [[0, 0, 0], [0, 0, 0], [0, 5, 0]],
+                               tmp_path / "w.npz")
+    dense = rig.dense()
+    np.testing.assert_allclose(dense[0], [0.6, 0.4 - 5e-5, 5e-5], atol=1e-7)
+    np.testing.assert_allclose(dense[1], [0.0, 1.0, 0.0], atol=1e-7)  # 0.9 normalized
+    assert rig.totals[1] == pytest.approx(0.9) and rig.totals[0] == pytest.approx(1.0)
+    np.testing.assert_array_equal(dense[2], [0.0, 1.0, 0.0])  # no match: as exported

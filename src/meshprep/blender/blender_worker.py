@@ -110,6 +110,48 @@ def export_glb(output: str, skins: bool = False) -> dict:
     return {"objects": len(meshes)}
 
 
+def save_skin_weights(output: str) -> dict:
+    """Every armature-deformed mesh's vertices as posed now (world, glTF's Y-up axes) and their
+    vertex-group weights per bone, as stored (the glTF exporter drops influences of at most
+    1e-4 and renormalizes; the loader takes the weights from here instead).
+
+    Keys: ``positions`` (V, 3) float64, ``weights`` (V, B) float32 (columns: ``bones``),
+    ``bones`` (B,) unicode.
+    """
+    import numpy as np
+
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    bones = sorted({b.name for o in bpy.context.scene.objects if o.type == "ARMATURE"
+                    for b in o.data.bones})
+    column = {name: j for j, name in enumerate(bones)}
+    positions, weights = [], []
+    for obj in bpy.context.scene.objects:
+        if obj.type != "MESH" or not any(m.type == "ARMATURE" for m in obj.modifiers):
+            continue
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        if len(mesh.vertices) != len(obj.data.vertices):  # a topology-changing modifier
+            evaluated.to_mesh_clear()
+            continue
+        world = np.array(obj.matrix_world)
+        co = np.array([v.co for v in mesh.vertices], np.float64).reshape(-1, 3)
+        evaluated.to_mesh_clear()
+        posed = co @ world[:3, :3].T + world[:3, 3]
+        positions.append(posed @ np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]]).T)
+        rows = np.zeros((len(obj.data.vertices), len(bones)), np.float32)
+        groups = {g.index: g.name for g in obj.vertex_groups}
+        for v in obj.data.vertices:
+            for g in v.groups:
+                if groups.get(g.group) in column:
+                    rows[v.index, column[groups[g.group]]] = g.weight
+        weights.append(rows)
+    if not positions:
+        return {"skin_weights": 0}
+    np.savez(output, positions=np.concatenate(positions), weights=np.concatenate(weights),
+             bones=np.array(bones, dtype=str))
+    return {"skin_weights": int(sum(len(p) for p in positions))}
+
+
 def _mesh_objects(scene):
     return [o for o in scene.objects if o.type == "MESH"]
 
@@ -533,6 +575,8 @@ def main(job_path: str) -> int:
             import_file(job["input"])
             pose_at_first_frame(bpy.context.scene)
             result.update(export_glb(job["output"], skins=bool(job.get("skins"))))
+            if job.get("skins"):
+                result.update(save_skin_weights(job["output"] + ".weights.npz"))
         elif job["action"] == "render":
             result.update(render_job(job))
         else:

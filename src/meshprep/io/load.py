@@ -38,7 +38,7 @@ from meshprep.io.appearance import plain as plain_appearance
 from meshprep.io.lfs import POINTER_MESSAGE, read_pointer
 from meshprep.io.parts import parse_options, read_parts
 from meshprep.io.pose import Pose, posed_appearance, posed_at_frame0
-from meshprep.io.rig import read_rig
+from meshprep.io.rig import read_rig, with_blender_weights
 from meshprep.io.text import TextResolver
 
 #: extensions :func:`load` reads
@@ -291,6 +291,10 @@ def _load_through_blender(path: Path, max_bytes: int, appearance: bool,
         try:
             mesh = _load_model(glb, jail=Path(folder), max_bytes=max_bytes,
                                appearance=appearance, rig=rig, parts=parts)
+            weights = glb.with_name(glb.name + ".weights.npz")
+            if rig and mesh.metadata.get("meshprep_rig") is not None and weights.is_file():
+                mesh.metadata["meshprep_rig"] = with_blender_weights(
+                    mesh.metadata["meshprep_rig"], np.asarray(mesh.vertices), weights)
         except LoadError as exc:
             raise type(exc)(f"{path.name} (exported by Blender): {exc}") from exc
     mesh.metadata["meshprep_format"] = path.suffix.lower()[1:]

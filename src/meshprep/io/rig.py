@@ -274,3 +274,56 @@ def read_rig_file(path: str | os.PathLike[str]) -> tuple[trimesh.Trimesh, Rig]:
                                process=False)
         rig = Rig([str(n) for n in data["names"]], **{name: data[name] for name in _RIG_ARRAYS})
     return mesh, rig
+
+
+def with_blender_weights(rig: Rig, vertices: np.ndarray, path: str | os.PathLike[str],
+                         tolerance: float = 1e-6) -> Rig:
+    """The rig with each vertex's weights as Blender stores them (its vertex groups), for a
+    file Blender exported (the glTF exporter drops influences of at most 1e-4).
+
+    Parameters
+    ----------
+    rig : Rig
+        What the exported glTF gave (joint names are Blender's bone names).
+    vertices : (V, 3) array
+        The loaded (frame-0) vertices the rig's rows belong to.
+    path : path-like
+        The worker's ``.weights.npz`` (Blender's posed vertices and vertex-group weights).
+    tolerance : float
+        Largest vertex distance, relative to the mesh's extent, that counts as the same vertex;
+        rows without such a match keep the exported weights.
+
+    Returns
+    -------
+    Rig
+        Weights (and ``totals``: Blender's sums before normalization) replaced where matched.
+    """
+    from scipy.spatial import cKDTree
+
+    with np.load(path, allow_pickle=False) as data:
+        positions, groups = data["positions"], data["weights"].astype(np.float64)
+        bones = [str(b) for b in data["bones"]]
+    joint = {name: j for j, name in enumerate(rig.names)}
+    columns = [k for k, name in enumerate(bones) if name in joint]
+    if not len(positions) or not columns:
+        return rig
+    extent = float(np.ptp(vertices, axis=0).max()) or 1.0
+    distance, match = cKDTree(positions).query(vertices)
+    found = distance <= tolerance * extent
+    dense = np.zeros((len(vertices), len(rig.names)))
+    dense[:, [joint[bones[k]] for k in columns]] = groups[match][:, columns]
+    total = dense.sum(axis=1)
+    use = found & (total > 0)
+    width = max(int((dense[use] > 0).sum(axis=1).max()) if use.any() else 1, rig.indices.shape[1])
+    indices = np.zeros((len(vertices), width), np.int32)
+    weights = np.zeros((len(vertices), width), np.float32)
+    indices[:, :rig.indices.shape[1]], weights[:, :rig.weights.shape[1]] = rig.indices, rig.weights
+    order = np.argsort(-dense[use], axis=1)[:, :width]
+    picked = np.take_along_axis(dense[use], order, axis=1)
+    indices[use] = np.where(picked > 0, order, 0)
+    weights[use] = (picked / total[use, None]).astype(np.float32)
+    totals = rig.totals.copy()
+    totals[use] = total[use]
+    skinned = rig.skinned | use
+    return replace(rig, indices=indices, weights=weights, totals=totals.astype(np.float32),
+                   skinned=skinned)
