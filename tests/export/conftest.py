@@ -1,6 +1,8 @@
-"""Small sample stores the layout tests share (module-scoped: one watertight + sampling each)."""
+"""Small sample stores the layout and export tests share (session-scoped: each made once)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import trimesh
@@ -25,4 +27,21 @@ def box() -> TrainingSamples:
     out = mp.sample_asset(watertight, mesh, surface=4000, salient=4000, volume=4000,
                           near=8000, seed=0)
     assert out.sdf.salient_count > 2000
+    return out
+
+
+@pytest.fixture(scope="session")
+def examples_store(tmp_path_factory) -> Path:
+    """``meshprep run`` of the bundled examples (watertight at 64, small sample counts): a
+    store the export tests read (never modify: they copy it first)."""
+    from meshprep.pipeline import resolve_config, run_dataset
+
+    out = tmp_path_factory.mktemp("examples") / "ds"
+    config = resolve_config(overrides={
+        "run": {"steps": ["load", "normalize", "watertight", "sample", "write"]},
+        "watertight": {"resolution": 64},
+        "sample": {"surface": 3000, "salient": 3000, "volume": 3000, "near": 6000},
+    })
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert run_dataset(examples, out, config, progress=False).counts["ok"] == 3
     return out

@@ -18,22 +18,14 @@ from meshprep.export.layouts import (
     markdown_table,
 )
 from meshprep.export.run import MARKERS, RECORDS, export_dataset
-from meshprep.pipeline import resolve_config, run_dataset
 from meshprep.sample.layouts import read_meshprep
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("export") / "ds"
-    config = resolve_config(overrides={
-        "run": {"steps": ["load", "normalize", "watertight", "sample", "write"]},
-        "watertight": {"resolution": 64},
-        "sample": {"surface": 3000, "salient": 3000, "volume": 3000, "near": 6000},
-    })
-    assert run_dataset(REPO / "examples", out, config, progress=False).counts["ok"] == 3
-    return out
+def dataset(examples_store: Path) -> Path:
+    return examples_store
 
 
 def test_export_writes_the_store_in_the_layout(dataset: Path, tmp_path: Path) -> None:

@@ -23,22 +23,13 @@ from meshprep.export.shards import (
     sample_files,
     shard_pattern,
 )
-from meshprep.pipeline import resolve_config, run_dataset
 
-REPO = Path(__file__).resolve().parents[2]
 LAYOUT = "hunyuan3d"
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("shards") / "ds"
-    config = resolve_config(overrides={
-        "run": {"steps": ["load", "normalize", "watertight", "sample", "write"]},
-        "watertight": {"resolution": 64},
-        "sample": {"surface": 3000, "salient": 3000, "volume": 3000, "near": 6000},
-    })
-    assert run_dataset(REPO / "examples", out, config, progress=False).counts["ok"] == 3
-    return out
+def dataset(examples_store: Path) -> Path:
+    return examples_store
 
 
 @pytest.fixture(scope="module")
