@@ -152,3 +152,27 @@ def test_the_entry_is_what_the_written_files_parse_to(exported) -> None:
             np.testing.assert_array_equal(entry[key], value, err_msg=key)
         else:
             assert entry[key] == value, key
+
+
+def test_text_is_record_obj_and_record_info_line_by_line() -> None:
+    """The whole-file formatting (each distinct number formatted once) gives the bytes of the
+    plain per-line formatting: ``repr`` floats (``-0.0``, exponents), ``%.4f`` weights, a
+    vertex without weights keeping its space."""
+    from meshprep.export._rig_frames import BindRig
+    from meshprep.export.layout_puppeteer import obj_text, rig_text
+
+    vertices = np.array([[0.0, -0.0, 1e-5], [1e16, 0.1, -2.5], [0.1, 0.0, 1 / 3]])
+    normals = np.array([[0.0, 0.0, 1.0], [-0.0, 1.0, 0.0], [0.6, 0.8, 0.0]])
+    faces = np.array([[0, 1, 2], [2, 1, 0]])
+    lines = [f"v {x!r} {y!r} {z!r}" for x, y, z in vertices.tolist()] + [""]
+    lines += [f"vn {x!r} {y!r} {z!r}" for x, y, z in normals.tolist()] + [""]
+    lines += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in (faces + 1).tolist()]
+    assert obj_text(vertices, normals, faces) == "\n".join(lines) + "\n"
+
+    weights = np.array([[0.25, 0.75], [0.0, 0.0], [1.0, 0.0]], np.float32)
+    bind = BindRig(vertices, faces, ["a", "b"], np.array([-1, 0]), np.eye(3)[:2],
+                   np.eye(3)[:2], np.stack([np.eye(3)] * 2), weights)
+    expected = ["joints a 1.00000000 0.00000000 0.00000000",
+                "joints b 0.00000000 1.00000000 0.00000000", "root a",
+                "skin 0 a 0.2500 b 0.7500", "skin 1 ", "skin 2 a 1.0000", "hier a b"]
+    assert rig_text(bind, ["a", "b"]) == "\n".join(expected) + "\n"

@@ -101,9 +101,12 @@ def bind_vertices(vertices: np.ndarray, rig: Rig) -> np.ndarray:
     """Posed vertices back in the bind pose: ``inv(sum_j w_j world_j inverse_bind_j) @ v``."""
     vertices = np.asarray(vertices, np.float64)
     skinning = rig.world @ rig.inverse_bind
-    blend = np.zeros((len(vertices), 4, 4))
-    for k in range(rig.indices.shape[1]):
-        blend += rig.weights[:, k, None, None].astype(np.float64) * skinning[rig.indices[:, k]]
+    blend, term = np.zeros((len(vertices), 4, 4)), np.empty((len(vertices), 4, 4))
+    weights = rig.weights.astype(np.float64)
+    for k in range(rig.indices.shape[1]):  # in place: the same products and sums, no temporaries
+        np.take(skinning, rig.indices[:, k], axis=0, out=term)
+        term *= weights[:, k, None, None]
+        blend += term
     ok = rig.skinned & (np.abs(np.linalg.det(blend[:, :3, :3])) > _SINGULAR)
     out = vertices.copy()
     if ok.any():

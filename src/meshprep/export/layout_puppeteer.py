@@ -43,6 +43,7 @@ both outputs with ``save_npz.py``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,42 @@ def txt_names(names: list[str]) -> list[str]:
 
 
 def obj_text(vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray) -> str:
-    """``record_obj``'s lines: ``v`` and ``vn`` at full precision, ``f a//a b//b c//c``."""
-    lines = [f"v {x!r} {y!r} {z!r}" for x, y, z in vertices.tolist()] + [""]
-    lines += [f"vn {x!r} {y!r} {z!r}" for x, y, z in normals.tolist()] + [""]
-    lines += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in (faces + 1).tolist()]
-    return "\n".join(lines) + "\n"
+    """``record_obj``'s lines: ``v`` and ``vn`` at full precision (``repr`` of the float64
+    values), ``f a//a b//b c//c`` (1-based), each line ending in a newline and a blank line
+    after the ``v`` and the ``vn`` blocks."""
+    v = distinct_text(vertices, repr)
+    vn = distinct_text(normals, repr)
+    f = _corner_text(np.asarray(faces, np.int64).reshape(-1, 3) + 1)
+    return (("v %s %s %s\n" * (len(v) // 3)) % tuple(v) + "\n"
+            + ("vn %s %s %s\n" * (len(vn) // 3)) % tuple(vn) + "\n"
+            + ("f %s %s %s\n" * (len(f) // 3)) % tuple(f))
+
+
+def _corner_text(indices: np.ndarray) -> list[str]:
+    """``a//a`` of every index (flattened), each distinct index formatted once."""
+    if not indices.size:
+        return []
+    low = int(indices.min())
+    text = np.empty(int(indices.max()) - low + 1, dtype=object)
+    text[:] = list(map("{0}//{0}".format, range(low, low + len(text))))
+    return text[indices.reshape(-1) - low].tolist()
+
+
+def distinct_text(values: np.ndarray, fmt: Callable[[float], str]) -> list[str]:
+    """``fmt`` of every value (as a Python float, flattened in C order), each distinct value
+    formatted once (:func:`_distinct`)."""
+    text, inverse = _distinct(values, fmt)
+    return text[inverse].tolist()
+
+
+def _distinct(values: np.ndarray, fmt: Callable[[float], str]) -> tuple[np.ndarray, np.ndarray]:
+    """``fmt`` of each distinct value (an object array) and, per value, its index there:
+    distinct by float64 bit pattern, so ``-0.0`` and ``0.0`` keep their own text."""
+    flat = np.ascontiguousarray(values, np.float64).reshape(-1)
+    bits, inverse = np.unique(flat.view(np.uint64), return_inverse=True)
+    text = np.empty(len(bits), dtype=object)
+    text[:] = list(map(fmt, bits.view(np.float64).tolist()))
+    return text, inverse.reshape(-1)
 
 
 def rig_text(bind: BindRig, names: list[str], entries: tuple | None = None) -> str:
@@ -91,30 +123,56 @@ def rig_text(bind: BindRig, names: list[str], entries: tuple | None = None) -> s
     lines = [f"joints {n} {x:.8f} {y:.8f} {z:.8f}"
              for n, (x, y, z) in zip(names, bind.joints.tolist(), strict=True)]
     lines.append(f"root {names[0]}")
-    rows, cols, text = entries if entries is not None else skin_entries(bind.weights)
-    pairs = [f"{names[c]} {t}" for c, t in zip(cols.tolist(), text, strict=True)]
-    starts = np.searchsorted(rows, np.arange(len(bind.weights) + 1))
-    # record_info writes "skin <v> " then the pairs: a vertex without weights keeps the space
-    lines += [f"skin {v} " + " ".join(pairs[starts[v]:starts[v + 1]])
-              for v in range(len(bind.weights))]
+    rows, cols, text, _ = entries if entries is not None else skin_entries(bind.weights)
+    if len(bind.weights):  # no skin line at all without vertices
+        lines.append(skin_lines(len(bind.weights), rows, cols, text, names))
     lines += [f"hier {names[p]} {names[j]}" for j, p in enumerate(bind.parents.tolist()) if p >= 0]
     return "\n".join(lines) + "\n"
 
 
-def skin_entries(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The non-zero weights in row order: rows, columns and each weight as ``%.4f`` text (what
-    ``record_info`` writes and ``read_rig_file`` parses back)."""
+def skin_lines(count: int, rows: np.ndarray, cols: np.ndarray, text: np.ndarray,
+               names: list[str]) -> str:
+    """``skin <v> <name> <weight> ...`` for vertices ``0 .. count - 1`` (``rows`` sorted), the
+    lines joined by newlines; ``record_info`` writes ``"skin <v> "`` and then the pairs, so a
+    vertex without weights keeps the space. One ``%`` over a template of every line."""
+    if count == 0:
+        return ""
+    starts = np.searchsorted(rows, np.arange(count + 1))
+    pairs = np.diff(starts)
+    shapes = np.empty(int(pairs.max()) + 1, dtype=object)
+    shapes[:] = ["\nskin %s" + " %s %s" * n for n in range(len(shapes))]
+    shapes[0] = "\nskin %s "
+    template = "".join(shapes[pairs].tolist())[1:]
+    args = np.empty(count + 2 * len(rows), dtype=object)
+    heads = 2 * starts[:-1] + np.arange(count)  # each vertex index before its pairs
+    args[heads] = range(count)
+    named = np.ones(len(args), bool)
+    named[heads] = False
+    labels = np.empty(len(names), dtype=object)
+    labels[:] = names
+    args[named] = np.stack([labels[cols], text], axis=1).reshape(-1)
+    return template % tuple(args.tolist())
+
+
+def skin_entries(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero weights in row order: rows, columns, each weight as ``%.4f`` text (an
+    object array of str: what ``record_info`` writes) and that text parsed back (float64: what
+    ``read_rig_file`` reads)."""
     rows, cols = np.nonzero(weights)
-    return rows, cols, [f"{w:.4f}" for w in weights[rows, cols].astype(np.float64).tolist()]
+    text, inverse = _distinct(weights[rows, cols], "{:.4f}".format)
+    parsed = np.array([float(t) for t in text], np.float64)
+    return rows, cols, text[inverse], parsed[inverse]
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Unit area-weighted vertex normals (Blender's ``vertex.normal``; +Z where undefined)."""
+    """Unit area-weighted vertex normals (Blender's ``vertex.normal``; +Z where undefined),
+    float64."""
+    vertices = np.asarray(vertices, np.float64)
     corners = vertices[faces]
     cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    out = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(out, faces[:, k], cross)
+    corner = np.asarray(faces).T.reshape(-1)  # corner 0 of every face, then 1, then 2
+    out = np.stack([np.bincount(corner, np.tile(cross[:, d], 3), len(vertices))
+                    for d in range(3)], axis=1)  # sums in np.add.at's order
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return np.where(norms > 0, out / np.where(norms > 0, norms, 1), [0.0, 0.0, 1.0])
 
@@ -196,9 +254,8 @@ def dataset_item(uid: str, vertices: np.ndarray, normals: np.ndarray, faces: np.
     normals = normals / (np.linalg.norm(normals, axis=1, keepdims=True) + 1e-8)
     joints = np.char.mod("%.8f", np.asarray(bind.joints, np.float64)).astype(np.float64)
     bones = np.array([[p, j] for j, p in enumerate(bind.parents.tolist()) if p >= 0])
-    rows, cols, text = entries if entries is not None else skin_entries(bind.weights)
-    skin = sp.coo_matrix((np.array([float(t) for t in text], np.float64), (rows, cols)),
-                         shape=(len(vertices), len(names)))
+    rows, cols, _, values = entries if entries is not None else skin_entries(bind.weights)
+    skin = sp.coo_matrix((values, (rows, cols)), shape=(len(vertices), len(names)))
     return {"vertices": vertices, "faces": np.asarray(faces, np.int64), "normals": normals,
             "joints": (joints - center) * scale, "bones": bones, "root_index": 0, "uuid": uid,
             "pc_w_norm": pc_w_norm, "joint_names": list(names),

@@ -183,10 +183,12 @@ def _skinned(data: DecodedGltf, prim, positions, skin, world, where
     homogeneous = np.c_[positions, np.ones(len(positions))]
     out = np.zeros((len(positions), 3))
     linear = np.zeros((len(positions), 3, 3))
-    for k in range(joints.shape[1]):
-        m = mats[joints[:, k]]
+    m, term = np.empty((len(positions), 4, 4)), np.empty((len(positions), 3, 3))
+    for k in range(joints.shape[1]):  # in place: the same products and sums, no temporaries
+        np.take(mats, joints[:, k], axis=0, out=m)
         out += weights[:, k:k + 1] * np.einsum("nij,nj->ni", m, homogeneous)[:, :3]
-        linear += weights[:, k, None, None] * m[:, :3, :3]
+        np.multiply(weights[:, k, None, None], m[:, :3, :3], out=term)
+        linear += term
     return out, linear
 
 
