@@ -8,14 +8,17 @@ Usage (from the repository root)::
    ``[sample] compact = false``: the float32 store as it was before issue 31 (``surface.npz``,
    ``sdf.npz``, ``watertight.ply``, renders, meta.json).
 2. Per asset, the same samples and mesh written as the compact store does it
-   (``write_compact``, ``watertight.drc``: the encoders are deterministic, so this is what a
-   compact run writes) into a copy of the asset folder; bytes per asset of both folders.
+   (``write_compact``, ``watertight.npz``: the encoders are deterministic, so this is what a
+   compact run writes) into a copy of the asset folder; bytes per asset of both folders. The
+   mesh is also written as Draco (``watertight.drc``, the compact store's mesh before
+   ``meshprep.io.meshpack``) beside it, for the mesh-only read times.
 3. Fidelity of the round trip against the float32 arrays (rows matched through the encoding's
    read order): largest position error, signed-distance errors near the surface (|d| < 0.01,
-   absolute) and elsewhere (relative), sign changes, largest normal angle, and the Draco mesh's
-   largest vertex distance to the PLY's vertices.
+   absolute) and elsewhere (relative), sign changes, largest normal angle, and the packed
+   mesh's largest vertex distance to the PLY's vertices (per axis, same face count).
 4. Read speed of a stored asset (``read_meshprep`` + the watertight mesh), median of 5 warm
-   reads, and one cold read of each (the page cache dropped first; needs root, else "n/a").
+   reads, and one cold read of each (the page cache dropped first; needs root, else "n/a");
+   and the watertight mesh alone, warm: PLY, Draco, packed.
 
 Issue 31's targets: <= 7 MB median per asset; positions within 2^-15; distances within 1e-5
 near, 1e-3 relative elsewhere, signs unchanged; normals within 0.1 degrees; reads no slower.
@@ -55,8 +58,9 @@ def compact_copy(folder: Path, target: Path) -> Path:
         "surface.npz", "sdf.npz", "watertight.ply"))
     write_compact(read_meshprep(folder), target)
     if (folder / "watertight.ply").is_file():
-        write_mesh(trimesh.load(folder / "watertight.ply", process=False),
-                   target / "watertight.drc")
+        mesh = trimesh.load(folder / "watertight.ply", process=False)
+        write_mesh(mesh, target / "watertight.npz")
+        write_mesh(mesh, target.with_name(target.name + ".drc"))  # outside the asset's bytes
     return target
 
 
@@ -103,33 +107,51 @@ def fidelity(plain: Path, compact: Path) -> dict:
 
 
 def mesh_error(plain: Path, compact: Path) -> float:
-    """Largest distance from a Draco vertex to the PLY's nearest vertex."""
+    """Largest per-axis distance from a packed mesh's vertex to the PLY's nearest vertex."""
     import trimesh
     from scipy.spatial import cKDTree
-
-    from meshprep.io.load import read_draco
 
     if not (plain / "watertight.ply").is_file():
         return float("nan")
     ply = trimesh.load(plain / "watertight.ply", process=False)
-    drc = read_draco(compact / "watertight.drc")
-    assert len(drc.faces) == len(ply.faces)
-    return float(cKDTree(ply.vertices).query(drc.vertices)[0].max())
+    packed = read_mesh(compact / "watertight.npz")
+    assert len(packed.faces) == len(ply.faces)
+    nearest = cKDTree(ply.vertices).query(packed.vertices)[1]
+    return float(np.abs(packed.vertices - ply.vertices[nearest]).max())
+
+
+def read_mesh(path: Path):
+    """A stored watertight mesh, read as ``meshprep export`` reads it."""
+    from meshprep.export.run import _read_watertight
+
+    return _read_watertight(path)
 
 
 def read_asset(folder: Path) -> float:
     """Seconds to read an asset's samples and watertight mesh."""
-    import trimesh
-
-    from meshprep.io.load import read_draco
+    from meshprep.sample.layouts import stored_watertight
 
     start = time.perf_counter()
     read_meshprep(folder)
-    if (folder / "watertight.drc").is_file():
-        read_draco(folder / "watertight.drc")
-    elif (folder / "watertight.ply").is_file():
-        trimesh.load(folder / "watertight.ply", process=False)
+    mesh = stored_watertight(folder)
+    if mesh is not None:
+        read_mesh(mesh)
     return time.perf_counter() - start
+
+
+def mesh_reads(plain: Path, compact: Path) -> dict[str, float]:
+    """Median seconds of 3 warm reads of the mesh alone: PLY, Draco, packed."""
+    paths = {"ply": plain / "watertight.ply", "drc": compact.with_name(compact.name + ".drc"),
+             "npz": compact / "watertight.npz"}
+    out = {}
+    for key, path in paths.items():
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            read_mesh(path)
+            times.append(time.perf_counter() - start)
+        out[key] = float(np.median(times))
+    return out
 
 
 def drop_caches() -> bool:
@@ -174,17 +196,25 @@ def main() -> None:
             cold[key] = read_asset(folder) if drop_caches() else float("nan")
         rows.append({"asset": plain.name[:10], "plain": folder_bytes(plain),
                      "compact": folder_bytes(compact), **fidelity(plain, compact),
-                     "mesh": mesh_error(plain, compact), "warm": warm, "cold": cold})
+                     "mesh": mesh_error(plain, compact), "warm": warm, "cold": cold,
+                     "mesh_read": mesh_reads(plain, compact),
+                     "mesh_mb": {k: p.stat().st_size / 1e6 for k, p in (
+                         ("drc", compact.with_name(compact.name + ".drc")),
+                         ("npz", compact / "watertight.npz"))}})
     print(f"{len(rows)} assets; work folder {work}; MB = 10^6 bytes")
     print("| asset | float32 MB | compact MB | position | near abs | far rel | signs | "
-          "normal deg | mesh | warm read s (float32 / compact) | cold read s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+          "normal deg | mesh | warm read s (float32 / compact) | cold read s | "
+          "mesh read s (ply / drc / packed) | mesh MB (drc / packed) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['asset']} | {r['plain'] / 1e6:.1f} | {r['compact'] / 1e6:.2f} | "
               f"{r['position']:.1e} | {r['near_abs']:.1e} | {r['far_rel']:.1e} | "
               f"{r['sign_changes']} | {r['normal_deg']:.3f} | {r['mesh']:.1e} | "
               f"{r['warm']['plain']:.3f} / {r['warm']['compact']:.3f} | "
-              f"{r['cold']['plain']:.3f} / {r['cold']['compact']:.3f} |")
+              f"{r['cold']['plain']:.3f} / {r['cold']['compact']:.3f} | "
+              f"{r['mesh_read']['ply']:.3f} / {r['mesh_read']['drc']:.3f} / "
+              f"{r['mesh_read']['npz']:.3f} | "
+              f"{r['mesh_mb']['drc']:.2f} / {r['mesh_mb']['npz']:.2f} |")
     median = lambda key: float(np.median([r[key] for r in rows])) / 1e6  # noqa: E731
     print(f"median bytes per asset: float32 {median('plain'):.1f} MB, compact "
           f"{median('compact'):.2f} MB ({median('plain') / median('compact'):.1f}x smaller)")
@@ -192,6 +222,10 @@ def main() -> None:
         plain = np.median([r[kind]["plain"] for r in rows])
         compact = np.median([r[kind]["compact"] for r in rows])
         print(f"median {kind} read: float32 {plain:.3f} s, compact {compact:.3f} s")
+    for key in ("ply", "drc", "npz"):
+        print(f"median mesh read {key}: {np.median([r['mesh_read'][key] for r in rows]):.4f} s")
+    for key in ("drc", "npz"):
+        print(f"median mesh file {key}: {np.median([r['mesh_mb'][key] for r in rows]):.2f} MB")
     worst = {k: max(r[k] for r in rows) for k in ("position", "near_abs", "far_rel",
                                                   "normal_deg", "sign_changes")}
     print(f"worst: {worst}")

@@ -2,7 +2,7 @@ import numpy as np
 import trimesh
 
 from meshprep.curate import main_object
-from meshprep.io.load import read_draco
+from meshprep.io.meshpack import read_packed_mesh
 from meshprep.pipeline import LocalExecutor, run_dataset
 
 from ..pipeline.conftest import fast_config
@@ -55,5 +55,5 @@ def test_extract_step_in_a_run(tmp_path):
     row = pq.read_table(tmp_path / "out" / "manifest.parquet").to_pylist()[0]
     assert row["extract_removed_components"] == 1 and row["extract_floor_area_share"] > 0.5
     # the watertight mesh is the cube alone: 8 corners of a cube fill the canonical box
-    ply = read_draco(next((tmp_path / "out").glob("objects/*/*/watertight.drc")))
+    ply = read_packed_mesh(next((tmp_path / "out").glob("objects/*/*/watertight.npz")))
     assert np.allclose(ply.extents, ply.extents[0], rtol=0.05)

@@ -62,7 +62,7 @@ def test_every_failure_is_recorded_and_the_run_goes_on(tmp_path):
             .to_pylist()}
     folder = Path(rows["ok1"]["path"])
     assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "renders", "sdf.npz",
-                                                        "surface.npz", "watertight.drc"]
+                                                        "surface.npz", "watertight.npz"]
     for target in ("input", "watertight"):  # the default render step: 4 normal views of each
         views = sorted(p.name for p in (folder / "renders" / target).iterdir())
         assert views == [f"{i:03d}_normal.png" for i in range(4)] + ["transforms.json"]

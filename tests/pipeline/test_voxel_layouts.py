@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from meshprep.io.load import read_draco
+from meshprep.io.meshpack import read_packed_mesh
 from meshprep.pipeline import resolve_config, run_dataset
 from meshprep.voxel import read_sparse_sdf
 
@@ -32,7 +32,7 @@ def test_sparse_sdf_layout(tmp_path: Path) -> None:
         assert sdf.sparse_index.dtype == np.uint16 and sdf.sparse_sdf.dtype == np.float16
         assert np.abs(sdf.sparse_sdf.astype(np.float32)).max() <= 1
         # the nodes are those of the stored watertight mesh's grid: some lie inside it
-        watertight = read_draco(folder / "watertight.drc")
+        watertight = read_packed_mesh(folder / "watertight.npz")
         points = sdf.sparse_index[:200] / 63 * 2 - 1
         inside = watertight.contains(points)
         assert np.array_equal(inside, sdf.sparse_sdf[:200] < 0)

@@ -98,8 +98,8 @@ def with_passes(dataset, tmp_path_factory) -> tuple[Path, str]:
 
     out = tmp_path_factory.mktemp("passes") / "out"
     shutil.copytree(dataset, out)
-    folder = sorted(p for p in out.glob("objects/*/*") if (p / "watertight.drc").exists())[0]
-    render_views(load(folder / "watertight.drc"), folder / "hunyuan3d-paint" / "render_tex",
+    folder = sorted(p for p in out.glob("objects/*/*") if (p / "watertight.npz").exists())[0]
+    render_views(load(folder / "watertight.npz"), folder / "hunyuan3d-paint" / "render_tex",
                  "ortho6", size=64, passes=("albedo", "mr", "normal", "position", "mask"))
     build_report(out, page_size=2)
     return out, folder.name

@@ -2,7 +2,7 @@
 
 The store is what ``meshprep run`` writes per asset (``surface.npz``, ``sdf.npz``: compact
 (:mod:`meshprep.sample.compact`) or float32 in older stores, read by ``read_meshprep``; coordinates
-in the canonical cube [-1, 1], signed distances negative inside; and ``watertight.drc``, or
+in the canonical cube [-1, 1], signed distances negative inside; and ``watertight.npz``, or
 ``watertight.ply`` in older stores). Each layout is a :class:`Layout`: a writer from the store, a
 reader written from the trainer's own loader (for tests and for ``meshprep export``'s checks),
 and its conventions declared as data, so ``meshprep layouts`` and the README's table come from
@@ -75,7 +75,8 @@ class Layout:
     notes : str
         Where the loader and the released preprocessing disagree, and what we follow.
     uses_watertight : bool
-        The writer needs the watertight mesh (``watertight.drc`` / ``.ply`` is read only then).
+        The writer needs the watertight mesh (the store's ``watertight.npz`` / ``.drc`` / ``.ply``
+        is read only then).
     fps : int
         Points the writer farthest-point samples from the surface and salient samples; a run
         writing this layout stores that many in FPS order (``sample.fps``), so the export only

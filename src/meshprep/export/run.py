@@ -101,7 +101,7 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
         return _export_rendered(layout, asset_id, folder, out, started)
     try:
         samples = read_meshprep(folder)
-        watertight_path = stored_watertight(folder)  # watertight.drc (compact) or .ply
+        watertight_path = stored_watertight(folder)  # watertight.npz (compact) or .drc / .ply
         watertight = _read_watertight(watertight_path) if \
             layout.uses_watertight and watertight_path is not None else None
         paths = layout.write(samples, watertight, Path(out), asset_id)
@@ -126,7 +126,10 @@ def _read_watertight(path: Path):
     import trimesh
 
     from meshprep.io.load import read_draco
+    from meshprep.io.meshpack import read_packed_mesh
 
+    if path.suffix == ".npz":
+        return read_packed_mesh(path)
     if path.suffix == ".drc":
         return read_draco(path)
     return trimesh.load(path, process=False)

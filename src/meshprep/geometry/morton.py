@@ -17,7 +17,7 @@ import numpy as np
 
 MAX_BITS = 21  # bits per axis: 63-bit codes fit a signed int64
 
-__all__ = ["MAX_BITS", "morton_decode", "morton_encode"]
+__all__ = ["MAX_BITS", "decode_to_grid", "morton_decode", "morton_encode"]
 
 
 @nb.njit(cache=True, inline="always")
@@ -123,3 +123,33 @@ def morton_decode(codes: np.ndarray) -> np.ndarray:
     if codes.dtype == np.uint64 and codes.size and codes.max() >= 1 << 63:
         raise ValueError("Morton codes must be below 2**63")
     return _decode(np.ascontiguousarray(codes.astype(np.int64, copy=False)))
+
+
+def decode_to_grid(codes: np.ndarray, origin: np.ndarray, step: float, out: np.ndarray
+                   ) -> np.ndarray:
+    """Points ``origin + step * (x, y, z)`` of Morton codes, written into ``out``.
+
+    Parameters
+    ----------
+    codes : (N,) int64 array
+        Non-negative codes (not checked: this is the decoders' inner loop).
+    origin : (3,) float64 array
+    step : float
+    out : (N, 3) float32 or float64 array
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out``.
+    """
+    _decode_to_grid(codes, np.asarray(origin, np.float64), float(step), out)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _decode_to_grid(codes, origin, step, out):
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        out[i, 0] = origin[0] + _compact(c >> 2) * step
+        out[i, 1] = origin[1] + _compact(c >> 1) * step
+        out[i, 2] = origin[2] + _compact(c) * step

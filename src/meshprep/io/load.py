@@ -36,6 +36,7 @@ from meshprep.io.appearance import Appearance, part_appearance, read_mtl_maps
 from meshprep.io.appearance import combine as combine_appearance
 from meshprep.io.appearance import plain as plain_appearance
 from meshprep.io.lfs import POINTER_MESSAGE, read_pointer
+from meshprep.io.meshpack import read_packed_mesh
 from meshprep.io.parts import parse_options, read_parts
 from meshprep.io.pose import Pose, posed_appearance, posed_at_frame0
 from meshprep.io.rig import read_rig, with_blender_weights
@@ -52,6 +53,7 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     ".dae",
     ".3mf",
     ".drc",
+    ".npz",  # the compact store's packed meshes only (meshprep.io.meshpack)
     ".zip",
 )
 
@@ -93,8 +95,8 @@ def load(path: str | os.PathLike[str], *, max_archive_bytes: int = 2 * 1024**3,
     Parameters
     ----------
     path : str or os.PathLike
-        A ``.glb .gltf .obj .ply .stl .off .dae .3mf .drc`` file or a ``.zip`` archive holding
-        one.
+        A ``.glb .gltf .obj .ply .stl .off .dae .3mf .drc`` file, a packed mesh ``.npz`` of
+        the compact store (:mod:`meshprep.io.meshpack`) or a ``.zip`` archive holding one.
     max_archive_bytes : int
         Largest total uncompressed size a zip archive (or a 3MF container) may expand to.
     appearance : bool
@@ -392,6 +394,8 @@ def _parse_with(path: Path, ext: str, jail: Path, options: dict[str, Any],
         return threemf.read_3mf(path)  # production extension (p:path) included
     if ext == ".drc":
         return trimesh.Scene(read_draco(path))
+    if ext == ".npz":
+        return trimesh.Scene(read_packed_mesh(path))
     # a text file that is not UTF-8: re-encoded here, as trimesh needs charset_normalizer for it
     recoded = text.as_utf8(path, ext)
     with io.BytesIO(recoded) if recoded is not None else open(path, "rb") as f:

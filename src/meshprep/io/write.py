@@ -17,6 +17,8 @@ from typing import BinaryIO
 import numpy as np
 import trimesh
 
+from meshprep.io.meshpack import write_packed_mesh
+
 _INT32_MAX = np.iinfo(np.int32).max
 _FACE_RECORD = np.dtype([("count", "u1"), ("indices", "<i4", (3,))])
 
@@ -105,7 +107,8 @@ def write_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike[str], *, binary: b
         The mesh; only vertices and faces are written for ``.ply``.
     path : str or os.PathLike
         Output path: ``.ply`` (binary little-endian, float32 vertices, int32 indices, written by
-        meshprep), ``.drc`` (Draco: :func:`encode_draco`, the compact store's meshes), ``.stl``
+        meshprep), ``.npz`` (:mod:`meshprep.io.meshpack`: the compact store's meshes), ``.drc``
+        (Draco: :func:`encode_draco`, the compact store's meshes before ``meshpack``), ``.stl``
         or any other extension trimesh can export (``.obj``, ``.glb``, ``.off`` ...).
     binary : bool
         Binary encoding for ``.ply`` and ``.stl``; False writes ASCII. Ignored by other formats.
@@ -131,6 +134,8 @@ def write_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike[str], *, binary: b
         elif ext == ".drc":
             with open(tmp, "wb") as stream:
                 stream.write(encode_draco(vertices, faces))
+        elif ext == ".npz":
+            write_packed_mesh(tmp, vertices, faces)
         else:
             data = _export_with_trimesh(mesh, ext, binary)
             with open(tmp, "wb") as stream:

@@ -69,7 +69,7 @@ Every key has a default (``DEFAULTS``); a user's ``meshprep.toml`` overrides som
     float16 = false
     compact = true               # the store's compact encoding (meshprep.sample.compact: 16-bit
                                  # positions, octahedral normals, float16 distances, zstd;
-                                 # watertight.drc); false: float32 (float16) npz, watertight.ply
+                                 # watertight.npz); false: float32 (float16) npz, watertight.ply
     fps = 0                      # store the first N farthest-point samples' order (raised to
                                  # what the [write] layouts need: dora 32768)
 

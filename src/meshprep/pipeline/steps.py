@@ -341,7 +341,7 @@ def step_write(ctx: AssetContext) -> None:
     layout = ctx.config["sample"]["layout"]
     compact = ctx.config["sample"]["compact"] and layout == "meshprep"
     if ctx.watertight is not None and layout == "meshprep":
-        write_mesh(ctx.watertight, ctx.staging / WATERTIGHT_FILES[0 if compact else 1])
+        write_mesh(ctx.watertight, ctx.staging / WATERTIGHT_FILES[0 if compact else -1])
     _write_structure(ctx)
     if ctx.samples is not None and compact:
         write_compact(ctx.samples, ctx.staging)

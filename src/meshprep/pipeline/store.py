@@ -2,7 +2,7 @@
 
 Per asset (DESIGN.md section 2)::
 
-    OUT/objects/<id[:2]>/<id>/   watertight.drc, surface.npz, sdf.npz, meta.json
+    OUT/objects/<id[:2]>/<id>/   watertight.npz, surface.npz, sdf.npz, meta.json
 
 Each asset's files are first written to a private *staging* folder, then published: every data
 file is moved into place (``os.replace`` locally; upload to a temporary name and rename on a

@@ -108,12 +108,13 @@ def write_meshprep(
 
 #: the ``encoding`` key of the compact store's files (:func:`write_compact`)
 COMPACT_ENCODING = "meshprep-compact-1"
-#: the watertight mesh's file in an asset's store folder: Draco in the compact store, PLY before
-WATERTIGHT_FILES = ("watertight.drc", "watertight.ply")
+#: the watertight mesh's file in an asset's store folder: a packed mesh in the compact store
+#: (:mod:`meshprep.io.meshpack`), Draco in compact stores written before it, PLY otherwise
+WATERTIGHT_FILES = ("watertight.npz", "watertight.drc", "watertight.ply")
 
 
 def stored_watertight(folder: str | os.PathLike[str]) -> Path | None:
-    """The asset's watertight mesh file (``watertight.drc`` or ``watertight.ply``), or None."""
+    """The asset's watertight mesh file (``watertight.npz``, ``.drc`` or ``.ply``), or None."""
     for name in WATERTIGHT_FILES:
         if (Path(folder) / name).is_file():
             return Path(folder) / name
@@ -191,24 +192,40 @@ def _put_set(arrays: dict, name: str, points: np.ndarray, *, normals: np.ndarray
     return read_rows(sort) if f"{name}_points_q" in arrays else sort
 
 
-def _get_set(arrays, name: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """A set of :func:`_put_set` in read order: points, normals or None, distances or None."""
-    from meshprep.sample.compact import decode_normals, decode_points, from_byte_planes, unsqueeze
+def _set_arrays(npz, name: str) -> dict[str, np.ndarray]:
+    """The stored arrays of one set of an open ``.npz`` (read here: an open file is not for
+    threads)."""
+    return {key: npz[key] for key in npz.files if key.startswith(f"{name}_")}
+
+
+def _get_set(arrays, name: str, points_out: np.ndarray | None = None,
+             distances_out: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """A set of :func:`_put_set` in read order: points, normals or None, distances or None
+    (points and distances written into the arrays given)."""
+    from meshprep.sample.compact import (
+        decode_distance_planes,
+        decode_normal_planes,
+        decode_points,
+        unsqueeze,
+    )
 
     count = int(arrays[f"{name}_count"])
     if f"{name}_points_f32" in arrays:  # stored as they were (read_rows: the identity)
         points, order = arrays[f"{name}_points_f32"], np.arange(count)
+        if points_out is not None:
+            points_out[:] = points
+            points = points_out
     else:
-        points, order = decode_points(unsqueeze(arrays[f"{name}_points_q"], 8 * count), count)
+        points, order = decode_points(unsqueeze(arrays[f"{name}_points_q"], 8 * count), count,
+                                      points_out)
     normals = distances = None
     if f"{name}_normals_oct" in arrays:
-        planes = unsqueeze(arrays[f"{name}_normals_oct"], 4 * count)
-        codes = from_byte_planes(planes, np.uint16, 2 * count)
-        normals = decode_normals(codes.reshape(count, 2), order)
+        normals = decode_normal_planes(unsqueeze(arrays[f"{name}_normals_oct"], 4 * count),
+                                       order)
     if f"{name}_sdf_f16" in arrays:
-        half = from_byte_planes(unsqueeze(arrays[f"{name}_sdf_f16"], 2 * count), np.float16,
-                                count)
-        distances = half[order].astype(np.float32)
+        distances = decode_distance_planes(unsqueeze(arrays[f"{name}_sdf_f16"], 2 * count),
+                                           order, distances_out)
     return points, normals, distances
 
 
@@ -218,18 +235,31 @@ def _inverse(rows: np.ndarray) -> np.ndarray:
     return out
 
 
+_SDF_SETS = ("near_uniform", "near_salient", "volume")
+_SURFACE_SETS = ("surface", "salient")
+
+
 def _read_compact(surface, sdf) -> TrainingSamples:
-    """The samples of :func:`write_compact`'s two opened files."""
-    uniform, _, uniform_sdf = _get_set(sdf, "near_uniform")
-    salient_near, _, salient_sdf = _get_set(sdf, "near_salient")
-    volume, _, volume_sdf = _get_set(sdf, "volume")
+    """The samples of :func:`write_compact`'s two opened files, the sets decoded in parallel
+    (the decoders release the GIL); both near sets straight into one array."""
+    from meshprep.io.packing import decode_pool
+
+    stored = [_set_arrays(sdf, name) for name in _SDF_SETS] + \
+        [_set_arrays(surface, name) for name in _SURFACE_SETS]
+    uniform = int(stored[0]["near_uniform_count"])
+    near_count = uniform + int(stored[1]["near_salient_count"])
+    near_points = np.empty((near_count, 3), np.float32)
+    near_sdf = np.empty(near_count, np.float32)
+    points_out = [near_points[:uniform], near_points[uniform:], None, None, None]
+    distances_out = [near_sdf[:uniform], near_sdf[uniform:], None, None, None]
+    decoded = list(decode_pool().map(_get_set, stored, _SDF_SETS + _SURFACE_SETS, points_out,
+                                     distances_out))
+    volume, _, volume_sdf = decoded[2]
     loaded = SDFSamples(volume_points=volume, volume_sdf=volume_sdf,
-                        near_points=np.concatenate([uniform, salient_near]),
-                        near_sdf=np.concatenate([uniform_sdf, salient_sdf]),
+                        near_points=near_points, near_sdf=near_sdf,
                         salient_count=int(sdf["near_salient_count"]),
                         truncation=float(sdf["truncation"]) if "truncation" in sdf else None)
-    surface_points, surface_normals, _ = _get_set(surface, "surface")
-    salient_points, salient_normals, _ = _get_set(surface, "salient")
+    (surface_points, surface_normals, _), (salient_points, salient_normals, _) = decoded[3:]
     return TrainingSamples(
         surface_points=surface_points, surface_normals=surface_normals,
         salient_points=salient_points, salient_normals=salient_normals, sdf=loaded,
