@@ -210,3 +210,25 @@ def test_file_of_points_is_refused_as_such(tmp_path: Path) -> None:
     with pytest.raises(mp.errors.NoTrianglesError, match="no triangles") as refusal:
         mp.load(gltf.write(tmp_path / "points.glb"))
     assert "buffer" not in str(refusal.value)
+
+
+@pytest.mark.parametrize("required", [["KHR_made_up_compression"],
+                                      ["KHR_texture_transform", "EXT_future_geometry"]])
+def test_unimplemented_required_extension_is_refused(tmp_path: Path, required) -> None:
+    """The glTF spec: a loader must not load a file whose ``extensionsRequired`` it does not
+    implement (its data would be read wrong); the refusal names the extension."""
+    gltf, mesh = _one_triangle()
+    gltf.tree["extensionsUsed"] = gltf.tree["extensionsRequired"] = required
+    gltf.node(mesh=mesh)
+    with pytest.raises(mp.errors.UnsupportedFormatError, match=required[-1]):
+        mp.load(gltf.write(tmp_path / "required.glb"))
+
+
+def test_implemented_or_ignorable_required_extensions_load(tmp_path: Path) -> None:
+    """Required extensions meshprep implements (or whose content it never reads) still load;
+    one only *used* and unknown is ignored, as the spec allows."""
+    gltf, mesh = _one_triangle()
+    gltf.tree["extensionsRequired"] = ["KHR_texture_transform", "KHR_lights_punctual"]
+    gltf.tree["extensionsUsed"] = gltf.tree["extensionsRequired"] + ["EXT_some_hint"]
+    gltf.node(mesh=mesh)
+    _expect(mp.load(gltf.write(tmp_path / "required_ok.glb")), _TRIANGLE)

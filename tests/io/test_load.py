@@ -161,7 +161,7 @@ def test_other_formats_unsupported(tmp_path: Path, name: str) -> None:
 
 
 def test_supported_extensions_listed() -> None:
-    assert {".glb", ".gltf", ".obj", ".ply", ".stl", ".off", ".dae", ".3mf", ".drc",
+    assert {".glb", ".gltf", ".obj", ".ply", ".stl", ".off", ".dae", ".3mf", ".drc", ".npz",
             ".zip"} == set(SUPPORTED_EXTENSIONS)
 
 

@@ -32,9 +32,26 @@ from meshprep.io._paths import resolve_inside
 _GLB_MAGIC = b"glTF"
 _CHUNK_JSON = 0x4E4F534A
 _DRACO = "KHR_draco_mesh_compression"
-# compression extensions nothing here decodes: loading them would give wrong geometry
-# (meshopt is decoded by meshprep.io.meshopt, Draco by DracoPy)
-_UNDECODABLE: tuple[str, ...] = ()
+#: extensions a file may list in ``extensionsRequired`` and still load: the ones meshprep (or
+#: trimesh under it) implements, and two whose content nothing meshprep reads depends on (file
+#: lights; material variants, where the default material is the spec's answer). The glTF spec
+#: says a loader must not load a file requiring anything else: its data would be read wrong.
+HONOURED_REQUIRED: frozenset[str] = frozenset({
+    _DRACO,                                # DracoPy (meshprep.io.gltf_decode)
+    "EXT_meshopt_compression",             # meshprep.io.meshopt
+    "KHR_meshopt_compression",
+    "KHR_mesh_quantization",               # normalized integer accessors (gltf_decode)
+    "KHR_texture_basisu",                  # meshprep.io.gltf_textures (KTX2)
+    "GOOGLE_texture_basis",                # gltf_textures: warned, the factor drawn
+    "EXT_texture_webp",                    # trimesh
+    "KHR_texture_transform",               # meshprep.io.appearance
+    "KHR_materials_pbrSpecularGlossiness",  # trimesh, converted to metallic-roughness
+    "KHR_materials_emissive_strength",     # meshprep.io.appearance
+    "EXT_mesh_gpu_instancing",             # meshprep.io.gltf_decode
+    "KHR_node_visibility",                 # meshprep.io.gltf_decode
+    "KHR_lights_punctual",                 # ignored: renders light the scene themselves
+    "KHR_materials_variants",              # ignored: the default materials are used
+})
 
 
 def read_gltf_json(path: Path) -> dict[str, Any]:
@@ -127,7 +144,7 @@ def validate_gltf(path: Path, tree: dict[str, Any], jail: Path | None = None) ->
         # a missing texture is fine (geometry only), an unsafe one is not
         _checked_uri(image, base, jail, f"images[{i}]", path)
     check_node_graph(tree, path.name)
-    _check_compression(tree, path.name)
+    _check_extensions(tree, path.name)
 
 
 def _array(tree: dict[str, Any], key: str, path: Path) -> list[Any]:
@@ -253,12 +270,17 @@ def _check_scene_roots(tree: dict[str, Any], count: int, name: str) -> None:
         raise SceneGraphError(f"{name}: default scene {tree['scene']!r} does not exist")
 
 
-def _check_compression(tree: dict[str, Any], name: str) -> None:
-    """Refuse compressed geometry that trimesh would silently replace with zeros."""
-    used = set(tree.get("extensionsUsed", []) or []) | set(tree.get("extensionsRequired", []) or [])
-    for ext in _UNDECODABLE:
-        if ext in used:
-            raise UnsupportedFormatError(f"{name}: glTF uses {ext}, which this build cannot decode")
+def _check_extensions(tree: dict[str, Any], name: str) -> None:
+    """Refuse a file that requires an extension meshprep does not implement, or Draco
+    geometry without DracoPy (trimesh would silently read zeros)."""
+    required = tree.get("extensionsRequired", []) or []
+    required = required if isinstance(required, list) else [required]
+    missing = sorted({str(ext) for ext in required} - HONOURED_REQUIRED)
+    if missing:
+        raise UnsupportedFormatError(
+            f"{name}: glTF requires {', '.join(missing)}, which meshprep does not implement "
+            "(the glTF spec forbids loading a file without its required extensions)")
+    used = set(tree.get("extensionsUsed", []) or []) | set(required)
     if _DRACO in used and importlib.util.find_spec("DracoPy") is None:
         raise UnsupportedFormatError(
             f"{name}: glTF uses {_DRACO}, which needs DracoPy (not installed)"
