@@ -18,7 +18,9 @@ Usage (from the repository root)::
    mesh's largest vertex distance to the PLY's vertices (per axis, same face count).
 4. Read speed of a stored asset (``read_meshprep`` + the watertight mesh), median of 5 warm
    reads, and one cold read of each (the page cache dropped first; needs root, else "n/a");
-   and the watertight mesh alone, warm: PLY, Draco, packed.
+   and the watertight mesh alone, warm: PLY, Draco, packed. Then a dataset pass: every asset
+   read once in turn, float32 and compact alternating, 3 rounds (page cache warm, but no asset
+   read twice in a row as the 5 warm reads are): median over assets of each asset's median.
 
 Issue 31's targets: <= 7 MB median per asset; positions within 2^-15; distances within 1e-5
 near, 1e-3 relative elsewhere, signs unchanged; normals within 0.1 degrees; reads no slower.
@@ -194,13 +196,20 @@ def main() -> None:
         cold = {}
         for key, folder in (("plain", plain), ("compact", compact)):
             cold[key] = read_asset(folder) if drop_caches() else float("nan")
-        rows.append({"asset": plain.name[:10], "plain": folder_bytes(plain),
+        rows.append({"asset": plain.name[:10], "name": plain.name, "plain": folder_bytes(plain),
                      "compact": folder_bytes(compact), **fidelity(plain, compact),
                      "mesh": mesh_error(plain, compact), "warm": warm, "cold": cold,
                      "mesh_read": mesh_reads(plain, compact),
                      "mesh_mb": {k: p.stat().st_size / 1e6 for k, p in (
                          ("drc", compact.with_name(compact.name + ".drc")),
                          ("npz", compact / "watertight.npz"))}})
+    folders = [(work / "plain" / "objects" / r["name"][:2] / r["name"],
+                work / "compact" / r["name"]) for r in rows]
+    passes = {"plain": [[] for _ in rows], "compact": [[] for _ in rows]}
+    for _ in range(3):
+        for k, (plain, compact) in enumerate(folders):
+            passes["plain"][k].append(read_asset(plain))
+            passes["compact"][k].append(read_asset(compact))
     print(f"{len(rows)} assets; work folder {work}; MB = 10^6 bytes")
     print("| asset | float32 MB | compact MB | position | near abs | far rel | signs | "
           "normal deg | mesh | warm read s (float32 / compact) | cold read s | "
@@ -222,6 +231,9 @@ def main() -> None:
         plain = np.median([r[kind]["plain"] for r in rows])
         compact = np.median([r[kind]["compact"] for r in rows])
         print(f"median {kind} read: float32 {plain:.3f} s, compact {compact:.3f} s")
+    for key in ("plain", "compact"):
+        print(f"dataset pass, median read {key}: "
+              f"{np.median([np.median(times) for times in passes[key]]):.3f} s")
     for key in ("ply", "drc", "npz"):
         print(f"median mesh read {key}: {np.median([r['mesh_read'][key] for r in rows]):.4f} s")
     for key in ("drc", "npz"):
