@@ -165,6 +165,31 @@ def test_draws_are_seeded_by_the_asset_and_recorded(tmp_path: Path) -> None:
     assert [f["lighting"] for f in frames] == record
 
 
+def test_one_map_file_lights_every_view_unturned(tmp_path: Path) -> None:
+    """A script that sets one world map (Step1X-3D's ``set_env_map``): ``envmaps`` a file."""
+    path = write_hdr(tmp_path / "env.hdr", np.ones((4, 8, 3)))
+    cams = parse_cameras("cond:4", 0)
+    lights = lighting_for_views("envmap", cams, asset_seed("any"), path)
+    assert [lt.to_json() for lt in lights] == [envmap_lighting(path).to_json()] * 4
+    assert lights[0].envmap_rotation == 0.0 and lights[0].world_strength == 1.0
+
+
+def test_step1x3d_texture_lights_with_the_scripts_own_map() -> None:
+    """The shipped ``env.exr`` is Step1X-3D's (its size and byte hash as in the repository) and
+    reads as an HDR map with the sun well above the mean."""
+    import hashlib
+
+    from meshprep.export.layout_step1x3d_texture import ENV_MAP
+
+    data = ENV_MAP.read_bytes()
+    assert len(data) == 1352916  # git ls-tree -l of data/ig2mv/render/env.exr at 20b5de2
+    assert hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() == \
+        "b93e1320baa21acd6bbef2c6d4b98bfffff4c3aa"  # its git blob id
+    pytest.importorskip("OpenEXR")
+    image = read_envmap(ENV_MAP)
+    assert image.shape == (512, 1024, 3) and image.max() > 50 * image.mean()
+
+
 def test_cli_renders_with_an_envmap_folder(tmp_path: Path) -> None:
     from meshprep.cli import main
 

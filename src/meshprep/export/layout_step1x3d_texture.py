@@ -32,9 +32,11 @@ Matched against stepfun-ai/Step1X-3D:
   normal transparent black outside the object, depth EXR ``B, G, R`` float32 ZIP with 65504
   (the largest half) where nothing is hit.
 
-What we write differs where meshprep's renderer differs: the colour is lit by a uniform white
-world (meshprep has no environment-map shading yet), AgX view; normals are the renderer's
-area-weighted vertex normals (Blender shades the glTF's own normals, auto-smooth 30 deg)
+What we write differs where meshprep's renderer differs: the colour is lit as the script lights
+it, by its own ``env.exr`` (shipped in ``meshprep/export/data/``, Apache-2.0, see the README
+there) at strength 1, not turned, through meshprep's environment-map shading (measured against
+Cycles, ``benchmarks/RESULTS.md``; the script renders with EEVEE), AgX view; normals are the
+renderer's area-weighted vertex normals (Blender shades the glTF's own normals, auto-smooth 30 deg)
 re-encoded from its 8-bit normal pass (``* 256`` of ``(n + 1) / 2``, 255 at ``n = 1`` where the
 script's uint8 cast would wrap to 0); depth is the 16-bit depth pass (steps of
 ``depth_max / 65535``, about 4e-5) rounded to the half-float grid as the shipped items' depths
@@ -87,6 +89,8 @@ LIST, CAPTIONS = "filter_obj.json", "objaverse_short_captions.json"
 SIZE = 1024
 #: Blender's angle_x of ``add_camera``'s ortho cameras (sensor 32 mm, default 50 mm lens)
 CAMERA_ANGLE_X = 2.0 * math.atan(16.0 / 50.0)
+#: the render script's world map (``data/ig2mv/render/env.exr``, unchanged; Apache-2.0)
+ENV_MAP = Path(__file__).with_name("data") / "step1x3d_env.exr"
 #: the depth where nothing is hit (the shipped EXRs': the largest half float)
 DEPTH_BACKGROUND = 65504.0
 EXR_HINT = ("the step1x3d-texture layout writes depth as OpenEXR and needs the OpenEXR wheel: "
@@ -164,7 +168,7 @@ def _render(out: Path, mesh, look, size: int) -> None:
     cams = ig2mv_cameras()
     with tempfile.TemporaryDirectory(prefix="meshprep-ig2mv-", dir=out) as scratch:
         render_views(mesh, scratch, cams, size=size, appearance=look, smooth=True,
-                     lighting="uniform", view_transform="agx",
+                     lighting="envmap", envmaps=ENV_MAP, view_transform="agx",
                      passes=("color", "normal", "depth"))
         frames = json.loads((Path(scratch) / "transforms.json").read_text(encoding="utf-8"))
         for i in range(len(cams.cameras)):
@@ -329,8 +333,8 @@ register(Layout(
     keys=(
         Key("<id[:2]>/<id>/color_NNNN.webp", "RGBA", _IMG, "uint8",
             "6 ortho views (azimuth -90, 0, 90, 180 deg at elevation 0, then 89.99 and -89.99 "
-            "deg; radius 1.8, ortho_scale 1.1, box in +-0.5): PBR colour under a uniform white "
-            "world, AgX view; lossless WebP; alpha = coverage"),
+            "deg; radius 1.8, ortho_scale 1.1, box in +-0.5): PBR colour lit by the script's "
+            "env.exr (strength 1, not turned), AgX view; lossless WebP; alpha = coverage"),
         Key("<id[:2]>/<id>/normal_NNNN.webp", "RGBA", _IMG, "uint8",
             "world normal (Z up) (n + 1) / 2 * 256 (255 at n = 1); alpha 255 where the colour's "
             "alpha > 0"),
@@ -346,8 +350,8 @@ register(Layout(
            "(normalize_scene(1.0)); positions rebuilt from depth + 0.5",
     write=_write_unused,
     read=read,
-    notes=CONFIG_NOTE + "; colour under a uniform white world, not the script's env.exr "
-          "(meshprep has no environment-map shading yet); depth EXR needs meshprep[exr] "
+    notes=CONFIG_NOTE + "; colour lit by the script's own env.exr (shipped, Apache-2.0) "
+          "through meshprep's renderer, not EEVEE; depth EXR needs meshprep[exr] "
           "(OpenEXR); assets without a varying base-colour texture are skipped with the reason",
     lists=f"{LIST}: every exported id (scene_list; root_dir = this folder); {CAPTIONS}: "
           "the ids with empty captions (prompt_db_path)",

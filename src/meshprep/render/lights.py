@@ -32,6 +32,7 @@ Kinds:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -285,7 +286,8 @@ def lighting_for_views(kind: str, cameras, seed: int = 0, envmaps=None) -> list[
         after view from one generator, as the script's process draws from ``np.random``;
         ``envmap`` draws its maps and rotations from it.
     envmaps : path-like, optional
-        ``envmap``'s folder of equirectangular ``.hdr`` / ``.exr`` maps (required there).
+        ``envmap``'s folder of equirectangular ``.hdr`` / ``.exr`` maps (required there), or one
+        map file: every view lit by it, unturned (a script that sets one world map).
 
     Returns
     -------
@@ -297,6 +299,8 @@ def lighting_for_views(kind: str, cameras, seed: int = 0, envmaps=None) -> list[
     if kind == "envmap":
         if not envmaps:
             raise ValueError("the 'envmap' lighting needs a folder of maps (envmaps=...)")
+        if os.path.isfile(envmaps):
+            return [envmap_lighting(envmaps)] * n
         return envmap_lightings(envmaps, n, seed)
     if kind == "trellis2":
         rng = lighting_state(seed)

@@ -154,7 +154,8 @@ def render_views(
         ``agx``.
     envmaps : path-like, optional
         The ``envmap`` lighting's folder of equirectangular ``.hdr`` / ``.exr`` maps (per view
-        one map and a rotation about Z drawn from ``seed``).
+        one map and a rotation about Z drawn from ``seed``), or one map file (every view, not
+        turned).
 
     Returns
     -------
