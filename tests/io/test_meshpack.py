@@ -98,3 +98,16 @@ def test_broken_files_fail_clearly(tmp_path: Path):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(CorruptFileError):
         read_packed_mesh(tmp_path / "bad.npz")
+
+
+def test_reads_inside_decode_threads_do_not_wait_on_themselves(tmp_path: Path):
+    """A packed mesh read from a decode thread decodes inline: two such reads at once on the
+    two decode threads would otherwise each wait for work queued behind the other."""
+    from meshprep.io.packing import decode_pool
+
+    mesh = trimesh.creation.icosphere(subdivisions=3)
+    write_mesh(mesh, tmp_path / "watertight.npz")
+    jobs = [decode_pool().submit(read_packed_mesh, tmp_path / "watertight.npz")
+            for _ in range(4)]
+    for job in jobs:
+        assert len(job.result(timeout=60).faces) == len(mesh.faces)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -115,13 +116,32 @@ def unsqueeze(packed: np.ndarray, size: int) -> np.ndarray:
     return np.frombuffer(data, np.uint8)
 
 
-def decode_pool() -> ThreadPoolExecutor:
+_THREAD_PREFIX = "meshprep-decode"
+
+
+def decode_pool() -> Executor:
     """This process's threads for decoding independent arrays (zstd and the numba decoders
-    release the GIL): two, or one on a one-core machine."""
+    release the GIL): two, or one on a one-core machine. Called from one of those threads, an
+    executor that runs each call at once instead (a task waiting on tasks queued behind it on
+    the same two threads would never finish)."""
+    if threading.current_thread().name.startswith(_THREAD_PREFIX):
+        return _Inline()
     return _decode_pool(os.getpid())  # a forked worker gets its own threads
+
+
+class _Inline(Executor):
+    """An executor that runs each call when it is submitted."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through the future, as a pool does
+            future.set_exception(exc)
+        return future
 
 
 @functools.lru_cache(maxsize=1)
 def _decode_pool(pid: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1),
-                              thread_name_prefix="meshprep-decode")
+                              thread_name_prefix=_THREAD_PREFIX)
