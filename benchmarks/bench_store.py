@@ -124,9 +124,9 @@ def mesh_error(plain: Path, compact: Path) -> float:
 
 def read_mesh(path: Path):
     """A stored watertight mesh, read as ``meshprep export`` reads it."""
-    from meshprep.export.run import _read_watertight
+    from meshprep.sample.layouts import read_watertight
 
-    return _read_watertight(path)
+    return read_watertight(path)
 
 
 def read_asset(folder: Path) -> float:

@@ -93,7 +93,7 @@ def stored_assets(dataset: str | os.PathLike[str], ids: Iterable[str] | None = N
 def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict:
     """Write one asset in ``layout_name`` (in a worker); never raises, returns its record."""
 
-    from meshprep.sample.layouts import read_meshprep, stored_watertight
+    from meshprep.sample.layouts import read_meshprep, read_watertight, stored_watertight
 
     layout = get_layout(layout_name)
     started = time.perf_counter()
@@ -102,7 +102,7 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
     try:
         samples = read_meshprep(folder)
         watertight_path = stored_watertight(folder)  # watertight.npz (compact) or .drc / .ply
-        watertight = _read_watertight(watertight_path) if \
+        watertight = read_watertight(watertight_path) if \
             layout.uses_watertight and watertight_path is not None else None
         paths = layout.write(samples, watertight, Path(out), asset_id)
         checks = _check_written(layout, samples, Path(out), asset_id, paths)
@@ -119,20 +119,6 @@ def export_asset(layout_name: str, asset_id: str, folder: str, out: str) -> dict
         return {"asset_id": asset_id, "status": "failed", "files": [],
                 "seconds": time.perf_counter() - started,
                 "error": f"{type(exc).__name__}: {message}"}
-
-
-def _read_watertight(path: Path):
-    """The stored watertight mesh (vertices and faces as stored, nothing merged)."""
-    import trimesh
-
-    from meshprep.io.load import read_draco
-    from meshprep.io.meshpack import read_packed_mesh
-
-    if path.suffix == ".npz":
-        return read_packed_mesh(path)
-    if path.suffix == ".drc":
-        return read_draco(path)
-    return trimesh.load(path, process=False)
 
 
 def _export_rendered(layout, asset_id: str, folder: str, out: str, started: float) -> dict:

@@ -109,7 +109,8 @@ def unsqueeze(packed: np.ndarray, size: int) -> np.ndarray:
     """The ``size`` uint8 bytes :func:`squeeze` compressed."""
     import zstandard
 
-    data = zstandard.ZstdDecompressor().decompress(np.ascontiguousarray(packed).tobytes(),
+    # the array itself as the buffer: no copy of the compressed bytes
+    data = zstandard.ZstdDecompressor().decompress(np.ascontiguousarray(packed, np.uint8),
                                                    max_output_size=size)
     if len(data) != size:
         raise ValueError(f"{len(data)} bytes decompressed, {size} expected")

@@ -214,8 +214,8 @@ def encode_normals(normals: np.ndarray) -> np.ndarray:
 
 def decode_normals(codes: np.ndarray) -> np.ndarray:
     """``(N, 3)`` float32 unit normals of :func:`encode_normals`' codes, in their order."""
-    codes = np.ascontiguousarray(codes, np.uint16).reshape(-1, 2)
-    return decode_normal_planes(byte_planes(codes), np.arange(len(codes)))
+    rows = np.ascontiguousarray(codes, np.uint16).reshape(-1, 2).view(np.uint32).reshape(-1)
+    return _normals(rows, 2.0 / _LEVELS)
 
 
 def encode_distances(values: np.ndarray) -> np.ndarray:

@@ -121,6 +121,20 @@ def stored_watertight(folder: str | os.PathLike[str]) -> Path | None:
     return None
 
 
+def read_watertight(path: str | os.PathLike[str]) -> trimesh.Trimesh:
+    """A stored watertight mesh (:func:`stored_watertight`'s file), vertices and faces as
+    stored, nothing merged."""
+    from meshprep.io.load import read_draco
+    from meshprep.io.meshpack import read_packed_mesh
+
+    path = Path(path)
+    if path.suffix == ".npz":
+        return read_packed_mesh(path)
+    if path.suffix == ".drc":
+        return read_draco(path)
+    return trimesh.load(path, process=False)
+
+
 def write_compact(samples: TrainingSamples, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write ``surface.npz`` and ``sdf.npz`` in the compact encoding (the run's store).
 
@@ -264,8 +278,8 @@ def _read_compact(surface, sdf) -> TrainingSamples:
         surface_points=surface_points, surface_normals=surface_normals,
         salient_points=salient_points, salient_normals=salient_normals, sdf=loaded,
         salient_stats=SalientStats(0, 0, 0, 0, False),
-        surface_fps=surface["surface_fps_index"] if "surface_fps_index" in surface else None,
-        salient_fps=surface["salient_fps_index"] if "salient_fps_index" in surface else None)
+        surface_fps=stored[3].get("surface_fps_index"),  # read with their sets
+        salient_fps=stored[4].get("salient_fps_index"))
 
 
 def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
