@@ -14,7 +14,7 @@ from meshprep.sample.compact import (
     CompactRangeError,
     byte_planes,
     decode_normals,
-    decode_points,
+    decode_set,
     encode_distances,
     encode_normals,
     encode_points,
@@ -23,7 +23,6 @@ from meshprep.sample.compact import (
     read_order,
     read_rows,
     squeeze,
-    unsqueeze,
 )
 from meshprep.sample.layouts import read_meshprep, write_compact, write_meshprep
 from meshprep.sample.salient import SalientStats
@@ -41,7 +40,7 @@ def _points(rng: np.random.Generator, count: int, scale: float = 1.0) -> np.ndar
 
 def _round_trip(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     packed, sort = encode_points(points)
-    decoded, _ = decode_points(unsqueeze(squeeze(packed), packed.size), len(points))
+    decoded, _, _ = decode_set(len(points), squeeze(packed))
     return decoded, read_rows(sort)
 
 
@@ -107,8 +106,10 @@ def test_byte_planes_and_empty_arrays() -> None:
     assert planes[:10].tolist() == (values & 0xFF).tolist()
     assert np.array_equal(from_byte_planes(planes, np.uint64, 10), values)
     empty, sort = encode_points(np.zeros((0, 3), np.float32))
-    decoded, order = decode_points(unsqueeze(squeeze(empty), 0), 0)
-    assert decoded.shape == (0, 3) and len(sort) == len(order) == 0
+    decoded, normals, distances = decode_set(0, squeeze(empty), normals_z=squeeze(empty),
+                                             distances_z=squeeze(empty))
+    assert decoded.shape == (0, 3) and normals.shape == (0, 3) and distances.shape == (0,)
+    assert len(sort) == 0
     assert encode_normals(np.zeros((0, 3))).shape == (0, 2)
     assert encode_distances(np.zeros(0)).shape == (0,)
 

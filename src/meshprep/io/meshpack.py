@@ -35,6 +35,7 @@ from meshprep.io.packing import (
     decode_pool,
     narrow_planes,
     planes_to_int64,
+    scratch,
     squeeze,
     unsqueeze,
 )
@@ -121,7 +122,8 @@ def unpack_mesh(arrays) -> tuple[np.ndarray, np.ndarray]:
     pool = decode_pool()  # vertices, and each half of the faces, decoded in parallel
     vertices = pool.submit(_unpack_vertices, arrays["vertices_z"], vertex_width, vertex_count,
                            np.asarray(arrays["origin"], np.float64), float(arrays["step"]))
-    streams = unsqueeze(arrays["faces_z"], sum(face_widths) * face_count)
+    size = sum(face_widths) * face_count  # in the scratch buffer 0 of this thread, which waits
+    streams = unsqueeze(arrays["faces_z"], size, out=scratch(0, size))
     widths = np.array(face_widths, np.int64)
     faces = np.empty((face_count, 3), np.int64)
     half = face_count // 2
@@ -135,7 +137,9 @@ def unpack_mesh(arrays) -> tuple[np.ndarray, np.ndarray]:
 
 def _unpack_vertices(packed: np.ndarray, width: int, count: int, origin: np.ndarray,
                      step: float) -> np.ndarray:
-    morton = planes_to_int64(unsqueeze(packed, width * count), width, count, running=True)
+    size = width * count
+    morton = planes_to_int64(unsqueeze(packed, size, out=scratch(0, size)), width, count,
+                             running=True, out=scratch(1, 8 * count))
     return decode_to_grid(morton, origin, step, np.empty((count, 3), np.float64))
 
 

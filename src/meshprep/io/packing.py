@@ -30,20 +30,22 @@ def byte_planes(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(flat.view(np.uint8).reshape(len(flat), flat.itemsize).T).ravel()
 
 
-def from_byte_planes(planes: np.ndarray, dtype, count: int) -> np.ndarray:
-    """Inverse of :func:`byte_planes`: ``count`` elements of ``dtype`` (flat)."""
+def from_byte_planes(planes: np.ndarray, dtype, count: int, out: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """Inverse of :func:`byte_planes`: ``count`` elements of ``dtype`` (flat; written into the
+    bytes of ``out`` when given, e.g. a :func:`scratch` buffer)."""
     dtype = np.dtype(dtype)
     size = count * dtype.itemsize
     if planes.size != size:
         raise ValueError(f"{planes.size} stored bytes for {count} {dtype} values")
-    return _interleave(np.ascontiguousarray(planes, np.uint8), dtype.itemsize).view(dtype)
+    out = np.empty(size, np.uint8) if out is None else out.reshape(-1).view(np.uint8)[:size]
+    return _interleave(np.ascontiguousarray(planes, np.uint8), dtype.itemsize, out).view(dtype)
 
 
 @njit(cache=True, nogil=True)
-def _interleave(planes, width):
-    """Bytes of ``width`` planes back into consecutive elements (uint8, flat)."""
+def _interleave(planes, width, out):
+    """Bytes of ``width`` planes back into consecutive elements (uint8, flat, into ``out``)."""
     count = planes.shape[0] // width
-    out = np.empty(planes.shape[0], np.uint8)
     block = 4096  # a block of every plane at a time: reads and writes stay in cache
     for start in range(0, count, block):
         stop = min(count, start + block)
@@ -72,18 +74,19 @@ def narrow_planes(values: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(planes).ravel(), width
 
 
-def planes_to_int64(planes: np.ndarray, width: int, count: int, *, running: bool = False
-                    ) -> np.ndarray:
+def planes_to_int64(planes: np.ndarray, width: int, count: int, *, running: bool = False,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """int64 values of :func:`narrow_planes` (``running``: their running sum, which inverts
-    ``np.diff(values, prepend=0)``)."""
+    ``np.diff(values, prepend=0)``), into ``out``'s bytes when given."""
     if planes.size != width * count:
         raise ValueError(f"{planes.size} stored bytes for {count} values of {width} bytes")
-    return _planes_to_int64(np.ascontiguousarray(planes, np.uint8), width, count, running)
+    out = np.empty(count, np.int64) if out is None else out.reshape(-1).view(np.int64)[:count]
+    return _planes_to_int64(np.ascontiguousarray(planes, np.uint8), width, count, running, out)
 
 
 @njit(cache=True, nogil=True)
-def _planes_to_int64(planes, width, count, running):
-    out = np.zeros(count, np.int64)
+def _planes_to_int64(planes, width, count, running, out):
+    out[:] = 0
     for b in range(width):  # plane by plane: sequential, vectorizable passes
         plane = planes[b * count:(b + 1) * count]
         shift = 8 * b
@@ -105,16 +108,40 @@ def squeeze(planes: np.ndarray) -> np.ndarray:
     return np.frombuffer(data, np.uint8)
 
 
-def unsqueeze(packed: np.ndarray, size: int) -> np.ndarray:
-    """The ``size`` uint8 bytes :func:`squeeze` compressed."""
+def unsqueeze(packed: np.ndarray, size: int, out: np.ndarray | None = None) -> np.ndarray:
+    """The ``size`` uint8 bytes :func:`squeeze` compressed (into ``out``'s bytes when given,
+    e.g. a :func:`scratch` buffer)."""
     import zstandard
 
-    # the array itself as the buffer: no copy of the compressed bytes
-    data = zstandard.ZstdDecompressor().decompress(np.ascontiguousarray(packed, np.uint8),
-                                                   max_output_size=size)
-    if len(data) != size:
-        raise ValueError(f"{len(data)} bytes decompressed, {size} expected")
-    return np.frombuffer(data, np.uint8)
+    packed = np.ascontiguousarray(packed, np.uint8)  # the array itself as the source: no copy
+    if out is None:
+        data = zstandard.ZstdDecompressor().decompress(packed, max_output_size=size)
+        if len(data) != size:
+            raise ValueError(f"{len(data)} bytes decompressed, {size} expected")
+        return np.frombuffer(data, np.uint8)
+    out = out.reshape(-1).view(np.uint8)[:size]
+    reader = zstandard.ZstdDecompressor().stream_reader(packed, read_size=max(1, packed.size))
+    view, filled = memoryview(out), 0
+    while filled < size and (read := reader.readinto(view[filled:])):
+        filled += read
+    if filled != size or reader.read(1):
+        raise ValueError(f"the stored bytes do not decompress to {size} bytes")
+    return out
+
+
+_SCRATCH = threading.local()
+
+
+def scratch(slot: int, nbytes: int) -> np.ndarray:
+    """This thread's work buffer number ``slot`` (uint8, at least ``nbytes``), kept between
+    calls: decoders write their intermediate arrays there instead of into fresh memory, which
+    costs a page fault per 4 KiB on every read. Its contents last until the next call for the
+    same slot on the same thread; never return one."""
+    buffers = _SCRATCH.__dict__.setdefault("buffers", {})
+    buffer = buffers.get(slot)
+    if buffer is None or buffer.size < nbytes:
+        buffer = buffers[slot] = np.empty(max(nbytes, 1 << 16), np.uint8)
+    return buffer
 
 
 _THREAD_PREFIX = "meshprep-decode"

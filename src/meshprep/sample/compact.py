@@ -38,6 +38,7 @@ from meshprep.io.packing import (  # noqa: F401  (re-exported: the encoding's bu
     byte_planes,
     from_byte_planes,
     planes_to_int64,
+    scratch,
     squeeze,
     unsqueeze,
 )
@@ -132,71 +133,115 @@ def encode_points(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return byte_planes(deltas), sort
 
 
-# The decoders below gather small codes (8, 4 or 2 bytes a row, with numpy's 1-D take) into read
-# order, then decode them in sequence: 2-3x faster than gathering or scattering 12-byte rows
-# inside a decoding loop on this machine (benchmarks/RESULTS.md, the compact store).
+# Decoding a set: the running sum of the Morton deltas (with each row's float16 distance put in
+# the 16 bits above its 48-bit code), one numpy 1-D take of those 8-byte rows into read order,
+# then sequential table look-ups (Morton code to grid point, float16 to float32); normals as one
+# uint32 per row, taken the same way. Intermediate arrays live in this thread's scratch buffers
+# (meshprep.io.packing.scratch). Gathering or scattering whole 12-byte rows inside the decoding
+# loops was 1.5-3x slower on this machine (benchmarks/RESULTS.md, the compact store).
 
 
-def decode_points(packed: np.ndarray, count: int, out: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Points of :func:`encode_points` in read order, and the read permutation.
+def decode_set(count: int, points_z: np.ndarray, *, normals_z: np.ndarray | None = None,
+               distances_z: np.ndarray | None = None, points_out: np.ndarray | None = None,
+               distances_out: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """One stored set in read order: points, and normals and distances where stored.
 
-    ``out``, when given, is the ``(N, 3)`` float32 array they are written to.
+    Parameters
+    ----------
+    count : int
+        Rows.
+    points_z : uint8 array
+        :func:`squeeze` of :func:`encode_points`' bytes.
+    normals_z, distances_z : uint8 array, optional
+        :func:`squeeze` of ``byte_planes`` of :func:`encode_normals` /
+        :func:`encode_distances` (rows in the stored order).
+    points_out, distances_out : array, optional
+        ``(N, 3)`` / ``(N,)`` float32 arrays to write into.
 
     Returns
     -------
     points : (N, 3) float32
-    order : (N,) int64
-        ``stored[order]`` is the read order: pass it to :func:`decode_normal_planes` and
-        :func:`decode_distance_planes` for the paired arrays.
+    normals : (N, 3) float32 or None
+    distances : (N,) float32 or None
     """
-    morton = planes_to_int64(packed, 8, count, running=True)
     order = read_order(count)
-    step = 2.0 * POSITION_RANGE / _LEVELS
-    if out is None:
-        out = np.empty((count, 3), np.float32)
-    return decode_to_grid(morton[order], _ORIGIN, step, out), order
+    codes = planes_to_int64(unsqueeze(points_z, 8 * count, out=scratch(0, 8 * count)), 8, count,
+                            running=True, out=scratch(1, 8 * count))
+    if distances_z is not None:
+        _attach_halves(codes, unsqueeze(distances_z, 2 * count, out=scratch(0, 2 * count)))
+    rows = _gathered(codes, order)
+    points = np.empty((count, 3), np.float32) if points_out is None else points_out
+    decode_to_grid(rows, _ORIGIN, 2.0 * POSITION_RANGE / _LEVELS, points)  # bits 48+ ignored
+    distances = None
+    if distances_z is not None:
+        distances = np.empty(count, np.float32) if distances_out is None else distances_out
+        _halves_to_float(rows, _HALF_VALUES, distances)
+    normals = None
+    if normals_z is not None:
+        planes = unsqueeze(normals_z, 4 * count, out=scratch(0, 4 * count))
+        codes32 = _normal_rows(planes, count, scratch(1, 4 * count).view(np.uint32)[:count])
+        normals = _normals(_gathered(codes32, order), np.float32(2.0 / _LEVELS))
+    return points, normals, distances
 
 
-def decode_normal_planes(planes: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """float32 ``(N, 3)`` unit normals of byte-planed octahedral codes (``byte_planes`` of
-    :func:`encode_normals`' ``(N, 2)`` uint16), rows ``order`` of them."""
-    count = len(order)
-    if planes.size != 4 * count:
-        raise ValueError(f"{planes.size} stored bytes for {count} normals")
-    codes = from_byte_planes(planes, np.uint16, 2 * count).view(np.uint32)  # a row: one uint32
-    return _normals(codes[np.asarray(order, np.int64)], 2.0 / _LEVELS)
+def _gathered(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``values[order]`` in this thread's scratch buffer 2 (``order`` indexes within range:
+    numpy's ``clip`` mode skips the checks and the buffering of ``out``)."""
+    out = scratch(2, values.nbytes).view(values.dtype)[:len(order)]
+    return np.take(values, order, out=out, mode="clip")
+
+
+@njit(cache=True, nogil=True)
+def _attach_halves(codes, planes):
+    """Put the float16 bits of two byte planes (low, high) into bits 48-63 of ``codes``."""
+    count = codes.shape[0]
+    for i in range(count):
+        codes[i] |= (np.int64(planes[i]) | (np.int64(planes[count + i]) << 8)) << 48
+
+
+@njit(cache=True, nogil=True)
+def _halves_to_float(rows, table, out):
+    """float32 of the float16 in bits 48-63 of each row (``table``: every float16's value)."""
+    for i in range(rows.shape[0]):
+        out[i] = table[(rows[i] >> 48) & 0xFFFF]
+
+
+@njit(cache=True, nogil=True)
+def _normal_rows(planes, count, out):
+    """Byte planes of ``count`` uint16 code pairs (2 planes of ``2 count`` bytes) as one uint32
+    per row (x low, y high)."""
+    high = 2 * count
+    for i in range(count):
+        out[i] = (np.uint32(planes[2 * i]) | (np.uint32(planes[high + 2 * i]) << 8)
+                  | (np.uint32(planes[2 * i + 1]) << 16)
+                  | (np.uint32(planes[high + 2 * i + 1]) << 24))
+    return out
 
 
 @njit(cache=True, nogil=True)
 def _normals(rows, scale):
-    """Unit normals of octahedral code pairs packed little-endian in uint32 (x low, y high)."""
+    """Unit normals (float32 arithmetic) of octahedral code pairs packed little-endian in uint32
+    (x low, y high)."""
     out = np.empty((rows.shape[0], 3), np.float32)
+    one, zero = np.float32(1.0), np.float32(0.0)
     for i in range(rows.shape[0]):
-        fx = (rows[i] & 0xFFFF) * scale - 1.0
-        fy = (rows[i] >> 16) * scale - 1.0
-        z = 1.0 - abs(fx) - abs(fy)
-        t = max(-z, 0.0)
-        x = fx - t if fx >= 0 else fx + t
-        y = fy - t if fy >= 0 else fy + t
-        length = np.sqrt(x * x + y * y + z * z)
-        out[i, 0] = x / length
-        out[i, 1] = y / length
-        out[i, 2] = z / length
+        fx = np.float32(rows[i] & 0xFFFF) * scale - one
+        fy = np.float32(rows[i] >> 16) * scale - one
+        z = one - abs(fx) - abs(fy)
+        t = max(-z, zero)
+        x = fx - t if fx >= zero else fx + t
+        y = fy - t if fy >= zero else fy + t
+        inverse = one / np.sqrt(x * x + y * y + z * z)
+        out[i, 0] = x * inverse
+        out[i, 1] = y * inverse
+        out[i, 2] = z * inverse
     return out
 
 
 #: float32 value of every float16 bit pattern (decoding a distance is one lookup)
 _HALF_VALUES = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(
     np.float32)
-
-
-def decode_distance_planes(planes: np.ndarray, order: np.ndarray,
-                           out: np.ndarray | None = None) -> np.ndarray:
-    """float32 distances of byte-planed float16 (:func:`encode_distances`), rows ``order``
-    (into ``out`` when given)."""
-    codes = from_byte_planes(planes, np.uint16, len(order))
-    return np.take(_HALF_VALUES, codes[np.asarray(order, np.int64)], out=out)
 
 
 def encode_normals(normals: np.ndarray) -> np.ndarray:
@@ -215,7 +260,15 @@ def encode_normals(normals: np.ndarray) -> np.ndarray:
 def decode_normals(codes: np.ndarray) -> np.ndarray:
     """``(N, 3)`` float32 unit normals of :func:`encode_normals`' codes, in their order."""
     rows = np.ascontiguousarray(codes, np.uint16).reshape(-1, 2).view(np.uint32).reshape(-1)
-    return _normals(rows, 2.0 / _LEVELS)
+    return _normals(rows, np.float32(2.0 / _LEVELS))
+
+
+def decode_distances(codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 values of :func:`encode_distances`' float16 bits (uint16), into ``out`` when
+    given."""
+    codes = np.ascontiguousarray(codes).reshape(-1).view(np.uint16)
+    # mode="clip": every uint16 is in the table, and "raise" would buffer ``out`` (numpy's note)
+    return np.take(_HALF_VALUES, codes, out=out, mode="clip")
 
 
 def encode_distances(values: np.ndarray) -> np.ndarray:

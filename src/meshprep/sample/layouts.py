@@ -218,28 +218,28 @@ def _get_set(arrays, name: str, points_out: np.ndarray | None = None,
     """A set of :func:`_put_set` in read order: points, normals or None, distances or None
     (points and distances written into the arrays given)."""
     from meshprep.sample.compact import (
-        decode_distance_planes,
-        decode_normal_planes,
-        decode_points,
+        decode_distances,
+        decode_normals,
+        decode_set,
+        from_byte_planes,
         unsqueeze,
     )
 
     count = int(arrays[f"{name}_count"])
-    if f"{name}_points_f32" in arrays:  # stored as they were (read_rows: the identity)
-        points, order = arrays[f"{name}_points_f32"], np.arange(count)
-        if points_out is not None:
-            points_out[:] = points
-            points = points_out
-    else:
-        points, order = decode_points(unsqueeze(arrays[f"{name}_points_q"], 8 * count), count,
-                                      points_out)
-    normals = distances = None
-    if f"{name}_normals_oct" in arrays:
-        normals = decode_normal_planes(unsqueeze(arrays[f"{name}_normals_oct"], 4 * count),
-                                       order)
-    if f"{name}_sdf_f16" in arrays:
-        distances = decode_distance_planes(unsqueeze(arrays[f"{name}_sdf_f16"], 2 * count),
-                                           order, distances_out)
+    normals_z, distances_z = arrays.get(f"{name}_normals_oct"), arrays.get(f"{name}_sdf_f16")
+    if f"{name}_points_q" in arrays:
+        return decode_set(count, arrays[f"{name}_points_q"], normals_z=normals_z,
+                          distances_z=distances_z, points_out=points_out,
+                          distances_out=distances_out)
+    # positions stored as they were (a point beyond the range): rows in the stored order
+    points = arrays[f"{name}_points_f32"]
+    if points_out is not None:
+        points_out[:] = points
+        points = points_out
+    normals = None if normals_z is None else decode_normals(
+        from_byte_planes(unsqueeze(normals_z, 4 * count), np.uint16, 2 * count))
+    distances = None if distances_z is None else decode_distances(
+        from_byte_planes(unsqueeze(distances_z, 2 * count), np.uint16, count), distances_out)
     return points, normals, distances
 
 
