@@ -249,37 +249,37 @@ def _inverse(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-_SDF_SETS = ("near_uniform", "near_salient", "volume")
-_SURFACE_SETS = ("surface", "salient")
-
-
 def _read_compact(surface, sdf) -> TrainingSamples:
     """The samples of :func:`write_compact`'s two opened files, the sets decoded in parallel
-    (the decoders release the GIL); both near sets straight into one array."""
+    (the decoders release the GIL), each set submitted as soon as its members are read, the
+    largest first; both near sets straight into one array."""
     from meshprep.io.packing import decode_pool
 
-    stored = [_set_arrays(sdf, name) for name in _SDF_SETS] + \
-        [_set_arrays(surface, name) for name in _SURFACE_SETS]
-    uniform = int(stored[0]["near_uniform_count"])
-    near_count = uniform + int(stored[1]["near_salient_count"])
-    near_points = np.empty((near_count, 3), np.float32)
-    near_sdf = np.empty(near_count, np.float32)
-    points_out = [near_points[:uniform], near_points[uniform:], None, None, None]
-    distances_out = [near_sdf[:uniform], near_sdf[uniform:], None, None, None]
-    decoded = list(decode_pool().map(_get_set, stored, _SDF_SETS + _SURFACE_SETS, points_out,
-                                     distances_out))
-    volume, _, volume_sdf = decoded[2]
+    pool = decode_pool()
+    uniform, salient = int(sdf["near_uniform_count"]), int(sdf["near_salient_count"])
+    near_points = np.empty((uniform + salient, 3), np.float32)
+    near_sdf = np.empty(uniform + salient, np.float32)
+    into = {"near_uniform": (near_points[:uniform], near_sdf[:uniform]),
+            "near_salient": (near_points[uniform:], near_sdf[uniform:])}
+    stored, decoded = {}, {}
+    for npz, name in ((sdf, "near_uniform"), (surface, "surface"), (surface, "salient"),
+                      (sdf, "volume"), (sdf, "near_salient")):
+        stored[name] = _set_arrays(npz, name)
+        decoded[name] = pool.submit(_get_set, stored[name], name, *into.get(name, (None, None)))
+    volume, _, volume_sdf = decoded["volume"].result()
     loaded = SDFSamples(volume_points=volume, volume_sdf=volume_sdf,
                         near_points=near_points, near_sdf=near_sdf,
                         salient_count=int(sdf["near_salient_count"]),
                         truncation=float(sdf["truncation"]) if "truncation" in sdf else None)
-    (surface_points, surface_normals, _), (salient_points, salient_normals, _) = decoded[3:]
+    decoded["near_uniform"].result(), decoded["near_salient"].result()  # their errors, if any
+    surface_points, surface_normals, _ = decoded["surface"].result()
+    salient_points, salient_normals, _ = decoded["salient"].result()
     return TrainingSamples(
         surface_points=surface_points, surface_normals=surface_normals,
         salient_points=salient_points, salient_normals=salient_normals, sdf=loaded,
         salient_stats=SalientStats(0, 0, 0, 0, False),
-        surface_fps=stored[3].get("surface_fps_index"),  # read with their sets
-        salient_fps=stored[4].get("salient_fps_index"))
+        surface_fps=stored["surface"].get("surface_fps_index"),  # read with their sets
+        salient_fps=stored["salient"].get("salient_fps_index"))
 
 
 def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
