@@ -33,6 +33,7 @@ from meshprep.errors import CorruptFileError
 from meshprep.geometry.morton import decode_to_grid, morton_encode
 from meshprep.io.packing import (
     decode_pool,
+    load_members,
     narrow_planes,
     planes_to_int64,
     scratch,
@@ -203,8 +204,7 @@ def read_packed_mesh(path: str | os.PathLike[str]) -> trimesh.Trimesh:
     """
     path = Path(path)
     try:
-        with np.load(path) as arrays:
-            vertices, faces = unpack_mesh(arrays)
+        vertices, faces = unpack_mesh(load_members(path))
     except (OSError, ValueError, KeyError) as exc:
         raise CorruptFileError(f"{path.name}: not a meshprep packed mesh ({exc})") from exc
     return trimesh.Trimesh(vertices, faces, process=False)

@@ -10,9 +10,14 @@ sample sets) and :mod:`meshprep.io.meshpack` (the watertight mesh) are built on 
 from __future__ import annotations
 
 import functools
+import io
 import os
+import struct
 import threading
+import zipfile
+import zlib
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -104,29 +109,110 @@ def squeeze(planes: np.ndarray) -> np.ndarray:
     """``planes`` (uint8) compressed with Zstandard, as a uint8 array for an ``.npz``."""
     import zstandard
 
-    data = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(np.ascontiguousarray(planes))
+    # with Zstandard's own checksum: verified when decompressed, so load_members skips the ZIP's
+    data = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True).compress(
+        np.ascontiguousarray(planes))
     return np.frombuffer(data, np.uint8)
 
 
 def unsqueeze(packed: np.ndarray, size: int, out: np.ndarray | None = None) -> np.ndarray:
     """The ``size`` uint8 bytes :func:`squeeze` compressed (into ``out``'s bytes when given,
-    e.g. a :func:`scratch` buffer)."""
+    e.g. a :func:`scratch` buffer); a frame's checksum, where it has one, is verified.
+
+    Raises
+    ------
+    ValueError
+        When the bytes do not decompress to ``size`` bytes, or fail their checksum.
+    """
     import zstandard
 
     packed = np.ascontiguousarray(packed, np.uint8)  # the array itself as the source: no copy
-    if out is None:
-        data = zstandard.ZstdDecompressor().decompress(packed, max_output_size=size)
-        if len(data) != size:
-            raise ValueError(f"{len(data)} bytes decompressed, {size} expected")
-        return np.frombuffer(data, np.uint8)
-    out = out.reshape(-1).view(np.uint8)[:size]
-    reader = zstandard.ZstdDecompressor().stream_reader(packed, read_size=max(1, packed.size))
-    view, filled = memoryview(out), 0
-    while filled < size and (read := reader.readinto(view[filled:])):
-        filled += read
-    if filled != size or reader.read(1):
+    try:
+        if out is None:
+            data = zstandard.ZstdDecompressor().decompress(packed, max_output_size=size)
+            filled, extra = len(data), False
+            out = np.frombuffer(data, np.uint8)
+        else:
+            out = out.reshape(-1).view(np.uint8)[:size]
+            reader = zstandard.ZstdDecompressor().stream_reader(packed,
+                                                                read_size=max(1, packed.size))
+            view, filled = memoryview(out), 0
+            while filled < size and (read := reader.readinto(view[filled:])):
+                filled += read
+            extra = bool(reader.read(1))  # also reads the frame's end: its checksum
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"damaged compressed data ({exc})") from exc
+    if filled != size or extra:
         raise ValueError(f"the stored bytes do not decompress to {size} bytes")
     return out
+
+
+def load_members(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` that ``np.savez`` wrote (stored, not deflated), from one read
+    of the file; each a read-only view of those bytes (copy what outlives them).
+
+    ``np.load`` reads each member through ``zipfile``, which copies it and computes its CRC-32:
+    for the compact store's members that costs 10x the read itself. Here a member's CRC-32 is
+    checked only when it is not a Zstandard frame with its own checksum (:func:`squeeze`
+    writes one; :func:`unsqueeze` verifies it), so nothing is read unchecked.
+
+    Raises
+    ------
+    ValueError
+        When the file is not such an ``.npz``, or a member fails its CRC-32.
+    """
+    raw = memoryview(Path(path).read_bytes())
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:  # the central directory only
+            infos = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"not an .npz ({exc})") from exc
+    members = {}
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+            raise ValueError(f"{info.filename}: not an array stored by np.savez")
+        data = _member_bytes(raw, info)
+        array = _npy_array(data, info.filename)
+        if not _checks_itself(array) and zlib.crc32(data) != info.CRC:
+            raise ValueError(f"{info.filename}: CRC-32 mismatch (a damaged file)")
+        members[info.filename[:-4]] = array
+    return members
+
+
+def _member_bytes(raw: memoryview, info: zipfile.ZipInfo) -> memoryview:
+    """A stored member's bytes: after its local header (signature, 26 bytes of fields, then
+    the name and extra field, whose lengths the header's last two 16-bit fields give)."""
+    start = info.header_offset
+    if bytes(raw[start:start + 4]) != b"PK\x03\x04":
+        raise ValueError(f"{info.filename}: no local header where the directory says")
+    name_length, extra_length = struct.unpack_from("<HH", raw, start + 26)
+    begin = start + 30 + name_length + extra_length
+    if begin + info.file_size > len(raw):
+        raise ValueError(f"{info.filename}: truncated")
+    return raw[begin:begin + info.file_size]
+
+
+def _npy_array(data: memoryview, name: str) -> np.ndarray:
+    """The array of an ``.npy`` file's bytes (numpy's own header parser; no pickles)."""
+    header = io.BytesIO(data[:min(len(data), 1 << 16)])
+    version = np.lib.format.read_magic(header)
+    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                   else np.lib.format.read_array_header_2_0)
+    shape, fortran, dtype = read_header(header)
+    if dtype.hasobject:
+        raise ValueError(f"{name}: object arrays are not read")
+    count = int(np.prod(shape, dtype=np.int64))
+    if header.tell() + count * dtype.itemsize != len(data):
+        raise ValueError(f"{name}: {len(data)} bytes do not hold a {dtype} array of {shape}")
+    flat = np.frombuffer(data, dtype, count, offset=header.tell())
+    return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
+
+
+def _checks_itself(array: np.ndarray) -> bool:
+    """Whether ``array`` holds one Zstandard frame carrying a content checksum (magic number,
+    then bit 2 of the frame header descriptor)."""
+    return (array.dtype == np.uint8 and array.ndim == 1 and array.size > 4
+            and bytes(array[:4]) == b"\x28\xb5\x2f\xfd" and bool(array[4] & 0x04))
 
 
 _SCRATCH = threading.local()

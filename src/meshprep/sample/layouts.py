@@ -24,6 +24,7 @@ Every file is written atomically (:func:`meshprep.io.atomic_write`).
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -206,10 +207,9 @@ def _put_set(arrays: dict, name: str, points: np.ndarray, *, normals: np.ndarray
     return read_rows(sort) if f"{name}_points_q" in arrays else sort
 
 
-def _set_arrays(npz, name: str) -> dict[str, np.ndarray]:
-    """The stored arrays of one set of an open ``.npz`` (read here: an open file is not for
-    threads)."""
-    return {key: npz[key] for key in npz.files if key.startswith(f"{name}_")}
+def _set_arrays(members: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    """The stored arrays of one set."""
+    return {key: value for key, value in members.items() if key.startswith(f"{name}_")}
 
 
 def _get_set(arrays, name: str, points_out: np.ndarray | None = None,
@@ -278,8 +278,14 @@ def _read_compact(surface, sdf) -> TrainingSamples:
         surface_points=surface_points, surface_normals=surface_normals,
         salient_points=salient_points, salient_normals=salient_normals, sdf=loaded,
         salient_stats=SalientStats(0, 0, 0, 0, False),
-        surface_fps=stored["surface"].get("surface_fps_index"),  # read with their sets
-        salient_fps=stored["salient"].get("salient_fps_index"))
+        surface_fps=_copy(stored["surface"].get("surface_fps_index")),  # read with their sets
+        salient_fps=_copy(stored["salient"].get("salient_fps_index")))
+
+
+def _copy(array: np.ndarray | None) -> np.ndarray | None:
+    """A writable copy (members of :func:`~meshprep.io.packing.load_members` are views of the
+    file's bytes)."""
+    return None if array is None else np.array(array)
 
 
 def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
@@ -288,12 +294,17 @@ def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
 
     ``salient_stats`` and ``stats`` are not stored; they come back empty.
     """
+    from meshprep.io.packing import load_members
+
     folder = Path(folder)
+    with zipfile.ZipFile(folder / "surface.npz") as archive:
+        compact = "encoding.npy" in archive.namelist()
+    if compact:
+        surface = load_members(folder / "surface.npz")
+        if str(surface["encoding"]) != COMPACT_ENCODING:
+            raise ValueError(f"{folder}: unknown sample encoding {surface['encoding']}")
+        return _read_compact(surface, load_members(folder / "sdf.npz"))
     with np.load(folder / "surface.npz") as surface, np.load(folder / "sdf.npz") as sdf:
-        if "encoding" in surface.files:
-            if str(surface["encoding"]) != COMPACT_ENCODING:
-                raise ValueError(f"{folder}: unknown sample encoding {surface['encoding']}")
-            return _read_compact(surface, sdf)
         loaded = SDFSamples(
             volume_points=sdf["volume_points"].astype(np.float32),
             volume_sdf=sdf["volume_sdf"].astype(np.float32),
