@@ -199,3 +199,33 @@ def test_a_point_beyond_the_range_keeps_its_set_in_float32(tmp_path: Path) -> No
     got = read_meshprep(tmp_path)
     assert np.array_equal(got.sdf.surface_near_points, samples.sdf.surface_near_points)
     assert len(got.sdf.volume_points) == 1500
+
+
+def test_compact_stores_written_before_frame_checksums_read_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zstandard
+
+    import meshprep.io.packing as packing
+
+    samples = _samples(np.random.default_rng(9))
+    write_compact(samples, tmp_path / "now")
+    monkeypatch.setattr(packing, "squeeze", lambda planes: np.frombuffer(
+        zstandard.ZstdCompressor(level=9).compress(np.ascontiguousarray(planes)), np.uint8))
+    monkeypatch.setattr("meshprep.sample.compact.squeeze", packing.squeeze)
+    write_compact(samples, tmp_path / "before")
+    assert (tmp_path / "before" / "sdf.npz").stat().st_size < \
+        (tmp_path / "now" / "sdf.npz").stat().st_size  # 4 bytes less a frame: no checksums
+    now, before = read_meshprep(tmp_path / "now"), read_meshprep(tmp_path / "before")
+    for name in ("surface_points", "surface_normals", "salient_points", "surface_fps"):
+        assert np.array_equal(getattr(now, name), getattr(before, name))
+    assert np.array_equal(now.sdf.near_sdf, before.sdf.near_sdf)
+
+
+@pytest.mark.parametrize("file", ["sdf.npz", "surface.npz"])
+def test_a_damaged_compact_file_is_refused(tmp_path: Path, file: str) -> None:
+    write_compact(_samples(np.random.default_rng(10)), tmp_path)
+    raw = bytearray((tmp_path / file).read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # inside the largest members' compressed bytes
+    (tmp_path / file).write_bytes(bytes(raw))
+    with pytest.raises(ValueError):
+        read_meshprep(tmp_path)

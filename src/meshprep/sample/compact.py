@@ -181,7 +181,7 @@ def decode_set(count: int, points_z: np.ndarray, *, normals_z: np.ndarray | None
     if normals_z is not None:
         planes = unsqueeze(normals_z, 4 * count, out=scratch(0, 4 * count))
         codes32 = _normal_rows(planes, count, scratch(1, 4 * count).view(np.uint32)[:count])
-        normals = _normals(_gathered(codes32, order), np.float32(2.0 / _LEVELS))
+        normals = _normals(_gathered(codes32, order), _COMPONENTS)
     return points, normals, distances
 
 
@@ -220,24 +220,27 @@ def _normal_rows(planes, count, out):
 
 
 @njit(cache=True, nogil=True)
-def _normals(rows, scale):
+def _normals(rows, components):
     """Unit normals (float32 arithmetic) of octahedral code pairs packed little-endian in uint32
-    (x low, y high)."""
+    (x low, y high); ``components``: each 16-bit code's value in [-1, 1]."""
     out = np.empty((rows.shape[0], 3), np.float32)
     one, zero = np.float32(1.0), np.float32(0.0)
     for i in range(rows.shape[0]):
-        fx = np.float32(rows[i] & 0xFFFF) * scale - one
-        fy = np.float32(rows[i] >> 16) * scale - one
+        fx = components[rows[i] & 0xFFFF]
+        fy = components[rows[i] >> 16]
         z = one - abs(fx) - abs(fy)
-        t = max(-z, zero)
-        x = fx - t if fx >= zero else fx + t
-        y = fy - t if fy >= zero else fy + t
+        t = max(-z, zero)  # below the equator: folded back (fx is never -0.0)
+        x = fx - np.float32(np.copysign(t, fx))
+        y = fy - np.float32(np.copysign(t, fy))
         inverse = one / np.sqrt(x * x + y * y + z * z)
         out[i, 0] = x * inverse
         out[i, 1] = y * inverse
         out[i, 2] = z * inverse
     return out
 
+
+#: float32 value in [-1, 1] of every 16-bit octahedral component
+_COMPONENTS = np.arange(65536, dtype=np.float32) * np.float32(2.0 / _LEVELS) - np.float32(1.0)
 
 #: float32 value of every float16 bit pattern (decoding a distance is one lookup)
 _HALF_VALUES = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(
@@ -260,7 +263,7 @@ def encode_normals(normals: np.ndarray) -> np.ndarray:
 def decode_normals(codes: np.ndarray) -> np.ndarray:
     """``(N, 3)`` float32 unit normals of :func:`encode_normals`' codes, in their order."""
     rows = np.ascontiguousarray(codes, np.uint16).reshape(-1, 2).view(np.uint32).reshape(-1)
-    return _normals(rows, np.float32(2.0 / _LEVELS))
+    return _normals(rows, _COMPONENTS)
 
 
 def decode_distances(codes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
