@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import zstandard
 
-from meshprep.io.packing import load_members, scratch, squeeze, unsqueeze
+from meshprep.io.packing import SCRATCH_KEPT, load_members, scratch, squeeze, unsqueeze
 
 
 def _arrays() -> dict[str, np.ndarray]:
@@ -122,6 +122,8 @@ def test_scratch_buffers_are_kept_per_thread_and_slot() -> None:
     assert scratch(0, 500) is first and scratch(0, first.size) is first
     assert scratch(1, 1000) is not first
     assert scratch(0, first.size + 1).size > first.size  # grown when too small
+    huge = scratch(0, SCRATCH_KEPT + 1)
+    assert huge.size == SCRATCH_KEPT + 1 and scratch(0, 1000) is not huge  # not kept
     other = []
     thread = threading.Thread(target=lambda: other.append(scratch(0, 1000)))
     thread.start()

@@ -168,6 +168,9 @@ def test_the_store_round_trips_with_rows_paired(tmp_path: Path, empty_salient: b
         paired = source_values[_match(stored, source)]
         assert np.array_equal(values < 0, paired < 0)
         assert np.abs(values - paired).max() <= max(NEAR_ABSOLUTE, FAR_RELATIVE)
+    for array in (got.surface_points, got.surface_normals, got.surface_fps, sdf.near_points,
+                  sdf.near_sdf, sdf.volume_points, sdf.volume_sdf):
+        assert array.flags.writeable  # nothing a view of the read-only file bytes
     # a second read gives the same rows in the same order
     again = read_meshprep(tmp_path)
     assert np.array_equal(again.sdf.near_points, sdf.near_points)
@@ -195,10 +198,12 @@ def test_a_point_beyond_the_range_keeps_its_set_in_float32(tmp_path: Path) -> No
     rng = np.random.default_rng(8)
     samples = _samples(rng)
     samples.sdf.near_points[3] = [0.0, 0.0, 1.9]  # a salient-near offset far out
+    samples.sdf.volume_points[0] = [-1.6, 0.0, 0.0]
     write_compact(samples, tmp_path)
     got = read_meshprep(tmp_path)
     assert np.array_equal(got.sdf.surface_near_points, samples.sdf.surface_near_points)
-    assert len(got.sdf.volume_points) == 1500
+    assert np.array_equal(got.sdf.volume_points, samples.sdf.volume_points)
+    assert got.sdf.volume_points.flags.writeable  # a copy, not a view of the file's bytes
 
 
 def test_compact_stores_written_before_frame_checksums_read_the_same(

@@ -216,13 +216,19 @@ def _checks_itself(array: np.ndarray) -> bool:
 
 
 _SCRATCH = threading.local()
+#: the largest scratch buffer kept between calls (a store's sets need up to 8 bytes a point,
+#: its meshes 7 bytes a face): larger requests get fresh memory
+SCRATCH_KEPT = 64 << 20
 
 
 def scratch(slot: int, nbytes: int) -> np.ndarray:
     """This thread's work buffer number ``slot`` (uint8, at least ``nbytes``), kept between
     calls: decoders write their intermediate arrays there instead of into fresh memory, which
     costs a page fault per 4 KiB on every read. Its contents last until the next call for the
-    same slot on the same thread; never return one."""
+    same slot on the same thread; never return one. A request over :data:`SCRATCH_KEPT` bytes
+    gets a fresh array, not kept."""
+    if nbytes > SCRATCH_KEPT:
+        return np.empty(nbytes, np.uint8)
     buffers = _SCRATCH.__dict__.setdefault("buffers", {})
     buffer = buffers.get(slot)
     if buffer is None or buffer.size < nbytes:

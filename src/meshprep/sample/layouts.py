@@ -232,7 +232,7 @@ def _get_set(arrays, name: str, points_out: np.ndarray | None = None,
                           distances_z=distances_z, points_out=points_out,
                           distances_out=distances_out)
     # positions stored as they were (a point beyond the range): rows in the stored order
-    points = arrays[f"{name}_points_f32"]
+    points = np.array(arrays[f"{name}_points_f32"])  # not a view of the file's bytes
     if points_out is not None:
         points_out[:] = points
         points = points_out
