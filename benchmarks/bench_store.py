@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_store.py [CORPUS] [--work DIR] [--workers 2] [--limit N]
+    python benchmarks/bench_store.py [CORPUS] [--work DIR] [--workers 2] [--pass-only]
 
 1. ``meshprep run`` over CORPUS (default ``../shared/corpus``) at the default settings with
    ``[sample] compact = false``: the float32 store as it was before issue 31 (``surface.npz``,
@@ -22,6 +22,8 @@ Usage (from the repository root)::
    read once in turn, float32 and compact alternating, 5 rounds after an untimed one that
    brings the files back into the page cache (page cache warm, but no asset
    read twice in a row as the 5 warm reads are): median over assets of each asset's median.
+   ``--pass-only`` runs just this pass over the copies already in ``--work`` (to compare two
+   checkouts alternately, each reading the copies it wrote).
 
 Issue 31's targets: <= 7 MB median per asset; positions within 2^-15; distances within 1e-5
 near, 1e-3 relative elsewhere, signs unchanged; normals within 0.1 degrees; reads no slower.
@@ -172,12 +174,38 @@ def drop_caches() -> bool:
         return False
 
 
+def dataset_pass(folders: list[tuple[Path, Path]], rounds: int = 5) -> dict[str, list]:
+    """Seconds of every read: each (float32, compact) pair in turn, ``rounds`` times, after an
+    untimed round (cold reads before it drop the page cache)."""
+    passes: dict[str, list] = {"plain": [[] for _ in folders], "compact": [[] for _ in folders]}
+    for plain, compact in folders:
+        read_asset(plain), read_asset(compact)
+    for _ in range(rounds):
+        for k, (plain, compact) in enumerate(folders):
+            passes["plain"][k].append(read_asset(plain))
+            passes["compact"][k].append(read_asset(compact))
+    return passes
+
+
+def print_pass(passes: dict[str, list]) -> None:
+    for key in ("plain", "compact"):
+        print(f"dataset pass, median read {key}: "
+              f"{np.median([np.median(times) for times in passes[key]]):.3f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", nargs="?", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pass-only", action="store_true",
+                        help="only the dataset pass, over the compact copies already in --work")
     args = parser.parse_args()
+    if args.pass_only:
+        compact = sorted(p for p in (args.work / "compact").iterdir() if p.is_dir())
+        print_pass(dataset_pass([(next((args.work / "plain" / "objects").glob(f"*/{c.name}")),
+                                  c) for c in compact]))
+        return
     work = args.work or Path(tempfile.mkdtemp(prefix="meshprep-bench-store-"))
     work.mkdir(parents=True, exist_ok=True)
     (work / "plain.toml").write_text("[sample]\ncompact = false\n")
@@ -208,15 +236,8 @@ def main() -> None:
                      "mesh_mb": {k: p.stat().st_size / 1e6 for k, p in (
                          ("drc", compact.with_name(compact.name + ".drc")),
                          ("npz", compact / "watertight.npz"))}})
-    folders = [(work / "plain" / "objects" / r["name"][:2] / r["name"],
-                work / "compact" / r["name"]) for r in rows]
-    passes = {"plain": [[] for _ in rows], "compact": [[] for _ in rows]}
-    for plain, compact in folders:  # untimed: the cold reads above dropped the page cache
-        read_asset(plain), read_asset(compact)
-    for _ in range(5):
-        for k, (plain, compact) in enumerate(folders):
-            passes["plain"][k].append(read_asset(plain))
-            passes["compact"][k].append(read_asset(compact))
+    passes = dataset_pass([(work / "plain" / "objects" / r["name"][:2] / r["name"],
+                            work / "compact" / r["name"]) for r in rows])
     print(f"{len(rows)} assets; work folder {work}; MB = 10^6 bytes")
     print("| asset | float32 MB | compact MB | position | near abs | far rel | signs | "
           "normal deg | mesh | warm read s (float32 / compact) | cold read s | "
@@ -238,9 +259,7 @@ def main() -> None:
         plain = np.median([r[kind]["plain"] for r in rows])
         compact = np.median([r[kind]["compact"] for r in rows])
         print(f"median {kind} read: float32 {plain:.3f} s, compact {compact:.3f} s")
-    for key in ("plain", "compact"):
-        print(f"dataset pass, median read {key}: "
-              f"{np.median([np.median(times) for times in passes[key]]):.3f} s")
+    print_pass(passes)
     for key in ("ply", "drc", "npz"):
         print(f"median mesh read {key}: {np.median([r['mesh_read'][key] for r in rows]):.4f} s")
     for key in ("drc", "npz"):
