@@ -129,3 +129,16 @@ def test_scratch_buffers_are_kept_per_thread_and_slot() -> None:
     thread.start()
     thread.join()
     assert not np.shares_memory(other[0], scratch(0, 1000))
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0), (3, 0)])
+def test_every_npy_header_version_is_read(tmp_path: Path, version: tuple[int, int]) -> None:
+    import io
+
+    array = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    path = tmp_path / "v.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        stream = io.BytesIO()
+        np.lib.format.write_array(stream, array, version=version)
+        archive.writestr("rows.npy", stream.getvalue())
+    assert np.array_equal(load_members(path)["rows"], array)

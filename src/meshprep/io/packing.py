@@ -35,22 +35,20 @@ def byte_planes(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(flat.view(np.uint8).reshape(len(flat), flat.itemsize).T).ravel()
 
 
-def from_byte_planes(planes: np.ndarray, dtype, count: int, out: np.ndarray | None = None
-                     ) -> np.ndarray:
-    """Inverse of :func:`byte_planes`: ``count`` elements of ``dtype`` (flat; written into the
-    bytes of ``out`` when given, e.g. a :func:`scratch` buffer)."""
+def from_byte_planes(planes: np.ndarray, dtype, count: int) -> np.ndarray:
+    """Inverse of :func:`byte_planes`: ``count`` elements of ``dtype`` (flat)."""
     dtype = np.dtype(dtype)
     size = count * dtype.itemsize
     if planes.size != size:
         raise ValueError(f"{planes.size} stored bytes for {count} {dtype} values")
-    out = np.empty(size, np.uint8) if out is None else out.reshape(-1).view(np.uint8)[:size]
-    return _interleave(np.ascontiguousarray(planes, np.uint8), dtype.itemsize, out).view(dtype)
+    return _interleave(np.ascontiguousarray(planes, np.uint8), dtype.itemsize).view(dtype)
 
 
 @njit(cache=True, nogil=True)
-def _interleave(planes, width, out):
-    """Bytes of ``width`` planes back into consecutive elements (uint8, flat, into ``out``)."""
+def _interleave(planes, width):
+    """Bytes of ``width`` planes back into consecutive elements (uint8, flat)."""
     count = planes.shape[0] // width
+    out = np.empty(planes.shape[0], np.uint8)
     block = 4096  # a block of every plane at a time: reads and writes stay in cache
     for start in range(0, count, block):
         stop = min(count, start + block)
@@ -161,9 +159,10 @@ def load_members(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     ValueError
         When the file is not such an ``.npz``, or a member fails its CRC-32.
     """
-    raw = memoryview(Path(path).read_bytes())
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:  # the central directory only
+    data = Path(path).read_bytes()
+    raw = memoryview(data)
+    try:  # BytesIO shares the bytes object (no copy); only the central directory is parsed
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
     except zipfile.BadZipFile as exc:
         raise ValueError(f"not an .npz ({exc})") from exc
@@ -194,7 +193,10 @@ def _member_bytes(raw: memoryview, info: zipfile.ZipInfo) -> memoryview:
 
 def _npy_array(data: memoryview, name: str) -> np.ndarray:
     """The array of an ``.npy`` file's bytes (numpy's own header parser; no pickles)."""
-    header = io.BytesIO(data[:min(len(data), 1 << 16)])
+    # magic (6 bytes), version (2), header length (2 bytes in version 1, else 4), header
+    length = (10 + int.from_bytes(data[8:10], "little") if bytes(data[6:7]) == b"\x01"
+              else 12 + int.from_bytes(data[8:12], "little"))
+    header = io.BytesIO(data[:length])
     version = np.lib.format.read_magic(header)
     read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                    else np.lib.format.read_array_header_2_0)

@@ -250,9 +250,9 @@ def _inverse(rows: np.ndarray) -> np.ndarray:
 
 
 def _read_compact(surface, sdf) -> TrainingSamples:
-    """The samples of :func:`write_compact`'s two opened files, the sets decoded in parallel
-    (the decoders release the GIL), each set submitted as soon as its members are read, the
-    largest first; both near sets straight into one array."""
+    """The samples of :func:`write_compact`'s two files' members, the sets decoded in parallel
+    (the decoders release the GIL), the largest submitted first; both near sets straight into
+    one array."""
     from meshprep.io.packing import decode_pool
 
     pool = decode_pool()
@@ -297,8 +297,11 @@ def read_meshprep(folder: str | os.PathLike[str]) -> TrainingSamples:
     from meshprep.io.packing import load_members
 
     folder = Path(folder)
-    with zipfile.ZipFile(folder / "surface.npz") as archive:
-        compact = "encoding.npy" in archive.namelist()
+    try:
+        with zipfile.ZipFile(folder / "surface.npz") as archive:
+            compact = "encoding.npy" in archive.namelist()
+    except zipfile.BadZipFile:  # np.load below says what it is instead
+        compact = False
     if compact:
         surface = load_members(folder / "surface.npz")
         if str(surface["encoding"]) != COMPACT_ENCODING:
