@@ -35,7 +35,7 @@ from meshprep.io.packing import (
     decode_pool,
     load_members,
     narrow_planes,
-    planes_to_int64,
+    running_codes,
     scratch,
     squeeze,
     unsqueeze,
@@ -138,10 +138,8 @@ def unpack_mesh(arrays) -> tuple[np.ndarray, np.ndarray]:
 
 def _unpack_vertices(packed: np.ndarray, width: int, count: int, origin: np.ndarray,
                      step: float) -> np.ndarray:
-    size = width * count
-    morton = planes_to_int64(unsqueeze(packed, size, out=scratch(0, size)), width, count,
-                             running=True, out=scratch(1, 8 * count))
-    return decode_to_grid(morton, origin, step, np.empty((count, 3), np.float64))
+    return decode_to_grid(running_codes(packed, width, count), origin, step,
+                          np.empty((count, 3), np.float64))
 
 
 @njit(cache=True, nogil=True)

@@ -125,24 +125,27 @@ def unsqueeze(packed: np.ndarray, size: int, out: np.ndarray | None = None) -> n
     import zstandard
 
     packed = np.ascontiguousarray(packed, np.uint8)  # the array itself as the source: no copy
+    out = np.empty(size, np.uint8) if out is None else out.reshape(-1).view(np.uint8)[:size]
+    reader = zstandard.ZstdDecompressor().stream_reader(packed, read_size=max(1, packed.size))
+    view, filled = memoryview(out), 0
     try:
-        if out is None:
-            data = zstandard.ZstdDecompressor().decompress(packed, max_output_size=size)
-            filled, extra = len(data), False
-            out = np.frombuffer(data, np.uint8)
-        else:
-            out = out.reshape(-1).view(np.uint8)[:size]
-            reader = zstandard.ZstdDecompressor().stream_reader(packed,
-                                                                read_size=max(1, packed.size))
-            view, filled = memoryview(out), 0
-            while filled < size and (read := reader.readinto(view[filled:])):
-                filled += read
-            extra = bool(reader.read(1))  # also reads the frame's end: its checksum
+        while filled < size and (read := reader.readinto(view[filled:])):
+            filled += read
+        extra = bool(reader.read(1))  # also reads the frame's end: its checksum
     except zstandard.ZstdError as exc:
         raise ValueError(f"damaged compressed data ({exc})") from exc
     if filled != size or extra:
         raise ValueError(f"the stored bytes do not decompress to {size} bytes")
     return out
+
+
+def running_codes(packed: np.ndarray, width: int, count: int) -> np.ndarray:
+    """The running sum of ``count`` deltas stored as :func:`squeeze` of :func:`narrow_planes`
+    (``width`` bytes each): int64, in this thread's scratch buffer 1 (the planes pass through
+    buffer 0). The decoders' first step for sorted Morton codes."""
+    size = width * count
+    return planes_to_int64(unsqueeze(packed, size, out=scratch(0, size)), width, count,
+                           running=True, out=scratch(1, 8 * count))
 
 
 def load_members(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

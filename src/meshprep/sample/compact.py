@@ -37,7 +37,7 @@ from meshprep.io.packing import (  # noqa: F401  (re-exported: the encoding's bu
     ZSTD_LEVEL,
     byte_planes,
     from_byte_planes,
-    planes_to_int64,
+    running_codes,
     scratch,
     squeeze,
     unsqueeze,
@@ -166,8 +166,7 @@ def decode_set(count: int, points_z: np.ndarray, *, normals_z: np.ndarray | None
     distances : (N,) float32 or None
     """
     order = read_order(count)
-    codes = planes_to_int64(unsqueeze(points_z, 8 * count, out=scratch(0, 8 * count)), 8, count,
-                            running=True, out=scratch(1, 8 * count))
+    codes = running_codes(points_z, 8, count)
     if distances_z is not None:
         _attach_halves(codes, unsqueeze(distances_z, 2 * count, out=scratch(0, 2 * count)))
     rows = _gathered(codes, order)
